@@ -1,0 +1,102 @@
+"""The batch ledger: what each queued batch holds and how far it got, one JSON file a batch.
+
+Written atomically by the flow as work finishes, read by ``records status``. It records the
+process that ran it, so a batch whose process died is reported as interrupted, not running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive.files import write_json
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class DocumentStatus:
+    source: str
+    record_id: str | None = None
+    status: str = "queued"  # queued, running, archived, quarantined, failed
+    reason: str | None = None
+    pages: int = 0
+    pages_done: int = 0
+    needs_review: bool = False
+
+
+@dataclass
+class BatchReport:
+    batch_id: str
+    paths: list[str]
+    state: str = "running"  # running, finished, failed
+    started: str = field(default_factory=now)
+    finished: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    documents: list[DocumentStatus] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def pages_total(self) -> int:
+        return sum(d.pages for d in self.documents)
+
+    @property
+    def pages_done(self) -> int:
+        return sum(d.pages_done for d in self.documents)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for doc in self.documents:
+            counts[doc.status] = counts.get(doc.status, 0) + 1
+        return counts
+
+    def effective_state(self) -> str:
+        """'interrupted' when the process that ran a 'running' batch on this host is gone."""
+        if self.state != "running" or self.host != socket.gethostname():
+            return self.state
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return "interrupted"
+        except PermissionError:
+            pass
+        return self.state
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(pages_total=self.pages_total, pages_done=self.pages_done,
+                    effective_state=self.effective_state())
+        return data
+
+
+def ledger(home: Path) -> Path:
+    return home / "batches"
+
+
+def save(home: Path, report: BatchReport) -> None:
+    write_json(ledger(home) / f"{report.batch_id}.json", asdict(report))
+
+
+def load(path: Path) -> BatchReport:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    docs = [DocumentStatus(**d) for d in data.pop("documents", [])]
+    return BatchReport(**data, documents=docs)
+
+
+def find(home: Path, batch_id: str | None = None) -> list[BatchReport]:
+    """All batches, newest first, or the one asked for (by id or unique prefix)."""
+    folder = ledger(home)
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if folder.is_dir() else []
+    if batch_id:
+        paths = [p for p in paths if p.stem == batch_id] or \
+            [p for p in paths if p.stem.startswith(batch_id)]
+    return [load(p) for p in paths]

@@ -1,0 +1,149 @@
+"""Committing a record to the archive: staged, checksummed, renamed into place, read-only.
+
+A record is a folder ``archive/<record id>/`` holding the PDF/A, the original scans byte for
+byte, each page's text, ALTO and hOCR, the ``record.json`` sidecar and ``manifest-sha256.txt``
+over all of it. It is built in ``archive/.staging`` and appears by one rename, so a crash
+leaves either no record or a whole one. Identical scans map to one record (content hash).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import shutil
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.files import (
+    copy_tree_verified,
+    make_read_only,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    record_id: str
+    path: Path
+    duplicate: bool  # the same scans were archived before; nothing was written
+
+
+@contextmanager
+def _locked(archive: Path) -> Iterator[None]:
+    """Serialise id allocation between threads and processes sharing the archive."""
+    archive.mkdir(parents=True, exist_ok=True)
+    with (archive / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def unit_code(unit: str) -> str:
+    """The unit as it prefixes record ids: ASCII letters and digits ("Tổng cục" -> TONGCUC)."""
+    folded = unicodedata.normalize("NFKD", unit.replace("đ", "d").replace("Đ", "D"))
+    code = re.sub(r"[^A-Z0-9]+", "", folded.encode("ascii", "ignore").decode().upper())[:16]
+    return code or "UNIT"
+
+
+def _reserve(archive: Path, content_sha: str, unit: str, year: int) -> tuple[str, bool]:
+    """The record id for these scans: the one reserved before, or the next free number.
+
+    The reservation (``.by-hash/<sha>``) is written before the record is committed, so a
+    crash between the two makes a rerun reuse the id rather than mint a second record.
+    """
+    pointer = archive / ".by-hash" / content_sha
+    with _locked(archive):
+        if pointer.is_file():
+            record_id = pointer.read_text(encoding="utf-8").strip()
+            return record_id, (archive / record_id).is_dir()
+        prefix = f"{unit_code(unit)}-{year}"
+        counter = archive / ".ids" / prefix
+        last = int(counter.read_text(encoding="utf-8")) if counter.is_file() else 0
+        record_id = f"{prefix}-{last + 1:06d}"
+        write_atomic(counter, str(last + 1).encode())
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(pointer, record_id.encode())
+        return record_id, False
+
+
+def known_record(archive: Path, content_sha: str) -> str | None:
+    """The id of the committed record holding these scans, if there is one."""
+    pointer = archive / ".by-hash" / content_sha
+    if pointer.is_file():
+        record_id = pointer.read_text(encoding="utf-8").strip()
+        if (archive / record_id).is_dir():
+            return record_id
+    return None
+
+
+def store_record(
+    archive: Path,
+    *,
+    content_sha: str,
+    unit: str,
+    year: int,
+    source: Path,
+    pdf: Path,
+    page_dirs: list[Path],
+    sidecar: dict,
+) -> Stored:
+    """Commit one record; return its id, or the existing one when these scans are known."""
+    record_id, exists = _reserve(archive, content_sha, unit, year)
+    final = archive / record_id
+    if exists:
+        return Stored(record_id, final, duplicate=True)
+    stage = archive / ".staging" / f"{record_id}.{uuid.uuid4().hex}"
+    stage.mkdir(parents=True)
+    try:
+        shutil.copyfile(pdf, stage / f"{record_id}.pdf")
+        originals = copy_tree_verified(source, stage / "originals")
+        for number, page_dir in enumerate(page_dirs, start=1):
+            for name, suffix in (("page.txt", "txt"), ("page.xml", "alto.xml"),
+                                 ("page.hocr", "hocr")):
+                if (page_dir / name).is_file():
+                    target = stage / "pages" / f"{number:04d}.{suffix}"
+                    target.parent.mkdir(exist_ok=True)
+                    shutil.copyfile(page_dir / name, target)
+        write_json(stage / "record.json",
+                   {**sidecar, "record_id": record_id, "originals": originals})
+        _write_manifest(stage)
+        make_read_only(stage)
+        stage.rename(final)
+    except BaseException:
+        _remove(stage)
+        raise
+    return Stored(record_id, final, duplicate=False)
+
+
+def _write_manifest(stage: Path) -> None:
+    lines = [f"{sha256_file(p)}  {p.relative_to(stage).as_posix()}"
+             for p in sorted(stage.rglob("*")) if p.is_file()]
+    (stage / "manifest-sha256.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _remove(path: Path) -> None:
+    for sub in [path, *path.rglob("*")]:
+        if sub.is_dir():
+            sub.chmod(0o755)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def verify_package(record: Path) -> list[str]:
+    """Files whose checksum no longer matches ``manifest-sha256.txt`` (empty: intact)."""
+    problems = []
+    for line in (record / "manifest-sha256.txt").read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        path = record / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name}: changed")
+    return problems

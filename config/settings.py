@@ -1,0 +1,95 @@
+"""Settings of records: defaults from ``config/records.toml``, a user file, then the environment.
+
+Precedence (highest first): keyword arguments, environment variables
+(``RECORDS_OCR__LANGUAGES``), the TOML file named by ``RECORDS_CONFIG``, the shipped defaults.
+Configuration is the only global state the project has, and it is read, never written.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULTS_FILE = Path(__file__).with_name("records.toml")
+
+
+class OcrSettings(BaseModel):
+    languages: str = "eng"
+    jobs: int = Field(0, ge=0)
+    page_timeout: float = Field(300, gt=0)
+    rotate_pages: bool = True
+    deskew: bool = True
+    orientation_gate: float = 65.0
+    orientation_min_confidence: float = 2.0
+    low_confidence: float = 70.0
+    default_dpi: int = Field(300, ge=70, le=1200)
+    max_page_pixels: int = Field(400_000_000, gt=0)
+    redo_ocr: bool = False
+
+
+class BatchSettings(BaseModel):
+    ephemeral_startup_timeout: float = Field(90, gt=0)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _TomlFiles(PydanticBaseSettingsSource):
+    """The shipped defaults merged with the user's file, section by section."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        data = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+        user = os.environ.get("RECORDS_CONFIG")
+        if user:
+            path = Path(user)
+            if not path.is_file():
+                raise FileNotFoundError(f"RECORDS_CONFIG names {path}, which is not a file")
+            data = _deep_merge(data, tomllib.loads(path.read_text(encoding="utf-8")))
+        return data
+
+
+class Settings(BaseSettings):
+    """Everything a run of records can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECORDS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Path("records-home")
+    ocr: OcrSettings = OcrSettings()
+    batch: BatchSettings = BatchSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFiles(settings_cls))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings afresh (cheap), so tests and workers see their own environment."""
+    return Settings(**overrides)

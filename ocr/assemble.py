@@ -1,0 +1,197 @@
+"""Assembling the archival PDF/A-2b: each original page, turned upright, under its text layer.
+
+The original content is never re-encoded. An image page is embedded as the scanner wrote it
+(JPEG passed through, bilevel G4 kept bilevel, PNG kept lossless) through img2pdf; a PDF page
+is carried over whole as a form XObject. Turning and levelling are done by the page's
+transformation matrix, not by resampling pixels, so the archival copy holds the master
+itself. Tesseract's invisible text layer is laid over it in the upright frame it was
+recognised in.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+from PIL import Image
+
+from ocr.errors import OcrFailed
+from ocr.inputs import PageRef, SourceDocument
+from ocr.page import PageResult
+
+_PASSTHROUGH = {"JPEG", "PNG", "TIFF", "JPEG2000"}
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    title: str = ""
+    author: str = ""
+    subject: str = ""
+    keywords: str = ""
+    language: str = ""  # BCP 47, e.g. "vi", "de", "en"
+
+
+def _image_bytes(ref: PageRef) -> bytes:
+    """The frame as img2pdf should embed it: the file itself when it can pass through."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(ref.path) as image:
+            frames = getattr(image, "n_frames", 1)
+            image.seek(ref.index)
+            clean_mode = image.mode in ("1", "L", "RGB", "P") and "transparency" not in image.info
+            if frames == 1 and image.format in _PASSTHROUGH and clean_mode:
+                return ref.path.read_bytes()
+            return _normalised_frame(image)
+
+
+def _normalised_frame(image: Image.Image) -> bytes:
+    """One frame, stored losslessly in a form PDF/A accepts.
+
+    Bilevel frames stay bilevel (G4); alpha is flattened on white (transparency is not part of
+    a scan); CMYK and 16-bit become 8-bit RGB or grey, since PDF/A-2b with an sRGB intent
+    allows no device CMYK. The pixels are otherwise those of the frame.
+    """
+    out = io.BytesIO()
+    if image.mode == "1":
+        image.save(out, format="TIFF", compression="group4")
+        return out.getvalue()
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, "white")
+        flat.alpha_composite(rgba)
+        image = flat.convert("RGB")
+    elif image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        lo, hi = image.getextrema()
+        scale = 255.0 / (hi - lo) if hi > lo else 1.0
+        image = image.point(lambda v: (v - lo) * scale).convert("L")
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _image_xobject(target: pikepdf.Pdf, ref: PageRef) -> pikepdf.Object:
+    layout = img2pdf.get_fixed_dpi_layout_fun((300, 300))  # size is ours to set, not img2pdf's
+    try:
+        converted = img2pdf.convert(
+            _image_bytes(ref), layout_fun=layout, rotation=img2pdf.Rotation.ifvalid
+        )
+    except Exception as exc:  # img2pdf raises plain exceptions of several kinds
+        raise OcrFailed(f"page {ref.number}: the image cannot be embedded ({exc})") from exc
+    with pikepdf.open(io.BytesIO(converted)) as single:
+        image = next(iter(single.pages[0].get_images(recursive=False).values()))
+        return target.copy_foreign(image)
+
+
+def _source_form(
+    target: pikepdf.Pdf, ref: PageRef, open_pdfs: dict[Path, pikepdf.Pdf]
+) -> tuple[pikepdf.Object, pikepdf.Matrix, float, float]:
+    """The original page as a form XObject, with the matrix that draws it upright at origin.
+
+    Returns the form, the matrix mapping form space to the page as displayed (its /Rotate and
+    MediaBox offset applied), and the displayed width and height in points.
+    """
+    if ref.path not in open_pdfs:
+        open_pdfs[ref.path] = pikepdf.open(ref.path)
+    page = open_pdfs[ref.path].pages[ref.index]
+    x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+    width, height = abs(x1 - x0), abs(y1 - y0)
+    rotate = int(page.obj.get("/Rotate", 0)) % 360
+    form = target.copy_foreign(page.as_form_xobject())
+    shown_w, shown_h = (height, width) if rotate in (90, 270) else (width, height)
+    # /Rotate turns the page clockwise when shown: undo the box offset, turn, re-centre.
+    matrix = (
+        pikepdf.Matrix().translated(-(x0 + x1) / 2, -(y0 + y1) / 2)
+        @ pikepdf.Matrix().rotated(-rotate)
+        @ pikepdf.Matrix().translated(shown_w / 2, shown_h / 2)
+    )
+    return form, matrix, shown_w, shown_h
+
+
+def _text_form(target: pikepdf.Pdf, result: PageResult) -> pikepdf.Object | None:
+    path = result.path / "page.pdf"
+    if not result.ocr or not path.is_file():
+        return None
+    with pikepdf.open(path) as text_pdf:
+        return target.copy_foreign(text_pdf.pages[0].as_form_xobject())
+
+
+def _add_page(target: pikepdf.Pdf, ref: PageRef, result: PageResult,
+              open_pdfs: dict[Path, pikepdf.Pdf]) -> None:
+    resources = pikepdf.Dictionary()
+    if ref.kind == "image":
+        image = _image_xobject(target, ref)
+        src_w = float(image.Width) * 72 / result.dpi_x
+        src_h = float(image.Height) * 72 / result.dpi_y
+        placement = pikepdf.Matrix(src_w, 0, 0, src_h, 0, 0)  # unit square -> frame
+        resources.XObject = pikepdf.Dictionary(Src=image)
+    else:
+        form, placement, src_w, src_h = _source_form(target, ref, open_pdfs)
+        resources.XObject = pikepdf.Dictionary(Src=form)
+    if result.ocr:
+        out_w, out_h = result.size_pt
+    else:  # an existing text page is carried over as it is shown
+        out_w, out_h = src_w, src_h
+    # Turn (clockwise by `rotation`) and level (undo `skew`) about the centre, as the raster
+    # was turned and levelled for recognition: PDF angles are counter-clockwise.
+    correction = (
+        pikepdf.Matrix().translated(-src_w / 2, -src_h / 2)
+        @ pikepdf.Matrix().rotated(-(result.rotation + result.skew))
+        @ pikepdf.Matrix().translated(out_w / 2, out_h / 2)
+    )
+    matrix = placement @ correction
+    ops = [b"q", " ".join(f"{v:.6f}" for v in matrix.shorthand).encode() + b" cm",
+           b"/Src Do", b"Q"]
+    text = _text_form(target, result)
+    if text is not None:
+        resources.XObject.Txt = text
+        # Tesseract's page may differ from ours by rounding: scale it onto our page exactly.
+        bbox = [float(v) for v in text.BBox]
+        sx = out_w / (bbox[2] - bbox[0]) if bbox[2] > bbox[0] else 1.0
+        sy = out_h / (bbox[3] - bbox[1]) if bbox[3] > bbox[1] else 1.0
+        ops += [b"q", f"{sx:.6f} 0 0 {sy:.6f} 0 0 cm".encode(), b"/Txt Do", b"Q"]
+    page = pikepdf.Page(target.add_blank_page(page_size=(out_w, out_h)))
+    page.obj.Resources = resources
+    page.obj.Contents = target.make_stream(b"\n".join(ops))
+
+
+def _write_info(pdf: pikepdf.Pdf, info: DocumentInfo, producer: str) -> None:
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        if info.title:
+            meta["dc:title"] = info.title
+        if info.author:
+            meta["dc:creator"] = [info.author]
+        if info.subject:
+            meta["dc:description"] = info.subject
+        if info.keywords:
+            meta["pdf:Keywords"] = info.keywords
+        if info.language:
+            meta["dc:language"] = [info.language]
+        meta["pdf:Producer"] = producer
+        meta["xmp:CreatorTool"] = producer
+    if info.language:
+        pdf.Root.Lang = pikepdf.String(info.language)
+
+
+def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
+             info: DocumentInfo, producer: str = "records") -> Path:
+    """Write the searchable PDF/A-2b of a document and validate what was written."""
+    target = pikepdf.new()
+    open_pdfs: dict[Path, pikepdf.Pdf] = {}
+    try:
+        for ref, result in zip(doc.pages, results, strict=True):
+            _add_page(target, ref, result, open_pdfs)
+        _write_info(target, info, producer)
+        try:
+            pikepdf.pdfa.save(target, out, "2b")
+        except pikepdf.pdfa.PdfaError as exc:
+            raise OcrFailed(f"the archival copy does not pass PDF/A-2b validation: {exc}") from exc
+    finally:
+        for opened in open_pdfs.values():
+            opened.close()
+        target.close()
+    return out

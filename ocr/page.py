@@ -1,0 +1,193 @@
+"""The page stage: raster, deskew, recognise, turn upright if needed; cached by content.
+
+A page's result depends only on its bytes and the OCR options, so it is stored under a hash of
+both. A rerun after a crash, or the same page met on another machine sharing the cache, finds
+the result and does no work. Results are staged and committed by rename: a killed process
+leaves either nothing or a complete result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ocr.deskew import estimate_skew
+from ocr.inputs import PageRef
+from ocr.options import OcrOptions
+from ocr.orient import detect_orientation
+from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text
+from ocr.recognize import Recognition, recognize, tesseract_version
+
+ENGINE_REVISION = "1"  # bump when the page stage changes what it produces
+_OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml", "page.pdf")
+_FEW_WORDS = 8
+
+
+@dataclass
+class PageResult:
+    """What a page became; small and JSON-friendly, as it travels between tasks."""
+
+    number: int
+    key: str
+    directory: str  # holds page.txt, page.hocr, page.xml (ALTO), page.pdf (text layer)
+    ocr: bool  # False when an existing PDF text layer was kept
+    dpi: float
+    dpi_x: float
+    dpi_y: float
+    dpi_source: str
+    encoding: str
+    width_px: int  # the raster as recognised (after turning)
+    height_px: int
+    rotation: int = 0  # degrees clockwise the page was turned
+    orientation_confidence: float | None = None
+    skew: float = 0.0  # degrees counter-clockwise the text lay; undone before recognition
+    words: int = 0
+    mean_confidence: float | None = None
+    low_confidence: bool = False
+    engine: str = ""
+    seconds: float = 0.0
+    cached: bool = False
+    chars: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory)
+
+    @property
+    def text(self) -> str:
+        return (self.path / "page.txt").read_text(encoding="utf-8")
+
+    @property
+    def size_pt(self) -> tuple[float, float]:
+        """Size of the finished (upright, level) page in PDF points."""
+        return self.width_px * 72 / self.dpi, self.height_px * 72 / self.dpi
+
+
+def page_key(ref: PageRef, options: OcrOptions) -> str:
+    material = {
+        "file": ref.file_sha256, "kind": ref.kind, "index": ref.index,
+        "raster_dpi": ref.raster_dpi, "options": options.cache_fields(),
+        "engine": tesseract_version(), "revision": ENGINE_REVISION,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _level(image: Image.Image, skew: float) -> Image.Image:
+    if not skew:
+        return image
+    resample = Image.Resampling.NEAREST if image.mode == "1" else Image.Resampling.BICUBIC
+    return image.rotate(-skew, resample=resample, expand=False, fillcolor=255)
+
+
+def _recognise(image: Image.Image, dpi: float, base: Path, options: OcrOptions) -> Recognition:
+    picture = base.with_suffix(".png")
+    image.save(picture, dpi=(dpi, dpi), compress_level=1)
+    return recognize(picture, base, options.languages, dpi, options.page_timeout)
+
+
+def _doubtful(rec: Recognition, options: OcrOptions) -> bool:
+    return (
+        rec.words < _FEW_WORDS
+        or rec.mean_confidence < options.orientation_gate
+        or rec.sideways > 0.5
+    )
+
+
+def _ocr_raster(image: Image.Image, dpi: float, stage: Path, options: OcrOptions,
+                result: PageResult) -> None:
+    """Recognise the page as it lies; if doubtful, ask OSD and try it turned upright."""
+    skew = estimate_skew(image) if options.deskew else 0.0
+    level = _level(image, skew)
+    rec = _recognise(level, dpi, stage / "page", options)
+    result.skew, result.width_px, result.height_px = skew, level.width, level.height
+    if options.rotate_pages and _doubtful(rec, options):
+        osd = detect_orientation(rec.base.with_suffix(".png"), options.page_timeout)
+        result.orientation_confidence = osd.confidence
+        if osd.rotate and osd.confidence >= options.orientation_min_confidence:
+            turned = image.rotate(-osd.rotate, expand=True)
+            turned_skew = estimate_skew(turned) if options.deskew else 0.0
+            turned_level = _level(turned, turned_skew)
+            other = _recognise(turned_level, dpi, stage / "turned", options)
+            if (other.mean_confidence, -other.sideways) > (rec.mean_confidence, -rec.sideways) or (
+                rec.sideways > 0.5 and other.sideways < 0.5
+            ):
+                for name in _OUTPUT_FILES:
+                    os.replace(stage / name.replace("page", "turned"), stage / name)
+                rec = Recognition(stage / "page", other.text, other.words,
+                                  other.mean_confidence, other.sideways)
+                result.rotation, result.skew = osd.rotate, turned_skew
+                result.width_px, result.height_px = turned_level.width, turned_level.height
+            else:
+                result.notes.append(f"OSD suggested {osd.rotate} degrees; recognition disagreed")
+    for leftover in stage.glob("*.png"):
+        leftover.unlink()
+    for leftover in stage.glob("turned.*"):
+        leftover.unlink()
+    result.words, result.mean_confidence = rec.words, rec.mean_confidence
+    result.low_confidence = rec.mean_confidence < options.low_confidence
+    result.chars = len(rec.text.strip())
+
+
+def process_page(ref: PageRef, options: OcrOptions, cache: Path) -> PageResult:
+    """Produce (or find) the OCR result of one page."""
+    key = page_key(ref, options)
+    final = cache / key[:2] / key
+    done = final / "result.json"
+    if done.is_file():
+        result = PageResult(**json.loads(done.read_text(encoding="utf-8")))
+        result.number, result.directory, result.cached = ref.number, str(final), True
+        return result
+    started = time.perf_counter()
+    stage = final.parent / f".{key}.{uuid.uuid4().hex}"
+    stage.mkdir(parents=True)
+    try:
+        result = _fresh_page(ref, options, stage, key)
+        result.seconds = round(time.perf_counter() - started, 3)
+        result.directory = str(final)
+        (stage / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")
+        try:
+            os.rename(stage, final)
+        except OSError:
+            if not done.is_file():  # another worker committed the same page first: use it
+                raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return result
+
+
+def _fresh_page(ref: PageRef, options: OcrOptions, stage: Path, key: str) -> PageResult:
+    if ref.kind == "pdf":
+        existing = pdf_text(ref, options.page_timeout)
+        if len(existing.strip()) >= MIN_TEXT_LAYER_CHARS and not options.redo_ocr:
+            return _kept_text_page(ref, existing, stage, key)
+        raster = pdf_raster(ref, options.page_timeout)
+    else:
+        raster = image_raster(ref, options.default_dpi)
+    result = PageResult(
+        number=ref.number, key=key, directory=str(stage), ocr=True, dpi=raster.dpi,
+        dpi_x=raster.resolution.x, dpi_y=raster.resolution.y,
+        dpi_source=raster.resolution.source, encoding=raster.encoding,
+        width_px=raster.image.width, height_px=raster.image.height,
+        engine=f"tesseract {tesseract_version()}",
+    )
+    _ocr_raster(raster.image, raster.dpi, stage, options, result)
+    return result
+
+
+def _kept_text_page(ref: PageRef, text: str, stage: Path, key: str) -> PageResult:
+    (stage / "page.txt").write_text(text, encoding="utf-8")
+    return PageResult(
+        number=ref.number, key=key, directory=str(stage), ocr=False, dpi=ref.raster_dpi,
+        dpi_x=ref.raster_dpi, dpi_y=ref.raster_dpi, dpi_source="pdf-image", encoding="pdf",
+        width_px=0, height_px=0, chars=len(text.strip()), engine="existing text layer",
+        notes=["the page already had a text layer; it was kept (use --redo-ocr to replace it)"],
+    )

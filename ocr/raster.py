@@ -1,0 +1,99 @@
+"""Getting the pixels OCR reads: image frames as they are, PDF pages through pdftoppm.
+
+The raster is for recognition only. The archival copy keeps the original image or PDF page
+itself, so nothing done here (greyscale, resampling to square pixels) touches the master.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import warnings
+from dataclasses import dataclass
+
+import pdf2image
+from pdf2image.exceptions import PDFPageCountError, PDFPopplerTimeoutError, PDFSyntaxError
+from PIL import Image
+
+from ocr import dpi as dpi_rules
+from ocr.errors import InputRejected, OcrFailed
+from ocr.inputs import PageRef
+
+# A page with at least this much extractable text already has a real text layer.
+MIN_TEXT_LAYER_CHARS = 20
+
+
+@dataclass
+class PageRaster:
+    image: Image.Image  # mode "1" (bilevel) or "L", square pixels
+    dpi: float
+    resolution: dpi_rules.Resolution  # what the source said, and how we decided
+    encoding: str  # what the source page is: "jpeg", "png", "tiff/group4", "pdf", ...
+
+
+def _ocr_mode(image: Image.Image) -> Image.Image:
+    """Greyscale (or bilevel as it is) for Tesseract: colour carries nothing it uses."""
+    if image.mode == "1" or image.mode == "L":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit and float scans: scale the real range down to 8 bits.
+        lo, hi = image.getextrema()
+        scale = 255.0 / (hi - lo) if hi > lo else 1.0
+        return image.point(lambda v: (v - lo) * scale).convert("L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, "white")
+        flat.alpha_composite(rgba)
+        return flat.convert("L")
+    return image.convert("L")
+
+
+def image_raster(ref: PageRef, default_dpi: int) -> PageRaster:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(ref.path) as source:
+            source.seek(ref.index)
+            resolution = dpi_rules.decide(source.info.get("dpi"), *source.size, default_dpi)
+            compression = source.info.get("compression")
+            fmt = (source.format or "image").lower()
+            encoding = f"{fmt}/{compression}" if compression and fmt == "tiff" else fmt
+            image = _ocr_mode(source)
+            image.load()
+    if resolution.x != resolution.y:
+        # Tesseract takes one resolution: stretch the coarser axis to the finer one.
+        sx, sy = resolution.square / resolution.x, resolution.square / resolution.y
+        image = image.convert("L").resize((round(image.width * sx), round(image.height * sy)),
+                                          Image.Resampling.BICUBIC)
+    return PageRaster(image, resolution.square, resolution, encoding)
+
+
+def pdf_text(ref: PageRef, timeout: float) -> str:
+    """The page's existing text layer, as pdftotext reads it (empty when it has none)."""
+    page = str(ref.index + 1)
+    try:
+        done = subprocess.run(
+            ["pdftotext", "-q", "-enc", "UTF-8", "-f", page, "-l", page, str(ref.path), "-"],
+            capture_output=True, timeout=timeout, check=False,
+        )
+    except FileNotFoundError as exc:
+        raise OcrFailed("pdftotext (poppler-utils) is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise OcrFailed(f"pdftotext took longer than {timeout:.0f} s") from exc
+    return done.stdout.decode("utf-8", "replace")
+
+
+def pdf_raster(ref: PageRef, timeout: float) -> PageRaster:
+    try:
+        images = pdf2image.convert_from_path(
+            ref.path, dpi=ref.raster_dpi, first_page=ref.index + 1, last_page=ref.index + 1,
+            grayscale=True, timeout=timeout,
+        )
+    except pdf2image.exceptions.PDFInfoNotInstalledError as exc:
+        raise OcrFailed("pdftoppm (poppler-utils) is not installed") from exc
+    except PDFPopplerTimeoutError as exc:
+        raise OcrFailed(f"pdftoppm took longer than {timeout:.0f} s on the page") from exc
+    except (PDFPageCountError, PDFSyntaxError) as exc:
+        raise InputRejected(f"page {ref.number} of the PDF cannot be drawn ({exc})") from exc
+    if not images:
+        raise InputRejected(f"page {ref.number} of the PDF cannot be drawn")
+    resolution = dpi_rules.Resolution(ref.raster_dpi, ref.raster_dpi, "pdf-image")
+    return PageRaster(_ocr_mode(images[0]), ref.raster_dpi, resolution, "pdf")

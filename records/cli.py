@@ -1,0 +1,246 @@
+"""The ``records`` command: what records officers, archivists and managers type.
+
+Exit codes are stable (scripts depend on them): 0 all done, 1 the run failed, 2 usage,
+3 some documents were refused (quarantined).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from archive import batches
+from config.settings import load_settings
+from ocr.errors import ExitCode, InputRejected, OcrFailed
+from records import runtime
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Paper records in, signed and searchable PDF/A archive out.")
+console = Console(stderr=True)
+LANG_HELP = "Tesseract languages joined by +, e.g. vie+eng (default: settings)"
+REDO_HELP = "Re-OCR PDF pages that already have a text layer"
+out = Console()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("pages"), TimeRemainingColumn(), console=console, transient=True)
+
+
+@app.command()
+def ocr(
+    inputs: Annotated[list[Path], typer.Argument(help="Scans: images, TIFFs, PDFs or folders")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The PDF/A-2b to write")],
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
+    redo_ocr: Annotated[bool, typer.Option("--redo-ocr", help=REDO_HELP)] = False,
+    rotate: Annotated[bool, typer.Option(help="Turn sideways pages upright")] = True,
+    deskew: Annotated[bool, typer.Option(help="Level skewed pages")] = True,
+    jobs: Annotated[int | None, typer.Option(help="Pages at once (default: cores)")] = None,
+) -> None:
+    """Turn scans into one searchable PDF/A-2b. Archives nothing."""
+    from ocr.assemble import DocumentInfo
+    from ocr.options import OcrOptions
+    from ocr.pipeline import ocr_to_pdfa
+
+    settings = load_settings()
+    home = runtime.prepare(settings)
+    options = OcrOptions.from_settings(settings.ocr, languages=lang, redo_ocr=redo_ocr or None,
+                                       rotate_pages=rotate, deskew=deskew, jobs=jobs)
+    try:
+        with _progress() as bar:
+            task = bar.add_task(output.name, total=None)
+            result = ocr_to_pdfa(inputs, output, options, home / "cache" / "pages",
+                                 DocumentInfo(title=output.stem),
+                                 on_page=lambda _: bar.advance(task))
+    except InputRejected as exc:
+        console.print(f"[red]refused:[/red] {exc.reason}")
+        raise typer.Exit(ExitCode.quarantined) from exc
+    except OcrFailed as exc:
+        console.print(f"[red]failed:[/red] {exc.reason}")
+        raise typer.Exit(ExitCode.failure) from exc
+    review = [p.number for p in result.pages if p.low_confidence]
+    console.print(f"wrote {output} ({len(result.pages)} pages, PDF/A-2b)"
+                  + (f"; low confidence on pages {review}" if review else ""))
+
+
+def run_batch(paths: list[Path], unit: str, series: str, classification: str,
+              lang: str | None, redo_ocr: bool, show_progress: bool) -> dict[str, Any]:
+    """Run ``digitise_batch`` in this process (Prefect's embedded mode), showing progress."""
+    settings = load_settings()
+    home = runtime.prepare(settings)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows.digitise import digitise_batch
+    from ocr.options import OcrOptions
+
+    workers = OcrOptions.from_settings(settings.ocr).workers
+    batch = runtime.batch_id(paths)
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(home, batch, done), daemon=True)
+    if show_progress:
+        console.print(f"batch [bold]{batch}[/bold]: starting (embedded Prefect)")
+        watcher.start()
+    try:
+        flow = digitise_batch.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+        return flow(paths=[str(p.resolve()) for p in paths], batch_id=batch, unit=unit,
+                    series=series, classification=classification, languages=lang,
+                    redo_ocr=redo_ocr)
+    except Exception as exc:
+        _mark_failed(home, batch, exc)
+        raise
+    finally:
+        done.set()
+        if watcher.is_alive():
+            watcher.join()
+
+
+def _mark_failed(home: Path, batch: str, exc: Exception) -> None:
+    found = batches.find(home, batch)
+    if found:
+        found[0].state, found[0].error, found[0].finished = "failed", str(exc), batches.now()
+        batches.save(home, found[0])
+
+
+def _watch(home: Path, batch: str, done: threading.Event) -> None:
+    """Follow the batch through its ledger file, as any other process could."""
+    with _progress() as bar:
+        task = bar.add_task(batch, total=None)
+        while not done.wait(0.5):
+            found = batches.find(home, batch)
+            if found:
+                bar.update(task, total=found[0].pages_total or None,
+                           completed=found[0].pages_done)
+
+
+def _exit_code(report: dict[str, Any]) -> int:
+    statuses = {d["status"] for d in report["documents"]}
+    if "failed" in statuses:
+        return ExitCode.failure
+    if "quarantined" in statuses:
+        return ExitCode.quarantined
+    return ExitCode.ok
+
+
+def _public(report: dict[str, Any]) -> dict[str, Any]:
+    return {"batch_id": report["batch_id"],
+            "documents": [{k: d[k] for k in ("source", "record_id", "status", "reason", "pages")}
+                          for d in report["documents"]]}
+
+
+def _documents_table(report: dict[str, Any]) -> Table:
+    table = Table(title=f"batch {report['batch_id']}")
+    table.add_column("source", overflow="fold")
+    table.add_column("status")
+    table.add_column("record", no_wrap=True)
+    table.add_column("pages", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    colour = {"archived": "green", "quarantined": "yellow", "failed": "red"}
+    for d in report["documents"]:
+        status = d["status"] + (" (review)" if d.get("needs_review") else "")
+        table.add_row(d["source"], f"[{colour.get(d['status'], 'white')}]{status}[/]",
+                      d["record_id"] or "", f"{d.get('pages_done', 0)}/{d['pages']}",
+                      d["reason"] or "")
+    return table
+
+
+@app.command()
+def queue(
+    paths: Annotated[list[Path], typer.Argument(help="Batch folders or single records")],
+    unit: Annotated[str, typer.Option("--unit", help="Unit the records belong to")],
+    series: Annotated[str, typer.Option("--series")] = "",
+    classification: Annotated[str, typer.Option("--classification")] = "public",
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
+    redo_ocr: Annotated[bool, typer.Option("--redo-ocr", help=REDO_HELP)] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Digitise a scan batch: validate, OCR, PDF/A, store; quarantine what is bad."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        console.print(f"[red]no such file or folder:[/red] {', '.join(missing)}")
+        raise typer.Exit(ExitCode.usage)
+    try:
+        report = run_batch(paths, unit, series, classification, lang, redo_ocr,
+                           show_progress=not as_json)
+    except Exception as exc:
+        console.print(f"[red]the batch run failed:[/red] {exc}")
+        raise typer.Exit(ExitCode.failure) from exc
+    if as_json:
+        out.print_json(json.dumps(_public(report), ensure_ascii=False))
+    else:
+        out.print(_documents_table(report))
+        for warning in report["warnings"]:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+    raise typer.Exit(_exit_code(report))
+
+
+@app.command()
+def status(
+    batch_id: Annotated[str | None, typer.Argument(help="A batch id (or its start)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show batches: running (pages done), finished, failed or interrupted, with reasons."""
+    home = load_settings().home.resolve()
+    found = batches.find(home, batch_id)
+    if batch_id and not found:
+        console.print(f"[red]no batch {batch_id}[/red]")
+        raise typer.Exit(ExitCode.usage)
+    reports = [r.to_dict() for r in found]
+    if as_json:
+        out.print_json(json.dumps(reports[0] if batch_id else reports, ensure_ascii=False))
+        return
+    if batch_id:
+        out.print(_documents_table(reports[0]))
+        return
+    table = Table(title=f"batches in {home}")
+    table.add_column("batch", no_wrap=True)
+    for column in ("state", "started", "documents", "pages"):
+        table.add_column(column)
+    for r in reports:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(_count(r).items()))
+        table.add_row(r["batch_id"], r["effective_state"], r["started"], counts,
+                      f"{r['pages_done']}/{r['pages_total']}")
+    out.print(table)
+
+
+def _count(report: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in report["documents"]:
+        counts[d["status"]] = counts.get(d["status"], 0) + 1
+    return counts
+
+
+@app.command()
+def demo(
+    letters: Annotated[int, typer.Option(help="How many sample letters to render")] = 6,
+) -> None:
+    """Render sample scans (and a few broken files) and run them through a batch."""
+    from records.samples import render_batch, render_broken
+
+    home = runtime.prepare(load_settings())
+    batch = home / "demo" / "batch"
+    started = time.perf_counter()
+    rendered = render_batch(batch, letters=letters)
+    broken = render_broken(batch)
+    console.print(f"rendered {len(rendered)} letters and {len(broken)} broken files into {batch}"
+                  f" in {time.perf_counter() - started:.1f} s")
+    report = run_batch([batch], "DEMO", "demo", "public", None, False, show_progress=True)
+    out.print(_documents_table(report))
+    archived = [d for d in report["documents"] if d["status"] == "archived"]
+    refused = [d for d in report["documents"] if d["status"] == "quarantined"]
+    out.print(f"{len(archived)} archived under {home / 'archive'}, {len(refused)} quarantined "
+              f"under {home / 'quarantine'}; see `records status`.")
+    good = {p.name for p, _ in rendered}
+    ok = {d["source"] for d in archived} == good and {d["source"] for d in refused} == set(broken)
+    raise typer.Exit(ExitCode.ok if ok else ExitCode.failure)
+
+
+if __name__ == "__main__":
+    app()

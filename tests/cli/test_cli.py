@@ -1,0 +1,102 @@
+"""End to end through the installed ``records`` command, as a records officer runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pikepdf.pdfa
+
+from tests.conftest import Scans, cer, pdftotext
+
+RECORDS = [sys.executable, "-m", "records.cli"]
+
+
+def run(args: list[str], home: Path, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env["RECORDS_HOME"] = str(home)
+    return subprocess.run([*RECORDS, *args], env=env, capture_output=True, text=True,
+                           timeout=600, **kwargs)
+
+
+def test_ocr_writes_searchable_pdfa(scans: Scans, tmp_path: Path) -> None:
+    first, text1 = scans.page("vie", seed=31, skew=-1.5)
+    second, text2 = scans.page("vie", seed=32, rotation=180, bilevel=True, encoding="tiff-g4")
+    out = tmp_path / "out.pdf"
+    done = run(["ocr", str(first), str(second), "-o", str(out), "--lang", "vie"], tmp_path / "h")
+    assert done.returncode == 0, done.stderr
+    assert pikepdf.pdfa.validate_written(out, "2b").passed
+    assert cer(text1 + "\n" + text2, pdftotext(out)) < 0.03
+    assert not (tmp_path / "h" / "archive").exists()  # `records ocr` archives nothing
+
+
+def test_ocr_refuses_bad_input_with_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "scan.tif"
+    bad.write_text("hello")
+    done = run(["ocr", str(bad), "-o", str(tmp_path / "out.pdf")], tmp_path / "h")
+    assert done.returncode == 3
+    assert "not an image or PDF" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_queue_json_status_and_exit_codes(scans: Scans, tmp_path: Path) -> None:
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    page, _ = scans.page("eng", seed=33)
+    (batch / "letter.png").write_bytes(page.read_bytes())
+    (batch / "broken.pdf").write_bytes(b"%PDF-1.4\n% cut off")
+    done = run(["queue", str(batch), "--unit", "TCCT", "--json"], tmp_path / "h")
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) == {"batch_id", "documents"}
+    docs = {d["source"]: d for d in result["documents"]}
+    assert set(docs["letter.png"]) == {"source", "record_id", "status", "reason", "pages"}
+    assert docs["letter.png"]["status"] == "archived" and docs["letter.png"]["pages"] == 1
+    assert docs["letter.png"]["record_id"].startswith("TCCT-")
+    assert docs["broken.pdf"]["status"] == "quarantined"
+    assert "damaged PDF" in docs["broken.pdf"]["reason"]
+    status = run(["status", result["batch_id"], "--json"], tmp_path / "h")
+    assert json.loads(status.stdout)["effective_state"] == "finished"
+    listing = run(["status"], tmp_path / "h")
+    assert result["batch_id"] in listing.stdout
+
+
+def test_kill_9_mid_batch_then_rerun_finishes_without_redoing(scans: Scans,
+                                                              tmp_path: Path) -> None:
+    batch, home = tmp_path / "batch", tmp_path / "h"
+    for number in range(1, 4):
+        record = batch / f"record-{number}"
+        record.mkdir(parents=True)
+        for page in (1, 2):
+            path, _ = scans.page("eng", seed=40 + number * 2 + page)
+            (record / f"page-{page}.png").write_bytes(path.read_bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env["RECORDS_HOME"] = str(home)
+    victim = subprocess.Popen([*RECORDS, "queue", str(batch), "--unit", "VP", "--json"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    cache = home / "cache" / "pages"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(cache.rglob("result.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    survivors = {p: p.stat().st_mtime_ns for p in cache.rglob("result.json")}
+    assert 2 <= len(survivors) < 6, "the kill came too late to test anything"
+    for record in (home / "archive").glob("VP-*"):
+        assert (record / "manifest-sha256.txt").is_file()  # whole records only
+    [ledger] = (home / "batches").glob("*.json")
+    state = json.loads(run(["status", ledger.stem, "--json"], home).stdout)
+    assert state["effective_state"] == "interrupted"
+
+    again = run(["queue", str(batch), "--unit", "VP", "--json"], home)
+    assert again.returncode == 0, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in survivors} == survivors  # not recognised again
+    ids = sorted(d["record_id"] for d in json.loads(again.stdout)["documents"])
+    assert ids == ["VP-2026-000001", "VP-2026-000002", "VP-2026-000003"] or len(set(ids)) == 3
+    assert len(list((home / "archive").glob("VP-*"))) == 3

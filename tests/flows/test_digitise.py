@@ -1,0 +1,96 @@
+"""The digitise_batch flow: good records archived, bad ones quarantined, reruns idempotent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pikepdf.pdfa
+import pytest
+from prefect.client.orchestration import get_client
+
+from archive.store import verify_package
+from flows.digitise import digitise_batch
+from tests.conftest import Scans, cer, pdftotext
+
+
+@pytest.fixture
+def batch(tmp_path: Path, scans: Scans) -> Path:
+    folder = tmp_path / "batch"
+    record = folder / "letter-vie"
+    record.mkdir(parents=True)
+    vie, _ = scans.page("vie", seed=21)
+    (record / "page-1.png").write_bytes(vie.read_bytes())
+    eng, _ = scans.page("eng", seed=22, rotation=270, encoding="jpeg")
+    (folder / "letter-eng.jpg").write_bytes(eng.read_bytes())
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "minutes.tif").write_text("typed minutes, not a scan")
+    (folder / "manifest.csv").write_text(
+        "source,title,unit,classification,date,language\n"
+        "letter-vie,Kế hoạch số hóa,TCCT,internal,2024-09-16,vie\n", encoding="utf-8")
+    return folder
+
+
+def _run(batch: Path, batch_id: str) -> dict:
+    return digitise_batch(paths=[str(batch)], batch_id=batch_id, unit="VP", languages="eng")
+
+
+@pytest.mark.flow
+def test_batch_archives_good_and_quarantines_bad(batch: Path, home: Path, scans: Scans) -> None:
+    originals = {p: p.read_bytes() for p in batch.rglob("*") if p.is_file()}
+    report = _run(batch, "B-test-1")
+    by_source = {d["source"]: d for d in report["documents"]}
+    assert by_source["empty.pdf"]["status"] == "quarantined"
+    assert by_source["empty.pdf"]["reason"] == "empty file (0 bytes)"
+    assert "not an image or PDF" in by_source["minutes.tif"]["reason"]
+    vie, eng = by_source["letter-vie"], by_source["letter-eng.jpg"]
+    assert vie["status"] == eng["status"] == "archived"
+    assert vie["record_id"] == "TCCT-2024-000001"  # unit and date from the manifest
+    assert eng["record_id"].startswith("VP-")
+    record = home / "archive" / vie["record_id"]
+    assert verify_package(record) == []
+    sidecar = json.loads((record / "record.json").read_text())
+    assert sidecar["descriptive"]["classification"] == "internal"
+    assert [e["type"] for e in sidecar["provenance"]] == [
+        "received", "validated", "ocr", "pdfa-validated", "stored"]
+    pdf = record / f"{vie['record_id']}.pdf"
+    assert pikepdf.pdfa.validate_written(pdf, "2b").passed
+    _, vie_text = scans.page("vie", seed=21)
+    assert cer(vie_text, pdftotext(pdf)) < 0.03  # the manifest's language was used
+    assert (home / "quarantine" / "B-test-1" / "minutes.tif").is_file()
+    assert {p: p.read_bytes() for p in batch.rglob("*") if p.is_file()} == originals
+    ledger = json.loads((home / "batches" / "B-test-1.json").read_text())
+    assert ledger["state"] == "finished"
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts()}
+    assert {"batch-progress", "batch-summary"} <= keys
+
+
+@pytest.mark.flow
+def test_rerun_redoes_nothing_and_duplicates_nothing(batch: Path, home: Path) -> None:
+    first = _run(batch, "B-test-2")
+    results = sorted((home / "cache" / "pages").rglob("result.json"))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    second = _run(batch, "B-test-3")
+    assert [p.stat().st_mtime_ns for p in results] == stamps  # no page recognised again
+    assert sorted((home / "cache" / "pages").rglob("result.json")) == results
+    ids = [(d["source"], d["record_id"]) for d in first["documents"]]
+    assert [(d["source"], d["record_id"]) for d in second["documents"]] == ids, second["documents"]
+    archived = [d for d in second["documents"] if d["status"] == "archived"]
+    assert all("already archived" in d["reason"] for d in archived)
+    assert len(list((home / "archive").glob("*-*-*"))) == 2
+
+
+@pytest.mark.flow
+def test_engine_failure_fails_the_document_not_the_batch(
+        batch: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hung engine (here: a timeout no page can meet) is reported, and the batch ends."""
+    monkeypatch.setenv("RECORDS_OCR__PAGE_TIMEOUT", "0.01")
+    report = _run(batch, "B-test-4")
+    by_source = {d["source"]: d for d in report["documents"]}
+    assert by_source["letter-vie"]["status"] == "failed"
+    assert "longer than" in by_source["letter-vie"]["reason"]
+    assert by_source["empty.pdf"]["status"] == "quarantined"
+    assert report["state"] == "finished"
+    assert not list((home / "archive").glob("*-*-*"))
+    assert not (home / "quarantine" / "B-test-4" / "letter-vie").exists()  # not the input's fault

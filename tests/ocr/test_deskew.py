@@ -1,0 +1,25 @@
+"""Skew is measured to a fraction of a degree, and blank pages are left alone."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from ocr.deskew import estimate_skew
+from records.samples import PageStyle, make_letter, render_page
+
+
+@pytest.fixture(scope="module")
+def page() -> Image.Image:
+    return render_page(make_letter("eng", 3, pages=1).pages[0], PageStyle(dpi=150))
+
+
+@pytest.mark.parametrize("angle", [-3.0, -1.2, 0.6, 2.5])
+def test_measures_known_skew(page: Image.Image, angle: float) -> None:
+    tilted = page.rotate(angle, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    assert estimate_skew(tilted) == pytest.approx(angle, abs=0.15)
+
+
+def test_level_and_blank_pages_are_zero(page: Image.Image) -> None:
+    assert estimate_skew(page) == 0.0
+    assert estimate_skew(Image.new("L", (1000, 1400), 255)) == 0.0

@@ -1,0 +1,109 @@
+"""Documents are listed in reading order and bad files are refused with a reason."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pikepdf
+import pytest
+from PIL import Image
+
+from ocr.errors import InputRejected
+from ocr.inputs import batch_children, natural_key, open_document
+
+LIMIT = 400_000_000
+
+
+def test_natural_order_puts_page_2_before_page_10(tmp_path: Path) -> None:
+    names = ["page-10.png", "page-2.png", "page-1.png", "Page-3.png"]
+    assert sorted(names, key=natural_key) == ["page-1.png", "page-2.png", "Page-3.png",
+                                              "page-10.png"]
+    folder = tmp_path / "record"
+    folder.mkdir()
+    for index, name in enumerate(names):
+        Image.new("L", (40 + index, 40), 255).save(folder / name)
+    doc = open_document(folder, LIMIT)
+    assert [p.path.name for p in doc.pages] == ["page-1.png", "page-2.png", "Page-3.png",
+                                                "page-10.png"]
+    assert [p.number for p in doc.pages] == [1, 2, 3, 4]
+
+
+def test_batch_children_skip_manifest_and_hidden(tmp_path: Path) -> None:
+    for name in ["manifest.csv", ".DS_Store", "b.png", "a.tif", "READY"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in batch_children(tmp_path)] == ["a.tif", "b.png"]
+
+
+def test_multipage_tiff_lists_every_frame(tmp_path: Path) -> None:
+    frames = [Image.new("1", (200, 300), 1) for _ in range(3)]
+    path = tmp_path / "scan.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], compression="group4")
+    doc = open_document(path, LIMIT)
+    assert [(p.kind, p.index) for p in doc.pages] == [("image", 0), ("image", 1), ("image", 2)]
+    assert doc.checksums == {"scan.tif": doc.pages[0].file_sha256}
+
+
+def _truncated_png(path: Path) -> None:
+    Image.effect_noise((400, 400), 50).save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _encrypted_pdf(path: Path) -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.save(path, encryption=pikepdf.Encryption(owner="o", user="u"))
+
+
+@pytest.mark.parametrize(("maker", "reason"), [
+    (lambda p: p.write_bytes(b""), "empty file (0 bytes)"),
+    (lambda p: p.write_text("not a scan"), "not an image or PDF"),
+    (_truncated_png, "truncated PNG image"),
+    (_encrypted_pdf, "encrypted PDF"),
+    (lambda p: p.write_bytes(b"%PDF-1.4\ngarbage"), "damaged PDF"),
+])
+def test_bad_files_are_refused_with_reasons(tmp_path: Path, maker, reason: str) -> None:
+    path = tmp_path / "bad.png"
+    maker(path)
+    before = path.read_bytes()
+    with pytest.raises(InputRejected) as caught:
+        open_document(path, LIMIT)
+    assert reason in caught.value.reason
+    assert path.read_bytes() == before  # the original is never touched
+
+
+def test_pixel_limit_refuses_huge_pages(tmp_path: Path) -> None:
+    path = tmp_path / "poster.png"
+    Image.new("1", (3000, 3000), 1).save(path)
+    with pytest.raises(InputRejected, match="exceeds the limit"):
+        open_document(path, 1_000_000)
+
+
+def test_folder_with_one_bad_page_names_it(tmp_path: Path) -> None:
+    folder = tmp_path / "record"
+    folder.mkdir()
+    Image.new("L", (50, 50), 255).save(folder / "page-1.png")
+    (folder / "page-2.png").write_bytes(b"")
+    with pytest.raises(InputRejected, match=r"^page-2.png: empty file"):
+        open_document(folder, LIMIT)
+
+
+@pytest.mark.corpus
+def test_corpus_broken_files_each_get_a_reason(corpus: Path, tmp_path: Path) -> None:
+    """Every broken file either opens as a real document or is refused with a reason."""
+    refused = {}
+    for path in sorted([*corpus.glob("broken-pdf/*"), *corpus.glob("broken-image/*")]):
+        copy = tmp_path / path.name
+        shutil.copyfile(path, copy)
+        try:
+            open_document(copy, LIMIT)
+        except InputRejected as exc:
+            refused[path.name] = exc.reason
+    for name in ["ocrmypdf_hugemono.pdf", "pypdf_libreoffice-writer-password.pdf",
+                 "qpdf_c-r6-in.pdf", "decompression_bomb.gif", "png_decompression_dos.png",
+                 "ocrmypdf_livecycle.pdf", "broken.png", "shortfile.bmp", "qpdf_bad1.pdf"]:
+        assert name in refused, f"{name} was accepted"
+        assert len(refused[name]) > 10 and "Traceback" not in refused[name]
+    assert "gigapixels exceeds the limit" in refused["decompression_bomb.gif"]
+    assert refused["qpdf_c-r6-in.pdf"].startswith("encrypted PDF")
