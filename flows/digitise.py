@@ -32,11 +32,12 @@ from archive.metadata import Descriptive, Event, sidecar
 from archive.quarantine import quarantine
 from archive.store import known_record, store_record
 from config.settings import load_settings
-from ocr.assemble import DocumentInfo, assemble
+from ocr.assemble import DocumentInfo
 from ocr.errors import InputRejected, OcrFailed
 from ocr.inputs import SourceDocument, batch_children, open_document
 from ocr.options import OcrOptions
 from ocr.page import PageResult, process_page
+from ocr.pipeline import build_pdfa
 from ocr.recognize import tesseract_version
 
 
@@ -61,7 +62,7 @@ def ocr_page(ref: Any, options: OcrOptions, cache: Path) -> PageResult:
 @task(cache_policy=NO_CACHE)
 def archive_document(
     doc: SourceDocument, pages: list[PageResult], descriptive: Descriptive, batch_id: str,
-    home: Path, events: list[Event],
+    home: Path, events: list[Event], options: OcrOptions,
 ) -> dict[str, Any]:
     """Assemble the PDF/A and commit the record; say its id, and whether it was known."""
     known = known_record(home / "archive", doc.sha256)
@@ -70,9 +71,9 @@ def archive_document(
                 "needs_review": any(p.low_confidence for p in pages)}
     with tempfile.TemporaryDirectory(dir=home) as work:
         pdf = Path(work) / "record.pdf"
-        assemble(doc, pages, pdf, DocumentInfo(title=descriptive.title,
-                                                author=descriptive.unit,
-                                                language=descriptive.bcp47))
+        info = DocumentInfo(title=descriptive.title, author=descriptive.unit,
+                            language=descriptive.bcp47)
+        pages = build_pdfa(doc, pages, pdf, info, options, home / "cache" / "pages")
         pdf_sha = sha256_file(pdf)
         events = [*events,
                   Event("ocr", "success", f"{len(pages)} pages, {tesseract_version()}"),
@@ -192,7 +193,8 @@ def _start_document(source: Path, status: batches.DocumentStatus, check: Prefect
     pages = ocr_page.map(doc.pages, unmapped(doc_options), unmapped(home / "cache" / "pages"))
     events = [Event("received", "success", str(source)),
               Event("validated", "success", checksums_in=doc.checksums)]
-    archived = archive_document.submit(doc, pages, descriptive, batch_id, home, events)
+    archived = archive_document.submit(doc, pages, descriptive, batch_id, home, events,
+                                       doc_options)
     return {**where, "futures": [*pages, archived], "pages": list(pages), "archived": archived}
 
 

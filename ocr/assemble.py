@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import img2pdf
+import pdf2image
 import pikepdf
 from PIL import Image
 
@@ -24,6 +25,16 @@ from ocr.inputs import PageRef, SourceDocument
 from ocr.page import PageResult
 
 _PASSTHROUGH = {"JPEG", "PNG", "TIFF", "JPEG2000"}
+
+
+class NotPdfa(OcrFailed):
+    """The pages as given cannot make a valid PDF/A-2b (e.g. a PDF page with unembedded fonts)."""
+
+
+def _first_finding(error: Exception) -> str:
+    """The first rule broken, in one line, from pikepdf's multi-line report."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip().startswith("[")]
+    return lines[0] if lines else str(error).splitlines()[0]
 
 
 @dataclass(frozen=True)
@@ -74,12 +85,19 @@ def _normalised_frame(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _image_xobject(target: pikepdf.Pdf, ref: PageRef) -> pikepdf.Object:
+def _rendered_bytes(ref: PageRef) -> bytes:
+    """A PDF page drawn in colour at its raster resolution, as lossless PNG."""
+    images = pdf2image.convert_from_path(ref.path, dpi=ref.raster_dpi, first_page=ref.index + 1,
+                                         last_page=ref.index + 1)
+    out = io.BytesIO()
+    images[0].convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def _image_xobject(target: pikepdf.Pdf, ref: PageRef, data: bytes) -> pikepdf.Object:
     layout = img2pdf.get_fixed_dpi_layout_fun((300, 300))  # size is ours to set, not img2pdf's
     try:
-        converted = img2pdf.convert(
-            _image_bytes(ref), layout_fun=layout, rotation=img2pdf.Rotation.ifvalid
-        )
+        converted = img2pdf.convert(data, layout_fun=layout, rotation=img2pdf.Rotation.ifvalid)
     except Exception as exc:  # img2pdf raises plain exceptions of several kinds
         raise OcrFailed(f"page {ref.number}: the image cannot be embedded ({exc})") from exc
     with pikepdf.open(io.BytesIO(converted)) as single:
@@ -123,8 +141,9 @@ def _text_form(target: pikepdf.Pdf, result: PageResult) -> pikepdf.Object | None
 def _add_page(target: pikepdf.Pdf, ref: PageRef, result: PageResult,
               open_pdfs: dict[Path, pikepdf.Pdf]) -> None:
     resources = pikepdf.Dictionary()
-    if ref.kind == "image":
-        image = _image_xobject(target, ref)
+    if ref.kind == "image" or result.rendered:
+        data = _rendered_bytes(ref) if result.rendered else _image_bytes(ref)
+        image = _image_xobject(target, ref, data)
         src_w = float(image.Width) * 72 / result.dpi_x
         src_h = float(image.Height) * 72 / result.dpi_y
         placement = pikepdf.Matrix(src_w, 0, 0, src_h, 0, 0)  # unit square -> frame
@@ -179,7 +198,11 @@ def _write_info(pdf: pikepdf.Pdf, info: DocumentInfo, producer: str) -> None:
 
 def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
              info: DocumentInfo, producer: str = "records") -> Path:
-    """Write the searchable PDF/A-2b of a document and validate what was written."""
+    """Write the searchable PDF/A-2b of a document and validate what was written.
+
+    Raises NotPdfa when the pages as given break PDF/A: see ``pipeline.build_pdfa`` for the
+    fallback that renders such PDF pages as images.
+    """
     target = pikepdf.new()
     open_pdfs: dict[Path, pikepdf.Pdf] = {}
     try:
@@ -189,7 +212,7 @@ def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
         try:
             pikepdf.pdfa.save(target, out, "2b")
         except pikepdf.pdfa.PdfaError as exc:
-            raise OcrFailed(f"the archival copy does not pass PDF/A-2b validation: {exc}") from exc
+            raise NotPdfa(_first_finding(exc)) from exc
     finally:
         for opened in open_pdfs.values():
             opened.close()

@@ -26,7 +26,7 @@ from ocr.orient import detect_orientation
 from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text
 from ocr.recognize import Recognition, recognize, tesseract_version
 
-ENGINE_REVISION = "1"  # bump when the page stage changes what it produces
+ENGINE_REVISION = "2"  # bump when the page stage changes what it produces
 _OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml", "page.pdf")
 _FEW_WORDS = 8
 
@@ -57,6 +57,8 @@ class PageResult:
     cached: bool = False
     chars: int = 0
     notes: list[str] = field(default_factory=list)
+    had_text: bool = False  # a PDF page that came with a text layer (kept, or redone)
+    rendered: bool = False  # the archival copy shows this page rendered as an image
 
     @property
     def path(self) -> Path:
@@ -165,9 +167,11 @@ def process_page(ref: PageRef, options: OcrOptions, cache: Path) -> PageResult:
 
 
 def _fresh_page(ref: PageRef, options: OcrOptions, stage: Path, key: str) -> PageResult:
+    had_text = False
     if ref.kind == "pdf":
         existing = pdf_text(ref, options.page_timeout)
-        if len(existing.strip()) >= MIN_TEXT_LAYER_CHARS and not options.redo_ocr:
+        had_text = len(existing.strip()) >= MIN_TEXT_LAYER_CHARS
+        if had_text and not options.redo_ocr:
             return _kept_text_page(ref, existing, stage, key)
         raster = pdf_raster(ref, options.page_timeout)
     else:
@@ -177,7 +181,7 @@ def _fresh_page(ref: PageRef, options: OcrOptions, stage: Path, key: str) -> Pag
         dpi_x=raster.resolution.x, dpi_y=raster.resolution.y,
         dpi_source=raster.resolution.source, encoding=raster.encoding,
         width_px=raster.image.width, height_px=raster.image.height,
-        engine=f"tesseract {tesseract_version()}",
+        engine=f"tesseract {tesseract_version()}", had_text=had_text,
     )
     _ocr_raster(raster.image, raster.dpi, stage, options, result)
     return result
@@ -189,5 +193,6 @@ def _kept_text_page(ref: PageRef, text: str, stage: Path, key: str) -> PageResul
         number=ref.number, key=key, directory=str(stage), ocr=False, dpi=ref.raster_dpi,
         dpi_x=ref.raster_dpi, dpi_y=ref.raster_dpi, dpi_source="pdf-image", encoding="pdf",
         width_px=0, height_px=0, chars=len(text.strip()), engine="existing text layer",
+        had_text=True,
         notes=["the page already had a text layer; it was kept (use --redo-ocr to replace it)"],
     )

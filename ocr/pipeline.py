@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ocr.assemble import DocumentInfo, assemble
+from ocr.assemble import DocumentInfo, NotPdfa, assemble
+from ocr.errors import InputRejected
 from ocr.inputs import PageRef, SourceDocument, open_document
 from ocr.options import OcrOptions
 from ocr.page import PageResult, process_page
@@ -53,11 +54,51 @@ def ocr_pages(doc: SourceDocument, options: OcrOptions, cache: Path,
     return results
 
 
+def build_pdfa(doc: SourceDocument, pages: list[PageResult], out: Path, info: DocumentInfo,
+               options: OcrOptions, cache: Path) -> list[PageResult]:
+    """Assemble the PDF/A; if PDF pages carried over whole break it, render them instead.
+
+    Born-digital pages often use fonts that are not embedded, which PDF/A forbids. Such pages
+    are drawn as images at their raster resolution (lossless), OCR'd, and noted as rendered;
+    the original PDF stays in the record's originals. Pages whose text was redone
+    (``--redo-ocr``) are always rendered, so no page carries two text layers.
+    """
+    pages = [_redone(p) for p in pages]
+    try:
+        assemble(doc, pages, out, info)
+        return pages
+    except NotPdfa as first:
+        if not any(ref.kind == "pdf" and not p.rendered for ref, p in zip(doc.pages, pages,
+                                                                            strict=True)):
+            raise InputRejected(f"cannot be made into PDF/A-2b: {first.reason}") from first
+        redo = replace(options, redo_ocr=True)
+        fixed = [
+            _rendered(process_page(ref, redo, cache) if not p.ocr else p, first.reason)
+            if ref.kind == "pdf" else p
+            for ref, p in zip(doc.pages, pages, strict=True)
+        ]
+        try:
+            assemble(doc, fixed, out, info)
+        except NotPdfa as second:
+            raise InputRejected(f"cannot be made into PDF/A-2b: {second.reason}") from second
+        return fixed
+
+
+def _redone(page: PageResult) -> PageResult:
+    return replace(page, rendered=True) if page.ocr and page.had_text else page
+
+
+def _rendered(page: PageResult, why: str) -> PageResult:
+    note = f"rendered as an image: the PDF page as given breaks PDF/A ({why})"
+    return replace(page, rendered=True, notes=[*page.notes, note])
+
+
 def ocr_to_pdfa(inputs: Sequence[Path], out: Path, options: OcrOptions, cache: Path,
                 info: DocumentInfo | None = None,
                 on_page: Callable[[PageResult], None] | None = None) -> DocumentResult:
     """Scans in, one searchable PDF/A-2b out. Raises InputRejected or OcrFailed."""
     doc = merge_documents([open_document(path, options.max_page_pixels) for path in inputs])
     pages = ocr_pages(doc, options, cache, on_page)
-    assemble(doc, pages, out, info or DocumentInfo(title=doc.source.stem))
+    pages = build_pdfa(doc, pages, out, info or DocumentInfo(title=doc.source.stem), options,
+                       cache)
     return DocumentResult(doc, pages, out)

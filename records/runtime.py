@@ -25,6 +25,9 @@ def prepare(settings: Settings, *, quiet: bool = True) -> Path:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # The embedded server's own services log their shutdown races at ERROR; the batch
+        # ledger, not the server's task history, is what records reports from.
+        os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
     return home
 
 

@@ -94,3 +94,24 @@ def test_engine_failure_fails_the_document_not_the_batch(
     assert report["state"] == "finished"
     assert not list((home / "archive").glob("*-*-*"))
     assert not (home / "quarantine" / "B-test-4" / "letter-vie").exists()  # not the input's fault
+
+
+@pytest.mark.flow
+@pytest.mark.corpus
+def test_corpus_broken_files_quarantined_with_reasons(corpus: Path, home: Path,
+                                                      tmp_path: Path) -> None:
+    """Every broken file of the corpus ends archived or quarantined with a reason; none fails."""
+    import shutil
+
+    batch = tmp_path / "broken"
+    batch.mkdir()
+    for path in [*corpus.glob("broken-pdf/*"), *corpus.glob("broken-image/*")]:
+        shutil.copyfile(path, batch / path.name)
+    report = _run(batch, "B-broken")
+    statuses = {d["source"]: (d["status"], d["reason"]) for d in report["documents"]}
+    assert {s for s, _ in statuses.values()} <= {"archived", "quarantined"}, statuses
+    quarantined = {k: r for k, (s, r) in statuses.items() if s == "quarantined"}
+    assert len(quarantined) >= 12
+    for name, reason in quarantined.items():
+        assert reason and "Traceback" not in reason, name
+        assert (home / "quarantine" / "B-broken" / f"{name}.reason.json").is_file()

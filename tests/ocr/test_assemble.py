@@ -95,3 +95,31 @@ def test_corpus_documents_become_pdfa(corpus: Path, tmp_path: Path, name: str) -
     if "viet" in name:
         assert result.pages[0].rotation in (90, 270)
         assert "ă" in pdftotext(out) or "ơ" in pdftotext(out)
+
+
+def _born_digital_pdf(path: Path) -> None:
+    """A typed letter as word processors write it: Helvetica, not embedded (PDF/A forbids)."""
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(595, 842))
+    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)))
+    lines = ["Records management circular", "All paper files are to be digitised",
+             "before the end of the year."]
+    ops = "".join(f"BT /F1 20 Tf 72 {700 - 40 * i} Td ({line}) Tj ET\n"
+                  for i, line in enumerate(lines))
+    page.Contents = pdf.make_stream(ops.encode())
+    pdf.save(path)
+
+
+def test_born_digital_page_that_breaks_pdfa_is_rendered(tmp_path: Path) -> None:
+    source = tmp_path / "typed.pdf"
+    _born_digital_pdf(source)
+    out = tmp_path / "out.pdf"
+    result = _convert([source], out, tmp_path / "cache")
+    page = result.pages[0]
+    assert page.rendered and page.ocr and page.had_text
+    assert "breaks PDF/A" in page.notes[-1]
+    assert pikepdf.pdfa.validate_written(out, "2b").passed
+    assert "digitised" in pdftotext(out)
+    with pikepdf.open(out) as pdf:  # no unembedded font came along
+        assert "/Helvetica" not in str(pdf.pages[0].obj.Resources)
