@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,13 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ocr.inputs import sha256_file
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["copy_tree_verified", "copy_verified", "make_read_only", "sha256_file",
+           "write_atomic", "write_json"]
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
-import unicodedata
 from pathlib import Path
 
 import pytest
 
+from ocr.quality import cer
 from records.samples import PageStyle, make_letter, render_page, save_page
+
+__all__ = ["Scans", "cer", "corpus_path", "pdftotext"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,22 +37,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("RECORDS_") and name not in ("RECORDS_HOME", "RECORDS_CORPUS"):
             monkeypatch.delenv(name)
     return target
-
-
-def normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
-
-
-def cer(truth: str, hypothesis: str) -> float:
-    """Character error rate after NFC and whitespace folding."""
-    a, b = normalise(truth), normalise(hypothesis)
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1] / max(1, len(a))
 
 
 def pdftotext(pdf: Path) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ocr.quality import cer, edit_distance
 from records.samples import (
     LetterTruth,
     PageStyle,
@@ -31,29 +32,12 @@ from records.samples import (
 )
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
-
-
-def _levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
 def _cer(truth: str, hypothesis: str) -> float:
-    truth, hypothesis = _normalise(truth), _normalise(hypothesis)
-    return _levenshtein(truth, hypothesis) / max(1, len(truth))
+    return cer(truth, hypothesis)
 
 
 def test_cer_helper() -> None:
-    assert _levenshtein("kitten", "sitting") == 3
+    assert edit_distance("kitten", "sitting") == 3
     assert _cer("Hà  Nội\n", "Hà Nội") == 0.0
 
 
