@@ -4,8 +4,8 @@ The original content is never re-encoded. An image page is embedded as the scann
 (JPEG passed through, bilevel G4 kept bilevel, PNG kept lossless) through img2pdf; a PDF page
 is carried over whole as a form XObject. Turning and levelling are done by the page's
 transformation matrix, not by resampling pixels, so the archival copy holds the master
-itself. Tesseract's invisible text layer is laid over it in the upright frame it was
-recognised in.
+itself. The invisible text layer (``ocr.textlayer``) is laid over it in the upright frame
+the page was recognised in.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from pathlib import Path
 import img2pdf
 import pdf2image
 import pikepdf
-from PIL import Image
+from PIL import Image, ImageCms
 
 from ocr.errors import OcrFailed
 from ocr.inputs import PageRef, SourceDocument
 from ocr.page import PageResult
+from ocr.textlayer import FONT_NAME, glyphless_font, text_layer
 
 _PASSTHROUGH = {"JPEG", "PNG", "TIFF", "JPEG2000"}
 
@@ -46,15 +47,38 @@ class DocumentInfo:
     language: str = ""  # BCP 47, e.g. "vi", "de", "en"
 
 
-def _image_bytes(ref: PageRef) -> bytes:
-    """The frame as img2pdf should embed it: the file itself when it can pass through."""
+def _profile_space(image: Image.Image) -> str | None:
+    """Colour space of the embedded ICC profile ("GRAY", "RGB", "CMYK"), None without one."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return None
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (OSError, ImageCms.PyCMSError):
+        return "unreadable"
+
+
+def _passes_through(image: Image.Image, frames: int) -> bool:
+    """Can the file be embedded as it is and still make valid PDF/A?
+
+    Single-frame files in a plain mode pass, with an ICC profile only when it describes the
+    pixels' own colour space (a grey profile on RGB or palette pixels breaks PDF/A).
+    """
+    if frames != 1 or image.format not in _PASSTHROUGH or "transparency" in image.info:
+        return False
+    space = _profile_space(image)
+    matching = {"1": {"GRAY"}, "L": {"GRAY"}, "RGB": {"RGB"}, "P": set()}
+    return image.mode in matching and (space is None or space in matching[image.mode])
+
+
+def _image_bytes(ref: PageRef, *, normalise: bool = False) -> bytes:
+    """The frame as img2pdf should embed it: the file itself whenever it can pass through."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Image.open(ref.path) as image:
             frames = getattr(image, "n_frames", 1)
             image.seek(ref.index)
-            clean_mode = image.mode in ("1", "L", "RGB", "P") and "transparency" not in image.info
-            if frames == 1 and image.format in _PASSTHROUGH and clean_mode:
+            if not normalise and _passes_through(image, frames):
                 return ref.path.read_bytes()
             return _normalised_frame(image)
 
@@ -64,9 +88,12 @@ def _normalised_frame(image: Image.Image) -> bytes:
 
     Bilevel frames stay bilevel (G4); alpha is flattened on white (transparency is not part of
     a scan); CMYK and 16-bit become 8-bit RGB or grey, since PDF/A-2b with an sRGB intent
-    allows no device CMYK. The pixels are otherwise those of the frame.
+    allows no device CMYK. A grey or RGB colour profile is kept when the pixels are in its
+    space (palette pixels under a grey profile become grey), otherwise dropped.
     """
     out = io.BytesIO()
+    space = _profile_space(image)
+    icc = image.info.get("icc_profile") if space in ("GRAY", "RGB") else None
     if image.mode == "1":
         image.save(out, format="TIFF", compression="group4")
         return out.getvalue()
@@ -74,15 +101,23 @@ def _normalised_frame(image: Image.Image) -> bytes:
         rgba = image.convert("RGBA")
         flat = Image.new("RGBA", rgba.size, "white")
         flat.alpha_composite(rgba)
-        image = flat.convert("RGB")
+        image = flat.convert("L" if space == "GRAY" else "RGB")
     elif image.mode.startswith("I;16") or image.mode in ("I", "F"):
         lo, hi = image.getextrema()
         scale = 255.0 / (hi - lo) if hi > lo else 1.0
         image = image.point(lambda v: (v - lo) * scale).convert("L")
+    elif space == "GRAY" and image.mode != "L":
+        image = image.convert("L")
     elif image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
-    image.save(out, format="PNG")
+    if icc and _space_of_mode(image.mode) != space:
+        icc = None
+    image.save(out, format="PNG", icc_profile=icc)
     return out.getvalue()
+
+
+def _space_of_mode(mode: str) -> str:
+    return "GRAY" if mode in ("1", "L", "LA") else "RGB"
 
 
 def _rendered_bytes(ref: PageRef) -> bytes:
@@ -130,19 +165,14 @@ def _source_form(
     return form, matrix, shown_w, shown_h
 
 
-def _text_form(target: pikepdf.Pdf, result: PageResult) -> pikepdf.Object | None:
-    path = result.path / "page.pdf"
-    if not result.ocr or not path.is_file():
-        return None
-    with pikepdf.open(path) as text_pdf:
-        return target.copy_foreign(text_pdf.pages[0].as_form_xobject())
-
-
 def _add_page(target: pikepdf.Pdf, ref: PageRef, result: PageResult,
-              open_pdfs: dict[Path, pikepdf.Pdf]) -> None:
+              open_pdfs: dict[Path, pikepdf.Pdf], font: pikepdf.Object) -> None:
     resources = pikepdf.Dictionary()
     if ref.kind == "image" or result.rendered:
-        data = _rendered_bytes(ref) if result.rendered else _image_bytes(ref)
+        if ref.kind == "pdf":
+            data = _rendered_bytes(ref)
+        else:  # a rendered image page is one re-encoded losslessly for PDF/A's sake
+            data = _image_bytes(ref, normalise=result.rendered)
         image = _image_xobject(target, ref, data)
         src_w = float(image.Width) * 72 / result.dpi_x
         src_h = float(image.Height) * 72 / result.dpi_y
@@ -165,14 +195,10 @@ def _add_page(target: pikepdf.Pdf, ref: PageRef, result: PageResult,
     matrix = placement @ correction
     ops = [b"q", " ".join(f"{v:.6f}" for v in matrix.shorthand).encode() + b" cm",
            b"/Src Do", b"Q"]
-    text = _text_form(target, result)
-    if text is not None:
-        resources.XObject.Txt = text
-        # Tesseract's page may differ from ours by rounding: scale it onto our page exactly.
-        bbox = [float(v) for v in text.BBox]
-        sx = out_w / (bbox[2] - bbox[0]) if bbox[2] > bbox[0] else 1.0
-        sy = out_h / (bbox[3] - bbox[1]) if bbox[3] > bbox[1] else 1.0
-        ops += [b"q", f"{sx:.6f} 0 0 {sy:.6f} 0 0 cm".encode(), b"/Txt Do", b"Q"]
+    alto = result.path / "page.xml"
+    if result.ocr and alto.is_file():
+        resources.Font = pikepdf.Dictionary({FONT_NAME: font})
+        ops.append(text_layer(alto, result.dpi, out_h))
     page = pikepdf.Page(target.add_blank_page(page_size=(out_w, out_h)))
     page.obj.Resources = resources
     page.obj.Contents = target.make_stream(b"\n".join(ops))
@@ -206,8 +232,9 @@ def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
     target = pikepdf.new()
     open_pdfs: dict[Path, pikepdf.Pdf] = {}
     try:
+        font = glyphless_font(target)
         for ref, result in zip(doc.pages, results, strict=True):
-            _add_page(target, ref, result, open_pdfs)
+            _add_page(target, ref, result, open_pdfs, font)
         _write_info(target, info, producer)
         try:
             pikepdf.pdfa.save(target, out, "2b")

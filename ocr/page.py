@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -26,8 +26,8 @@ from ocr.orient import detect_orientation
 from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text
 from ocr.recognize import Recognition, recognize, tesseract_version
 
-ENGINE_REVISION = "2"  # bump when the page stage changes what it produces
-_OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml", "page.pdf")
+ENGINE_REVISION = "3"  # bump when the page stage changes what it produces
+_OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml")
 _FEW_WORDS = 8
 
 
@@ -37,7 +37,7 @@ class PageResult:
 
     number: int
     key: str
-    directory: str  # holds page.txt, page.hocr, page.xml (ALTO), page.pdf (text layer)
+    directory: str  # holds page.txt, page.hocr and page.xml (ALTO)
     ocr: bool  # False when an existing PDF text layer was kept
     dpi: float
     dpi_x: float
@@ -96,43 +96,61 @@ def _recognise(image: Image.Image, dpi: float, base: Path, options: OcrOptions) 
     return recognize(picture, base, options.languages, dpi, options.page_timeout)
 
 
+def _sideways(rec: Recognition) -> bool:
+    return rec.sideways > 0.5
+
+
 def _doubtful(rec: Recognition, options: OcrOptions) -> bool:
-    return (
-        rec.words < _FEW_WORDS
-        or rec.mean_confidence < options.orientation_gate
-        or rec.sideways > 0.5
-    )
+    return rec.words < _FEW_WORDS or rec.mean_confidence < options.orientation_gate
+
+
+def _turn_to_try(rec: Recognition, image_png: Path, options: OcrOptions,
+                 result: PageResult) -> int:
+    """Degrees clockwise worth trying, or 0 when the page should stay as it lies.
+
+    A page in vertical lines is sideways, and which way needs no OSD: Tesseract reads
+    vertical lines top to bottom only, so lines it reads well run down the page (turn 270)
+    and lines it cannot read run up it (turn 90). Otherwise OSD is asked, and only when
+    recognition as the page lies is doubtful, since it costs as much as recognition.
+    """
+    if _sideways(rec):
+        return 270 if rec.mean_confidence >= options.orientation_gate else 90
+    if not _doubtful(rec, options):
+        return 0
+    osd = detect_orientation(image_png, options.page_timeout)
+    result.orientation_confidence = osd.confidence
+    return osd.rotate if osd.confidence >= options.orientation_min_confidence else 0
+
+
+def _better(turned: Recognition, lying: Recognition) -> bool:
+    if _sideways(lying) != _sideways(turned):
+        return not _sideways(turned)
+    return turned.mean_confidence > lying.mean_confidence
 
 
 def _ocr_raster(image: Image.Image, dpi: float, stage: Path, options: OcrOptions,
                 result: PageResult) -> None:
-    """Recognise the page as it lies; if doubtful, ask OSD and try it turned upright."""
+    """Recognise the page as it lies; if it seems turned, try it upright and keep the better."""
     skew = estimate_skew(image) if options.deskew else 0.0
     level = _level(image, skew)
     rec = _recognise(level, dpi, stage / "page", options)
     result.skew, result.width_px, result.height_px = skew, level.width, level.height
-    if options.rotate_pages and _doubtful(rec, options):
-        osd = detect_orientation(rec.base.with_suffix(".png"), options.page_timeout)
-        result.orientation_confidence = osd.confidence
-        if osd.rotate and osd.confidence >= options.orientation_min_confidence:
-            turned = image.rotate(-osd.rotate, expand=True)
-            turned_skew = estimate_skew(turned) if options.deskew else 0.0
-            turned_level = _level(turned, turned_skew)
-            other = _recognise(turned_level, dpi, stage / "turned", options)
-            if (other.mean_confidence, -other.sideways) > (rec.mean_confidence, -rec.sideways) or (
-                rec.sideways > 0.5 and other.sideways < 0.5
-            ):
-                for name in _OUTPUT_FILES:
-                    os.replace(stage / name.replace("page", "turned"), stage / name)
-                rec = Recognition(stage / "page", other.text, other.words,
-                                  other.mean_confidence, other.sideways)
-                result.rotation, result.skew = osd.rotate, turned_skew
-                result.width_px, result.height_px = turned_level.width, turned_level.height
-            else:
-                result.notes.append(f"OSD suggested {osd.rotate} degrees; recognition disagreed")
-    for leftover in stage.glob("*.png"):
-        leftover.unlink()
-    for leftover in stage.glob("turned.*"):
+    turn = _turn_to_try(rec, rec.base.with_suffix(".png"), options, result) \
+        if options.rotate_pages else 0
+    if turn:
+        turned = image.rotate(-turn, expand=True)
+        turned_skew = estimate_skew(turned) if options.deskew else 0.0
+        turned_level = _level(turned, turned_skew)
+        other = _recognise(turned_level, dpi, stage / "turned", options)
+        if _better(other, rec):
+            for name in _OUTPUT_FILES:
+                os.replace(stage / name.replace("page", "turned"), stage / name)
+            rec = replace(other, base=stage / "page")
+            result.rotation, result.skew = turn, turned_skew
+            result.width_px, result.height_px = turned_level.width, turned_level.height
+        else:
+            result.notes.append(f"turning by {turn} degrees read worse; kept as it lies")
+    for leftover in {*stage.glob("*.png"), *stage.glob("turned.*")}:
         leftover.unlink()
     result.words, result.mean_confidence = rec.words, rec.mean_confidence
     result.low_confidence = rec.mean_confidence < options.low_confidence

@@ -60,23 +60,20 @@ def build_pdfa(doc: SourceDocument, pages: list[PageResult], out: Path, info: Do
 
     Born-digital pages often use fonts that are not embedded, which PDF/A forbids. Such pages
     are drawn as images at their raster resolution (lossless), OCR'd, and noted as rendered;
-    the original PDF stays in the record's originals. Pages whose text was redone
-    (``--redo-ocr``) are always rendered, so no page carries two text layers.
+    image pages are re-encoded losslessly without their colour profile. The originals stay
+    in the record either way. Pages whose text was redone (``--redo-ocr``) are always
+    rendered, so no page carries two text layers.
     """
     pages = [_redone(p) for p in pages]
     try:
         assemble(doc, pages, out, info)
         return pages
     except NotPdfa as first:
-        if not any(ref.kind == "pdf" and not p.rendered for ref, p in zip(doc.pages, pages,
-                                                                            strict=True)):
+        if all(p.rendered for p in pages):
             raise InputRejected(f"cannot be made into PDF/A-2b: {first.reason}") from first
         redo = replace(options, redo_ocr=True)
-        fixed = [
-            _rendered(process_page(ref, redo, cache) if not p.ocr else p, first.reason)
-            if ref.kind == "pdf" else p
-            for ref, p in zip(doc.pages, pages, strict=True)
-        ]
+        fixed = [_rendered(process_page(ref, redo, cache) if not p.ocr else p, first.reason)
+                 for ref, p in zip(doc.pages, pages, strict=True)]
         try:
             assemble(doc, fixed, out, info)
         except NotPdfa as second:
@@ -89,7 +86,7 @@ def _redone(page: PageResult) -> PageResult:
 
 
 def _rendered(page: PageResult, why: str) -> PageResult:
-    note = f"rendered as an image: the PDF page as given breaks PDF/A ({why})"
+    note = f"re-encoded: the page as given breaks PDF/A ({why})"
     return replace(page, rendered=True, notes=[*page.notes, note])
 
 

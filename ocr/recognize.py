@@ -1,4 +1,4 @@
-"""Recognition: one Tesseract call per page writes text, hOCR, ALTO and a text-only PDF page.
+"""Recognition: one Tesseract call per page writes its text, hOCR and ALTO.
 
 One process per page, each limited to one OpenMP thread: pages run in parallel up to the
 cores, which measured three times faster than letting Tesseract thread a page by itself.
@@ -21,7 +21,7 @@ from ocr.errors import OcrFailed
 # Applies to every Tesseract this process starts; the engine's parallelism is ours.
 os.environ["OMP_THREAD_LIMIT"] = "1"
 
-OUTPUTS = ("txt", "hocr", "alto", "pdf")  # the .pdf holds only the invisible text layer
+OUTPUTS = ("txt", "hocr", "alto")
 _ALTO_SUFFIX = ".xml"
 
 
@@ -42,10 +42,6 @@ class Recognition:
     @property
     def hocr(self) -> Path:
         return self.base.with_suffix(".hocr")
-
-    @property
-    def text_pdf(self) -> Path:
-        return self.base.with_suffix(".pdf")
 
 
 @cache
@@ -94,7 +90,7 @@ def read_alto(alto: Path) -> AltoSummary:
 
 def recognize(image: Path, base: Path, languages: str, dpi: float, timeout: float) -> Recognition:
     """Recognise *image* (upright, level) and write its outputs next to *base*."""
-    config = f"--psm 3 --dpi {round(dpi)} -c textonly_pdf=1"
+    config = f"--psm 3 --dpi {round(dpi)}"
     try:
         pytesseract.pytesseract.run_tesseract(
             str(image), str(base), " ".join(OUTPUTS), languages, config, 0, timeout
