@@ -19,14 +19,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from ocr.deskew import estimate_skew
+from ocr.deskew import estimate_skew, text_is_vertical
 from ocr.inputs import PageRef
 from ocr.options import OcrOptions
 from ocr.orient import detect_orientation
 from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text
 from ocr.recognize import Recognition, recognize, tesseract_version
 
-ENGINE_REVISION = "3"  # bump when the page stage changes what it produces
+ENGINE_REVISION = "4"  # bump when the page stage changes what it produces
 _OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml")
 _FEW_WORDS = 8
 
@@ -104,22 +104,28 @@ def _doubtful(rec: Recognition, options: OcrOptions) -> bool:
     return rec.words < _FEW_WORDS or rec.mean_confidence < options.orientation_gate
 
 
-def _turn_to_try(rec: Recognition, image_png: Path, options: OcrOptions,
-                 result: PageResult) -> int:
-    """Degrees clockwise worth trying, or 0 when the page should stay as it lies.
+def _upright_by_osd(image: Image.Image, dpi: float, stage: Path, options: OcrOptions,
+                    result: PageResult) -> tuple[Image.Image, int]:
+    """Turn a page whose lines run vertically, the way OSD says; (image, degrees clockwise)."""
+    picture = stage / "osd.png"
+    image.save(picture, dpi=(dpi, dpi), compress_level=1)
+    osd = detect_orientation(picture, options.page_timeout)
+    result.orientation_confidence = osd.confidence
+    if osd.rotate in (90, 270) and osd.confidence >= options.orientation_min_confidence:
+        return image.rotate(-osd.rotate, expand=True), osd.rotate
+    return image, 0
 
-    A page in vertical lines is sideways, and which way needs no OSD: Tesseract reads
-    vertical lines top to bottom only, so lines it reads well run down the page (turn 270)
-    and lines it cannot read run up it (turn 90). Otherwise OSD is asked, and only when
-    recognition as the page lies is doubtful, since it costs as much as recognition.
+
+def _turn_to_try(rec: Recognition, options: OcrOptions) -> int:
+    """Degrees clockwise worth trying after recognition, or 0 to keep the page as it is.
+
+    Lines still vertical: Tesseract reads vertical lines top to bottom only, so lines it
+    reads well run down the page (turn 270) and lines it cannot read run up it (turn 90).
+    Lines horizontal but recognition poor: the one turn left is upside down (180).
     """
     if _sideways(rec):
         return 270 if rec.mean_confidence >= options.orientation_gate else 90
-    if not _doubtful(rec, options):
-        return 0
-    osd = detect_orientation(image_png, options.page_timeout)
-    result.orientation_confidence = osd.confidence
-    return osd.rotate if osd.confidence >= options.orientation_min_confidence else 0
+    return 180 if _doubtful(rec, options) else 0
 
 
 def _better(turned: Recognition, lying: Recognition) -> bool:
@@ -128,28 +134,38 @@ def _better(turned: Recognition, lying: Recognition) -> bool:
     return turned.mean_confidence > lying.mean_confidence
 
 
+def _prepare(image: Image.Image, options: OcrOptions) -> tuple[Image.Image, float]:
+    skew = estimate_skew(image) if options.deskew else 0.0
+    return _level(image, skew), skew
+
+
 def _ocr_raster(image: Image.Image, dpi: float, stage: Path, options: OcrOptions,
                 result: PageResult) -> None:
-    """Recognise the page as it lies; if it seems turned, try it upright and keep the better."""
-    skew = estimate_skew(image) if options.deskew else 0.0
-    level = _level(image, skew)
+    """Turn, level and recognise a page; if it still reads badly, try it turned once more.
+
+    Orientation costs as little as possible: a page whose lines run vertically (measured
+    from its ink in milliseconds) is turned by OSD before recognition; an upright page is
+    recognised at once; only a page that then reads badly is tried upside down.
+    """
+    turn = 0
+    if options.rotate_pages and text_is_vertical(image):
+        image, turn = _upright_by_osd(image, dpi, stage, options, result)
+    level, skew = _prepare(image, options)
     rec = _recognise(level, dpi, stage / "page", options)
-    result.skew, result.width_px, result.height_px = skew, level.width, level.height
-    turn = _turn_to_try(rec, rec.base.with_suffix(".png"), options, result) \
-        if options.rotate_pages else 0
-    if turn:
-        turned = image.rotate(-turn, expand=True)
-        turned_skew = estimate_skew(turned) if options.deskew else 0.0
-        turned_level = _level(turned, turned_skew)
+    result.rotation, result.skew = turn, skew
+    result.width_px, result.height_px = level.width, level.height
+    again = _turn_to_try(rec, options) if options.rotate_pages else 0
+    if again:
+        turned_level, turned_skew = _prepare(image.rotate(-again, expand=True), options)
         other = _recognise(turned_level, dpi, stage / "turned", options)
         if _better(other, rec):
             for name in _OUTPUT_FILES:
                 os.replace(stage / name.replace("page", "turned"), stage / name)
             rec = replace(other, base=stage / "page")
-            result.rotation, result.skew = turn, turned_skew
+            result.rotation, result.skew = (turn + again) % 360, turned_skew
             result.width_px, result.height_px = turned_level.width, turned_level.height
         else:
-            result.notes.append(f"turning by {turn} degrees read worse; kept as it lies")
+            result.notes.append(f"turning by {again} degrees read worse; kept as it was")
     for leftover in {*stage.glob("*.png"), *stage.glob("turned.*")}:
         leftover.unlink()
     result.words, result.mean_confidence = rec.words, rec.mean_confidence

@@ -23,3 +23,13 @@ def test_measures_known_skew(page: Image.Image, angle: float) -> None:
 def test_level_and_blank_pages_are_zero(page: Image.Image) -> None:
     assert estimate_skew(page) == 0.0
     assert estimate_skew(Image.new("L", (1000, 1400), 255)) == 0.0
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_sideways_text_is_told_from_its_ink(page: Image.Image, rotation: int) -> None:
+    from ocr.deskew import text_is_vertical
+
+    assert not text_is_vertical(page)
+    assert not text_is_vertical(page.rotate(180))
+    assert text_is_vertical(page.rotate(rotation, expand=True))
+    assert not text_is_vertical(Image.new("L", (800, 1100), 255))  # blank: no opinion
