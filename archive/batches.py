@@ -58,6 +58,13 @@ class BatchReport:
             counts[doc.status] = counts.get(doc.status, 0) + 1
         return counts
 
+    def eta_seconds(self) -> float | None:
+        """Time left for a running batch at its rate so far; None before a page is done."""
+        if self.state != "running" or not self.pages_done:
+            return None
+        elapsed = (datetime.now(UTC) - datetime.fromisoformat(self.started)).total_seconds()
+        return elapsed / self.pages_done * (self.pages_total - self.pages_done)
+
     def effective_state(self) -> str:
         """'interrupted' when the process that ran a 'running' batch on this host is gone."""
         if self.state != "running" or self.host != socket.gethostname():
@@ -73,7 +80,7 @@ class BatchReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.update(pages_total=self.pages_total, pages_done=self.pages_done,
-                    effective_state=self.effective_state())
+                    effective_state=self.effective_state(), eta_seconds=self.eta_seconds())
         return data
 
 

@@ -201,12 +201,14 @@ def status(
         return
     table = Table(title=f"batches in {home}")
     table.add_column("batch", no_wrap=True)
-    for column in ("state", "started", "documents", "pages"):
+    for column in ("state", "started", "documents", "pages", "ETA"):
         table.add_column(column)
     for r in reports:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(_count(r).items()))
+        eta = r["eta_seconds"] if r["effective_state"] == "running" else None
         table.add_row(r["batch_id"], r["effective_state"], r["started"], counts,
-                      f"{r['pages_done']}/{r['pages_total']}")
+                      f"{r['pages_done']}/{r['pages_total']}",
+                      f"{eta / 60:.0f} min" if eta is not None else "")
     out.print(table)
 
 

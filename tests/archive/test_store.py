@@ -114,3 +114,16 @@ def test_manifest_without_source_column_is_ignored_with_warning(tmp_path: Path) 
     (tmp_path / "manifest.csv").write_text("title,unit\nA,B\n")
     manifest = read_manifest(tmp_path)
     assert manifest.rows == {} and "no 'source' column" in manifest.warnings[0]
+
+
+def test_batch_ledger_reports_eta_and_interrupted_runs(tmp_path: Path) -> None:
+    from archive import batches
+
+    report = batches.BatchReport("B-1", ["/scans"], pid=2**22 + 12345)  # no such process
+    report.documents = [batches.DocumentStatus("a", pages=4, pages_done=1, status="running")]
+    batches.save(tmp_path, report)
+    [loaded] = batches.find(tmp_path, "B-")
+    assert loaded.effective_state() == "interrupted"
+    assert loaded.eta_seconds() is not None and loaded.eta_seconds() >= 0
+    loaded.state = "finished"
+    assert loaded.eta_seconds() is None and loaded.effective_state() == "finished"
