@@ -69,7 +69,8 @@ def archive_document(
     if known:
         return {"record_id": known, "duplicate": True,
                 "needs_review": any(p.low_confidence for p in pages)}
-    with tempfile.TemporaryDirectory(dir=home) as work:
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=home / "tmp") as work:
         pdf = Path(work) / "record.pdf"
         info = DocumentInfo(title=descriptive.title, author=descriptive.unit,
                             language=descriptive.bcp47)
@@ -80,7 +81,9 @@ def archive_document(
                   Event("pdfa-validated", "success", "PDF/A-2b, pikepdf.pdfa",
                         checksums_out={"pdf": pdf_sha})]
         technical = {
-            "pages": [asdict(p) for p in pages],
+            # Where the page cache lies is this machine's business, not the record's.
+            "pages": [{k: v for k, v in asdict(p).items() if k not in ("directory", "cached")}
+                      for p in pages],
             "page_count": len(pages),
             "size_in": doc.size_bytes,
             "size_out": pdf.stat().st_size,
