@@ -33,3 +33,13 @@ def test_sideways_text_is_told_from_its_ink(page: Image.Image, rotation: int) ->
     assert not text_is_vertical(page.rotate(180))
     assert text_is_vertical(page.rotate(rotation, expand=True))
     assert not text_is_vertical(Image.new("L", (800, 1100), 255))  # blank: no opinion
+
+
+@pytest.mark.parametrize(("rotation", "turn"), [(0, 0), (90, 90), (180, 180), (270, 270)])
+def test_ink_says_how_to_turn_a_page(page: Image.Image, rotation: int, turn: int) -> None:
+    """PIL turns counter-clockwise; the answer is the clockwise turn that undoes it."""
+    from ocr.deskew import text_is_vertical
+    from ocr.orient import turn_from_ink
+
+    fed = page.rotate(rotation, expand=True)
+    assert turn_from_ink(fed, text_is_vertical(fed)) == turn
