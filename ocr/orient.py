@@ -16,6 +16,7 @@ import numpy as np
 import pytesseract
 from PIL import Image
 
+from ocr.deskew import reduced
 from ocr.errors import OcrFailed
 
 
@@ -42,7 +43,6 @@ def detect_orientation(image_path: Path, timeout: float) -> Orientation:
     return Orientation(int(osd["rotate"]) % 360, float(osd["orientation_conf"]))
 
 
-_CUE_WIDTH = 1200
 _SURE = 0.25  # |cue| below this is no opinion: the page goes to OSD or recognition decides
 
 
@@ -55,11 +55,7 @@ def upright_cue(image: Image.Image) -> float:
     (mostly 0.3-0.8; a few with borders or pictures near 0, one at -0.34), it is a cheap first
     opinion, which recognition confidence then confirms.
     """
-    grey = image.convert("L")
-    scale = min(1.0, _CUE_WIDTH / grey.width)
-    if scale < 1.0:
-        grey = grey.resize((round(grey.width * scale), round(grey.height * scale)),
-                           Image.Resampling.BOX)
+    grey = reduced(image)
     ink = 255 - np.asarray(grey, dtype=np.float64)
     ys, xs = np.nonzero(ink > 96)
     if len(ys) < 500:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ocr.deskew import estimate_skew, text_is_vertical
+from ocr.deskew import estimate_skew, reduced, text_is_vertical
 from ocr.inputs import PageRef
 from ocr.options import OcrOptions
 from ocr.orient import detect_orientation, turn_from_ink
@@ -91,8 +91,9 @@ def _level(image: Image.Image, skew: float) -> Image.Image:
 
 
 def _recognise(image: Image.Image, dpi: float, base: Path, options: OcrOptions) -> Recognition:
-    picture = base.with_suffix(".png")
-    image.save(picture, dpi=(dpi, dpi), compress_level=1)
+    # PNM: written at memory speed, read by Tesseract as is; the resolution goes by --dpi.
+    picture = base.with_suffix(".pnm")
+    image.save(picture, format="PPM")
     return recognize(picture, base, options.languages, dpi, options.page_timeout)
 
 
@@ -107,8 +108,8 @@ def _doubtful(rec: Recognition, options: OcrOptions) -> bool:
 def _upright_by_osd(image: Image.Image, dpi: float, stage: Path, options: OcrOptions,
                     result: PageResult) -> tuple[Image.Image, int]:
     """Turn a page whose lines run vertically, the way OSD says; (image, degrees clockwise)."""
-    picture = stage / "osd.png"
-    image.save(picture, dpi=(dpi, dpi), compress_level=1)
+    picture = stage / "osd.pnm"
+    image.save(picture, format="PPM")
     osd = detect_orientation(picture, options.page_timeout)
     result.orientation_confidence = osd.confidence
     if osd.rotate in (90, 270) and osd.confidence >= options.orientation_min_confidence:
@@ -139,11 +140,15 @@ def _prepare(image: Image.Image, options: OcrOptions) -> tuple[Image.Image, floa
     return _level(image, skew), skew
 
 
-def _orient(image: Image.Image, skew: float, dpi: float, stage: Path, options: OcrOptions,
-            result: PageResult) -> tuple[Image.Image, int]:
-    """Turn the page upright from its ink, or by OSD when the ink cannot tell."""
-    vertical = text_is_vertical(image)
-    turn = turn_from_ink(image if vertical else _level(image, skew), vertical)
+def _orient(image: Image.Image, small: Image.Image, skew: float, dpi: float, stage: Path,
+            options: OcrOptions, result: PageResult) -> tuple[Image.Image, int]:
+    """Turn the page upright from its ink, or by OSD when the ink cannot tell.
+
+    *small* is the page reduced once for every measurement; *skew* its measured skew.
+    """
+    vertical = text_is_vertical(small)
+    level_small = small.rotate(-skew, fillcolor=255) if skew and not vertical else small
+    turn = turn_from_ink(level_small, vertical)
     if turn is None:
         return _upright_by_osd(image, dpi, stage, options, result) if vertical else (image, 0)
     return (image.rotate(-turn, expand=True) if turn else image), turn
@@ -158,12 +163,13 @@ def _ocr_raster(image: Image.Image, dpi: float, stage: Path, options: OcrOptions
     sideways pages the ink cannot settle; a page that then reads badly is tried the other
     way up, and the better reading is kept.
     """
-    skew = estimate_skew(image) if options.deskew else 0.0
+    small = reduced(image)
+    skew = estimate_skew(small) if options.deskew else 0.0
     turn = 0
     if options.rotate_pages:
-        image, turn = _orient(image, skew, dpi, stage, options, result)
+        image, turn = _orient(image, small, skew, dpi, stage, options, result)
         if turn in (90, 270) and options.deskew:
-            skew = estimate_skew(image)
+            skew = estimate_skew(small.rotate(-turn, expand=True))
     level = _level(image, skew)
     rec = _recognise(level, dpi, stage / "page", options)
     result.rotation, result.skew = turn, skew
@@ -180,7 +186,7 @@ def _ocr_raster(image: Image.Image, dpi: float, stage: Path, options: OcrOptions
             result.width_px, result.height_px = turned_level.width, turned_level.height
         else:
             result.notes.append(f"turning by {again} degrees read worse; kept as it was")
-    for leftover in {*stage.glob("*.png"), *stage.glob("turned.*")}:
+    for leftover in {*stage.glob("*.pnm"), *stage.glob("turned.*")}:
         leftover.unlink()
     result.words, result.mean_confidence = rec.words, rec.mean_confidence
     result.low_confidence = rec.mean_confidence < options.low_confidence
