@@ -26,6 +26,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -403,20 +404,21 @@ def records_worker(job_file: Path) -> None:
 
     imported = time.perf_counter() - started
     job = json.loads(job_file.read_text(encoding="utf-8"))
-    outcomes, timed = [], 0.0
     for group in job["groups"]:
-        cache = Path(group["cache"])
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-        options = OcrOptions(languages=group["language"], jobs=job["jobs"])
-        with stopwatch() as elapsed:
-            pages, error = _convert(ocr_to_pdfa, group["inputs"], group["out"], options, cache)
-        timed += elapsed()
-        outcome = {"language": group["language"], "items": group["items"],
-                   "seconds": elapsed(), "error": error, "pages": pages, "retries": []}
-        if error:
-            _retry_items(ocr_to_pdfa, group, options, cache, outcome)
-        outcomes.append(outcome)
+        shutil.rmtree(group["cache"], ignore_errors=True)
+        Path(group["cache"]).mkdir(parents=True)
+    # All documents at once through one pool of page workers, as the batch flow runs them:
+    # no core idles at the end of one language's document while another waits.
+    with stopwatch() as elapsed, ThreadPoolExecutor(max_workers=job["jobs"]) as pages_pool, \
+            ThreadPoolExecutor(max_workers=len(job["groups"]) or 1) as documents:
+        converted = [documents.submit(_convert_group, ocr_to_pdfa, OcrOptions, group,
+                                      job["jobs"], pages_pool) for group in job["groups"]]
+        outcomes = [future.result() for future in converted]
+    timed = elapsed()
+    for group, outcome in zip(job["groups"], outcomes, strict=True):
+        if outcome["error"]:
+            options = OcrOptions(languages=group["language"], jobs=job["jobs"])
+            _retry_items(ocr_to_pdfa, group, options, Path(group["cache"]), outcome)
     report = {
         "import_seconds": imported, "api_seconds": timed,
         "max_rss_self": max_rss_bytes(),
@@ -426,11 +428,22 @@ def records_worker(job_file: Path) -> None:
     Path(job["result"]).write_text(json.dumps(report), encoding="utf-8")
 
 
+def _convert_group(ocr_to_pdfa: Any, options_type: Any, group: dict[str, Any], jobs: int,
+                   pool: Any) -> dict[str, Any]:
+    """One language's document, its pages recognised in the shared pool; timed alone too."""
+    options = options_type(languages=group["language"], jobs=jobs)
+    with stopwatch() as elapsed:
+        pages, error = _convert(ocr_to_pdfa, group["inputs"], group["out"], options,
+                                Path(group["cache"]), pool)
+    return {"language": group["language"], "items": group["items"], "seconds": elapsed(),
+            "error": error, "pages": pages, "retries": []}
+
+
 def _convert(ocr_to_pdfa: Any, inputs: list[str], out: str, options: Any,
-             cache: Path) -> tuple[list[dict[str, Any]], str | None]:
+             cache: Path, pool: Any = None) -> tuple[list[dict[str, Any]], str | None]:
     """One ocr_to_pdfa call; any failure is a result to report, not a crash of the bench."""
     try:
-        result = ocr_to_pdfa([Path(p) for p in inputs], Path(out), options, cache)
+        result = ocr_to_pdfa([Path(p) for p in inputs], Path(out), options, cache, pool=pool)
     except Exception as exc:
         return [], f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
     return [_page_summary(p) for p in result.pages], None

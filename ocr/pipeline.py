@@ -7,7 +7,8 @@ equivalent, for one-off conversions where starting Prefect would cost more than 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,9 +43,16 @@ def merge_documents(docs: Sequence[SourceDocument]) -> SourceDocument:
 
 
 def ocr_pages(doc: SourceDocument, options: OcrOptions, cache: Path,
-              on_page: Callable[[PageResult], None] | None = None) -> list[PageResult]:
-    """Recognise every page, in parallel up to the configured workers, in page order."""
-    with ThreadPoolExecutor(max_workers=options.workers) as pool:
+              on_page: Callable[[PageResult], None] | None = None,
+              pool: Executor | None = None) -> list[PageResult]:
+    """Recognise every page, in parallel up to the configured workers, in page order.
+
+    Pass a shared *pool* to convert several documents at once without idle cores between
+    them (the batch flow does the same with Prefect's task runner).
+    """
+    with ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.workers))
         futures = [pool.submit(process_page, ref, options, cache) for ref in doc.pages]
         results = []
         for future in futures:
@@ -92,10 +100,11 @@ def _rendered(page: PageResult, why: str) -> PageResult:
 
 def ocr_to_pdfa(inputs: Sequence[Path], out: Path, options: OcrOptions, cache: Path,
                 info: DocumentInfo | None = None,
-                on_page: Callable[[PageResult], None] | None = None) -> DocumentResult:
+                on_page: Callable[[PageResult], None] | None = None,
+                pool: Executor | None = None) -> DocumentResult:
     """Scans in, one searchable PDF/A-2b out. Raises InputRejected or OcrFailed."""
     doc = merge_documents([open_document(path, options.max_page_pixels) for path in inputs])
-    pages = ocr_pages(doc, options, cache, on_page)
+    pages = ocr_pages(doc, options, cache, on_page, pool)
     pages = build_pdfa(doc, pages, out, info or DocumentInfo(title=doc.source.stem), options,
                        cache)
     return DocumentResult(doc, pages, out)
