@@ -100,3 +100,12 @@ def test_kill_9_mid_batch_then_rerun_finishes_without_redoing(scans: Scans,
     ids = sorted(d["record_id"] for d in json.loads(again.stdout)["documents"])
     assert ids == ["VP-2026-000001", "VP-2026-000002", "VP-2026-000003"] or len(set(ids)) == 3
     assert len(list((home / "archive").glob("VP-*"))) == 3
+
+
+def test_demo_archives_the_good_and_quarantines_the_bad(tmp_path: Path) -> None:
+    """`make demo` runs this: it must end with every good letter archived."""
+    done = run(["demo", "--letters", "2"], tmp_path / "h")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((tmp_path / "h" / "archive").glob("*-*-*"))) == 2
+    reasons = list((tmp_path / "h" / "quarantine").rglob("*.reason.json"))
+    assert len(reasons) == 4
