@@ -79,7 +79,7 @@ class BatchReport:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.update(pages_total=self.pages_total, pages_done=self.pages_done,
+        data.update(pages_total=self.pages_total, pages_done=self.pages_done, counts=self.counts(),
                     effective_state=self.effective_state(), eta_seconds=self.eta_seconds())
         return data
 

@@ -59,29 +59,28 @@ def _reserve(archive: Path, content_sha: str, unit: str, year: int) -> tuple[str
     The reservation (``.by-hash/<sha>``) is written before the record is committed, so a
     crash between the two makes a rerun reuse the id rather than mint a second record.
     """
-    pointer = archive / ".by-hash" / content_sha
     with _locked(archive):
-        if pointer.is_file():
-            record_id = pointer.read_text(encoding="utf-8").strip()
-            return record_id, (archive / record_id).is_dir()
+        reserved = _reserved_id(archive, content_sha)
+        if reserved:
+            return reserved, (archive / reserved).is_dir()
         prefix = f"{unit_code(unit)}-{year}"
         counter = archive / ".ids" / prefix
         last = int(counter.read_text(encoding="utf-8")) if counter.is_file() else 0
         record_id = f"{prefix}-{last + 1:06d}"
         write_atomic(counter, str(last + 1).encode())
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(pointer, record_id.encode())
+        write_atomic(archive / ".by-hash" / content_sha, record_id.encode())
         return record_id, False
+
+
+def _reserved_id(archive: Path, content_sha: str) -> str | None:
+    pointer = archive / ".by-hash" / content_sha
+    return pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
 
 
 def known_record(archive: Path, content_sha: str) -> str | None:
     """The id of the committed record holding these scans, if there is one."""
-    pointer = archive / ".by-hash" / content_sha
-    if pointer.is_file():
-        record_id = pointer.read_text(encoding="utf-8").strip()
-        if (archive / record_id).is_dir():
-            return record_id
-    return None
+    record_id = _reserved_id(archive, content_sha)
+    return record_id if record_id and (archive / record_id).is_dir() else None
 
 
 def store_record(

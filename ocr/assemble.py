@@ -23,6 +23,7 @@ from PIL import Image, ImageCms
 from ocr.errors import OcrFailed
 from ocr.inputs import PageRef, SourceDocument
 from ocr.page import PageResult
+from ocr.raster import eight_bit_grey, flattened, has_alpha, is_deep
 from ocr.textlayer import FONT_NAME, glyphless_font, text_layer
 
 _PASSTHROUGH = {"JPEG", "PNG", "TIFF", "JPEG2000"}
@@ -64,7 +65,7 @@ def _passes_through(image: Image.Image, frames: int) -> bool:
     Single-frame files in a plain mode pass, with an ICC profile only when it describes the
     pixels' own colour space (a grey profile on RGB or palette pixels breaks PDF/A).
     """
-    if frames != 1 or image.format not in _PASSTHROUGH or "transparency" in image.info:
+    if frames != 1 or image.format not in _PASSTHROUGH or has_alpha(image):
         return False
     space = _profile_space(image)
     matching = {"1": {"GRAY"}, "L": {"GRAY"}, "RGB": {"RGB"}, "P": set()}
@@ -97,15 +98,10 @@ def _normalised_frame(image: Image.Image) -> bytes:
     if image.mode == "1":
         image.save(out, format="TIFF", compression="group4")
         return out.getvalue()
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGBA", rgba.size, "white")
-        flat.alpha_composite(rgba)
-        image = flat.convert("L" if space == "GRAY" else "RGB")
-    elif image.mode.startswith("I;16") or image.mode in ("I", "F"):
-        lo, hi = image.getextrema()
-        scale = 255.0 / (hi - lo) if hi > lo else 1.0
-        image = image.point(lambda v: (v - lo) * scale).convert("L")
+    if has_alpha(image):
+        image = flattened(image, "L" if space == "GRAY" else "RGB")
+    elif is_deep(image):
+        image = eight_bit_grey(image)
     elif space == "GRAY" and image.mode != "L":
         image = image.convert("L")
     elif image.mode not in ("L", "RGB"):

@@ -30,20 +30,38 @@ class PageRaster:
     encoding: str  # what the source page is: "jpeg", "png", "tiff/group4", "pdf", ...
 
 
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def is_deep(image: Image.Image) -> bool:
+    """16-bit or float pixels, which neither Tesseract nor PDF/A-2b images want."""
+    return image.mode.startswith("I;16") or image.mode in ("I", "F")
+
+
+def flattened(image: Image.Image, mode: str) -> Image.Image:
+    """Transparency composited onto white paper (it is not part of a scan), as *mode*."""
+    rgba = image.convert("RGBA")
+    paper = Image.new("RGBA", rgba.size, "white")
+    paper.alpha_composite(rgba)
+    return paper.convert(mode)
+
+
+def eight_bit_grey(image: Image.Image) -> Image.Image:
+    """Deep pixels scaled by their real range down to 8-bit grey."""
+    lo, hi = image.getextrema()
+    scale = 255.0 / (hi - lo) if hi > lo else 1.0
+    return image.point(lambda v: (v - lo) * scale).convert("L")
+
+
 def _ocr_mode(image: Image.Image) -> Image.Image:
     """Greyscale (or bilevel as it is) for Tesseract: colour carries nothing it uses."""
-    if image.mode == "1" or image.mode == "L":
+    if image.mode in ("1", "L"):
         return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit and float scans: scale the real range down to 8 bits.
-        lo, hi = image.getextrema()
-        scale = 255.0 / (hi - lo) if hi > lo else 1.0
-        return image.point(lambda v: (v - lo) * scale).convert("L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGBA", rgba.size, "white")
-        flat.alpha_composite(rgba)
-        return flat.convert("L")
+    if is_deep(image):
+        return eight_bit_grey(image)
+    if has_alpha(image):
+        return flattened(image, "L")
     return image.convert("L")
 
 

@@ -29,19 +29,11 @@ _ALTO_SUFFIX = ".xml"
 class Recognition:
     """Where the page's outputs are, and what they say about its quality."""
 
-    base: Path  # outputs are base.txt, base.hocr, base.xml (ALTO), base.pdf
+    base: Path  # outputs are base.txt, base.hocr and base.xml (ALTO)
     text: str
     words: int
     mean_confidence: float  # mean word confidence, 0-100; 0 when there are no words
     sideways: float = 0.0  # share of the text (by characters) set in lines taller than wide
-
-    @property
-    def alto(self) -> Path:
-        return self.base.with_suffix(_ALTO_SUFFIX)
-
-    @property
-    def hocr(self) -> Path:
-        return self.base.with_suffix(".hocr")
 
 
 @cache

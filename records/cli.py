@@ -204,19 +204,12 @@ def status(
     for column in ("state", "started", "documents", "pages", "ETA"):
         table.add_column(column)
     for r in reports:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(_count(r).items()))
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items()))
         eta = r["eta_seconds"] if r["effective_state"] == "running" else None
         table.add_row(r["batch_id"], r["effective_state"], r["started"], counts,
                       f"{r['pages_done']}/{r['pages_total']}",
                       f"{eta / 60:.0f} min" if eta is not None else "")
     out.print(table)
-
-
-def _count(report: dict[str, Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in report["documents"]:
-        counts[d["status"]] = counts.get(d["status"], 0) + 1
-    return counts
 
 
 @app.command()

@@ -79,6 +79,31 @@ def test_text_layer_is_kept_unless_redo(scans: Scans, tmp_path: Path) -> None:
     _convert([path], searchable, tmp_path / "cache")
     again = _convert([searchable], tmp_path / "again.pdf", tmp_path / "cache")
     assert not again.pages[0].ocr and "kept" in again.pages[0].notes[0]
+    redone_pdf = tmp_path / "redone.pdf"
+    redone = ocr_to_pdfa([searchable], redone_pdf, OcrOptions(languages="eng", redo_ocr=True),
+                         tmp_path / "cache")
+    assert redone.pages[0].ocr and redone.pages[0].rendered
+    words = pdftotext(redone_pdf).split()
+    first = words[0]
+    assert words.count(first) == pdftotext(searchable).split().count(first)  # one layer, not two
+    assert pikepdf.pdfa.validate_written(redone_pdf, "2b").passed
+
+
+def test_16_bit_scan_with_alpha_becomes_valid_pdfa(scans: Scans, tmp_path: Path) -> None:
+    from PIL import Image
+
+    path, text = scans.page("eng", seed=16)
+    grey = Image.open(path).convert("L")
+    deep = tmp_path / "deep.png"
+    grey.point(lambda v: v * 256).convert("I;16").save(deep)
+    alpha = tmp_path / "alpha.png"
+    rgba = grey.convert("RGBA")
+    rgba.putalpha(255)
+    rgba.save(alpha, dpi=(300, 300))
+    out = tmp_path / "out.pdf"
+    _convert([deep, alpha], out, tmp_path / "cache")
+    assert pikepdf.pdfa.validate_written(out, "2b").passed
+    assert cer(text + "\n" + text, pdftotext(out)) < 0.03
 
 
 @pytest.mark.corpus
