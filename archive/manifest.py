@@ -11,7 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FIELDS = ("title", "unit", "series", "classification", "date", "language")
+FIELDS = ("title", "unit", "series", "classification", "date", "language", "document_type",
+          "document_number", "issuer", "subjects")
 _MAX_VALUE = 500
 
 

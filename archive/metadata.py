@@ -1,7 +1,9 @@
-"""A record's sidecar: descriptive, technical and provenance metadata, PREMIS-style events.
+"""A record's metadata: descriptive, technical and provenance (PREMIS-style events).
 
-The full extraction of document numbers, dates and issuers from the text belongs to the
-"archival copies" work; here the sidecar carries what the manifest and the OCR know.
+Descriptive fields come from three places, in this order of authority: the records officer's
+manifest, what the text of the document itself says (``archive.extract``), and the batch's
+defaults. Each field records where its value came from, so an archivist knows which values a
+person gave and which a machine read.
 """
 
 from __future__ import annotations
@@ -10,19 +12,24 @@ import getpass
 import platform
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.batches import now
+from ocr.xmp import DocumentInfo
+
+if TYPE_CHECKING:
+    from archive.extract import Extracted
 
 # Tesseract language codes to the BCP 47 tags PDF and Dublin Core use.
 BCP47 = {"vie": "vi", "deu": "de", "eng": "en", "fra": "fr"}
+EXTRACTABLE = ("title", "document_type", "document_number", "issuer", "date")
 
 
 @dataclass
 class Event:
     """One PREMIS-style event in a record's life."""
 
-    type: str  # received, validated, ocr, pdfa-validated, stored, ...
+    type: str  # received, validated, ocr, pdfa-validated, signed, verified, stored, fixity
     outcome: str  # success, failure
     detail: str = ""
     time: str = field(default_factory=now)
@@ -30,6 +37,7 @@ class Event:
     tool: str = field(default_factory=lambda: f"records {version('records')}")
     checksums_in: dict[str, str] = field(default_factory=dict)
     checksums_out: dict[str, str] = field(default_factory=dict)
+    seconds: float | None = None  # how long the step took, where it is worth knowing
 
 
 @dataclass
@@ -40,22 +48,73 @@ class Descriptive:
     classification: str = "public"
     date: str = ""
     language: str = "eng"
+    document_type: str = ""
+    document_number: str = ""
+    issuer: str = ""
+    subjects: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # field -> manifest|extracted|default
 
     @property
     def bcp47(self) -> str:
         return "-".join(dict.fromkeys(BCP47.get(code, code) for code in self.language.split("+")))
 
 
+def describe(given: dict[str, str], defaults: dict[str, str], extracted: Extracted,
+             fallback_title: str) -> Descriptive:
+    """Merge manifest values (``given``), extracted values and defaults, recording sources."""
+    found = {"title": extracted.title, "document_type": extracted.document_type,
+             "document_number": extracted.document_number, "issuer": extracted.issuer,
+             "date": extracted.document_date}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in ("title", "unit", "series", "classification", "date", "language",
+                 "document_type", "document_number", "issuer"):
+        if given.get(name):
+            values[name], sources[name] = given[name], "manifest"
+        elif found.get(name):
+            values[name], sources[name] = found[name], "extracted"
+        elif defaults.get(name):
+            values[name], sources[name] = defaults[name], "default"
+    if "title" not in values:
+        values["title"], sources["title"] = fallback_title, "default"
+    subjects = [s.strip() for s in given.get("subjects", "").split(";") if s.strip()]
+    if subjects:
+        sources["subjects"] = "manifest"
+    return Descriptive(**values, subjects=subjects, sources=sources)
+
+
+def dublin_core(descriptive: Descriptive, record_id: str) -> DocumentInfo:
+    """The Dublin Core written into the PDF's XMP, derived from the sidecar alone.
+
+    Verification recomputes this from ``record.json`` and compares it with the signed XMP.
+    """
+    return DocumentInfo(
+        title=descriptive.title, author=descriptive.issuer or descriptive.unit,
+        language=descriptive.bcp47, identifier=record_id, date=descriptive.date,
+        type=descriptive.document_type, source=descriptive.document_number,
+        rights=f"Classification: {descriptive.classification}",
+        publisher=descriptive.unit,
+        subjects=tuple(s for s in (descriptive.series, *descriptive.subjects) if s),
+    )
+
+
+def descriptive_from(record: dict[str, Any]) -> Descriptive:
+    """The Descriptive of a ``record.json`` (tolerating sidecars written before a field)."""
+    known = Descriptive.__dataclass_fields__
+    return Descriptive(**{k: v for k, v in record["descriptive"].items() if k in known})
+
+
 def sidecar(
     descriptive: Descriptive, technical: dict[str, Any], events: list[Event], batch_id: str,
-    content_sha: str, source: str,
+    content_sha: str, source: str, signature: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
-        "schema": "records/record/1",
+        "schema": "records/record/2",
         "batch_id": batch_id,
         "source": source,
         "content_sha256": content_sha,
         "descriptive": asdict(descriptive),
         "technical": technical,
+        "signature": signature,
         "provenance": [asdict(e) for e in events],
     }

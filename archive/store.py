@@ -9,6 +9,7 @@ leaves either no record or a whole one. Identical scans map to one record (conte
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 import shutil
 import unicodedata
@@ -53,7 +54,7 @@ def unit_code(unit: str) -> str:
     return code or "UNIT"
 
 
-def _reserve(archive: Path, content_sha: str, unit: str, year: int) -> tuple[str, bool]:
+def reserve_id(archive: Path, content_sha: str, unit: str, year: int) -> tuple[str, bool]:
     """The record id for these scans: the one reserved before, or the next free number.
 
     The reservation (``.by-hash/<sha>``) is written before the record is committed, so a
@@ -93,10 +94,18 @@ def store_record(
     pdf: Path,
     page_dirs: list[Path],
     sidecar: dict,
+    record_id: str | None = None,
 ) -> Stored:
-    """Commit one record; return its id, or the existing one when these scans are known."""
-    record_id, exists = _reserve(archive, content_sha, unit, year)
+    """Commit one record; return its id, or the existing one when these scans are known.
+
+    ``record_id`` is the id :func:`reserve_id` gave earlier (it is written into the signed
+    PDF, so it must be known before the record is committed); without it one is reserved.
+    """
+    exists = False
+    if record_id is None:
+        record_id, exists = reserve_id(archive, content_sha, unit, year)
     final = archive / record_id
+    exists = exists or final.is_dir()
     if exists:
         return Stored(record_id, final, duplicate=True)
     stage = archive / ".staging" / f"{record_id}.{uuid.uuid4().hex}"
@@ -146,3 +155,54 @@ def verify_package(record: Path) -> list[str]:
         elif sha256_file(path) != digest:
             problems.append(f"{name}: changed")
     return problems
+
+
+def replace_copy(archive: Path, record_id: str, data: bytes, renewal: dict) -> Path:
+    """Swap in a renewed PDF (the old one plus an incremental update), as a whole new package.
+
+    The package is copied to staging, the PDF replaced, the renewal appended to
+    ``renewals.json`` and the manifest rewritten; then the old folder steps aside and the new
+    one takes its place, each by one rename. :func:`recover` undoes a crash between the two.
+    """
+    final = archive / record_id
+    stage = archive / ".staging" / f"{record_id}.{uuid.uuid4().hex}"
+    shutil.copytree(final, stage)
+    try:
+        for sub in [stage, *stage.rglob("*")]:
+            sub.chmod(0o755 if sub.is_dir() else 0o644)
+        (stage / f"{record_id}.pdf").write_bytes(data)
+        log = stage / "renewals.json"
+        entries = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else []
+        write_json(log, [*entries, renewal])
+        (stage / "manifest-sha256.txt").unlink()
+        _write_manifest(stage)
+        make_read_only(stage)
+        old = archive / ".staging" / f"{record_id}.old"
+        final.rename(old)
+        stage.rename(final)
+    except BaseException:
+        _remove(stage)
+        raise
+    _remove(old)
+    return final
+
+
+def recover(archive: Path) -> list[str]:
+    """Put back records a crash left aside mid-renewal; return their ids."""
+    restored = []
+    for old in (archive / ".staging").glob("*.old") if (archive / ".staging").is_dir() else []:
+        record_id = old.name.removesuffix(".old")
+        if not (archive / record_id).exists():
+            old.rename(archive / record_id)
+            restored.append(record_id)
+        else:
+            _remove(old)
+    return restored
+
+
+def records(archive: Path) -> list[str]:
+    """Ids of every committed record, in order."""
+    if not archive.is_dir():
+        return []
+    return sorted(p.name for p in archive.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / "record.json").is_file())

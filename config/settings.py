@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -38,6 +38,31 @@ class OcrSettings(BaseModel):
 
 class BatchSettings(BaseModel):
     ephemeral_startup_timeout: float = Field(90, gt=0)
+
+
+class SigningSettings(BaseModel):
+    """How archival copies are signed. Secrets are named here, never written here."""
+
+    enabled: bool = True
+    key: Literal["pkcs12", "pkcs11"] = "pkcs12"
+    identity: Literal["organisation", "personal"] = "organisation"
+    pkcs12_file: Path | None = None  # default: RECORDS_HOME/keys/<identity>.p12 (dev PKI)
+    passphrase_env: str = "RECORDS_SIGNING_PASSPHRASE"
+    passphrase_file: Path | None = None  # default: RECORDS_HOME/keys/passphrase (dev PKI)
+    pkcs11_module: Path = Path("/usr/lib/softhsm/libsofthsm2.so")
+    pkcs11_token: str = ""
+    pkcs11_key_label: str = ""
+    pkcs11_cert_file: Path | None = None  # the signer's certificate, then its CA chain (PEM)
+    pin_env: str = "RECORDS_SIGNING_PIN"
+    pin_file: Path | None = None
+    docmdp: Literal[1, 2] = 1
+    level: Literal["auto", "B-B", "B-T", "B-LT", "B-LTA"] = "auto"
+    tsa_url: str = ""
+    trust_roots: list[Path] = []  # default: RECORDS_HOME/keys/root.cert.pem (dev PKI)
+    reason: str = "Archival copy"
+    location: str = ""
+    hsm_concurrency: int = Field(1, ge=1)
+    fetch_revocation: bool = True  # while signing B-LT/B-LTA; verification never fetches
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +102,7 @@ class Settings(BaseSettings):
     home: Path = Path("records-home")
     ocr: OcrSettings = OcrSettings()
     batch: BatchSettings = BatchSettings()
+    signing: SigningSettings = SigningSettings()
 
     @classmethod
     def settings_customise_sources(

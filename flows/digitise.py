@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
@@ -26,19 +27,30 @@ from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from archive import batches
+from archive.extract import extract_fields
 from archive.files import sha256_file
 from archive.manifest import read_manifest
-from archive.metadata import Descriptive, Event, sidecar
+from archive.metadata import Descriptive, Event, describe, dublin_core, sidecar
 from archive.quarantine import quarantine
-from archive.store import known_record, store_record
-from config.settings import load_settings
-from ocr.assemble import DocumentInfo
+from archive.sign import (
+    ArchiveSigner,
+    SigningError,
+    SignOptions,
+    load_signer,
+    sign_options,
+    sign_pdf,
+)
+from archive.store import known_record, reserve_id, store_record
+from archive.verify import Expected, verify_bytes
+from config.settings import Settings, load_settings
 from ocr.errors import InputRejected, OcrFailed
 from ocr.inputs import SourceDocument, batch_children, open_document
 from ocr.options import OcrOptions
 from ocr.page import PageResult, process_page
 from ocr.pipeline import build_pdfa
 from ocr.recognize import tesseract_version
+
+Signing = tuple[ArchiveSigner, SignOptions]
 
 
 @task(cache_policy=NO_CACHE)
@@ -61,46 +73,93 @@ def ocr_page(ref: Any, options: OcrOptions, cache: Path) -> PageResult:
 
 @task(cache_policy=NO_CACHE)
 def archive_document(
-    doc: SourceDocument, pages: list[PageResult], descriptive: Descriptive, batch_id: str,
-    home: Path, events: list[Event], options: OcrOptions,
+    doc: SourceDocument, pages: list[PageResult], given: dict[str, str],
+    defaults: dict[str, str], batch_id: str, home: Path, events: list[Event],
+    options: OcrOptions, signing: Signing | None,
 ) -> dict[str, Any]:
-    """Assemble the PDF/A and commit the record; say its id, and whether it was known."""
+    """Describe, assemble, sign and commit the record; say its id, and whether it was known."""
+    review = any(p.low_confidence for p in pages)
     known = known_record(home / "archive", doc.sha256)
     if known:
-        return {"record_id": known, "duplicate": True,
-                "needs_review": any(p.low_confidence for p in pages)}
+        return {"record_id": known, "duplicate": True, "needs_review": review}
+    texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
+    descriptive = describe(given, defaults, extract_fields(texts, options.languages),
+                           doc.source.stem)
+    year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
+    record_id, exists = reserve_id(home / "archive", doc.sha256, descriptive.unit, year)
+    if exists:
+        return {"record_id": record_id, "duplicate": True, "needs_review": review}
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home / "tmp") as work:
         pdf = Path(work) / "record.pdf"
-        info = DocumentInfo(title=descriptive.title, author=descriptive.unit,
-                            language=descriptive.bcp47)
-        pages = build_pdfa(doc, pages, pdf, info, options, home / "cache" / "pages")
+        pages = build_pdfa(doc, pages, pdf, dublin_core(descriptive, record_id), options,
+                           home / "cache" / "pages")
         pdf_sha = sha256_file(pdf)
         events = [*events,
                   Event("ocr", "success", f"{len(pages)} pages, {tesseract_version()}"),
                   Event("pdfa-validated", "success", "PDF/A-2b, pikepdf.pdfa",
                         checksums_out={"pdf": pdf_sha})]
-        technical = {
-            # Where the page cache lies is this machine's business, not the record's.
-            "pages": [{k: v for k, v in asdict(p).items() if k not in ("directory", "cached")}
-                      for p in pages],
-            "page_count": len(pages),
-            "size_in": doc.size_bytes,
-            "size_out": pdf.stat().st_size,
-            "pdf_sha256": pdf_sha,
-            "languages": descriptive.language,
-            "mean_confidence": _mean([p.mean_confidence for p in pages]),
-            "needs_review": any(p.low_confidence for p in pages),
-        }
-        year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
+        signature = None
+        if signing is not None:
+            pdf, signature, signed_events = _sign_and_check(pdf, signing, descriptive,
+                                                            record_id)
+            events += signed_events
+        technical = _technical(doc, pages, pdf, pdf_sha, descriptive, review)
         meta = sidecar(descriptive, technical, [*events, Event("stored", "success")],
-                       batch_id, doc.sha256, doc.source.name)
+                       batch_id, doc.sha256, doc.source.name, signature)
         stored = store_record(
             home / "archive", content_sha=doc.sha256, unit=descriptive.unit, year=year,
             source=doc.source, pdf=pdf, page_dirs=[p.path for p in pages], sidecar=meta,
+            record_id=record_id,
         )
     return {"record_id": stored.record_id, "duplicate": stored.duplicate,
-            "needs_review": technical["needs_review"]}
+            "needs_review": review}
+
+
+def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
+                    record_id: str) -> tuple[Path, dict[str, Any], list[Event]]:
+    """Certify the copy, then verify it as ``records verify`` will, before it is stored."""
+    signer, sign_opts = signing
+    signed = pdf.with_name("signed.pdf")
+    started = time.perf_counter()
+    try:
+        result = sign_pdf(signer, sign_opts, pdf, signed)
+    except SigningError as exc:
+        raise OcrFailed(str(exc)) from None
+    event = Event("signed", "success",
+                  f"PAdES {result.level}, {result.signer['identity']} certificate "
+                  f"{result.signer['subject']}",
+                  checksums_in={"pdf": result.unsigned_sha256},
+                  checksums_out={"pdf": result.pdf_sha256,
+                                 "signed_revision": result.signed_revision_sha256},
+                  seconds=round(time.perf_counter() - started, 4))
+    started = time.perf_counter()
+    expected = Expected(result.pdf_sha256, result.as_dict(), dublin_core(descriptive, record_id))
+    verdict = verify_bytes(signed.read_bytes(), signer.trust_roots, expected)
+    if not verdict.ok:
+        raise OcrFailed(f"the signed copy failed verification: {'; '.join(verdict.failures())}")
+    checked = Event("verified", "success", ", ".join(verdict.checks),
+                    checksums_in={"pdf": result.pdf_sha256},
+                    seconds=round(time.perf_counter() - started, 4))
+    return signed, result.as_dict(), [event, checked]
+
+
+def _technical(doc: SourceDocument, pages: list[PageResult], pdf: Path, unsigned_sha: str,
+               descriptive: Descriptive, review: bool) -> dict[str, Any]:
+    return {
+        # Where the page cache lies is this machine's business, not the record's.
+        "pages": [{k: v for k, v in asdict(p).items() if k not in ("directory", "cached")}
+                  for p in pages],
+        "page_count": len(pages),
+        "size_in": doc.size_bytes,
+        "size_out": pdf.stat().st_size,
+        "pdf_sha256": sha256_file(pdf),
+        "unsigned_pdf_sha256": unsigned_sha,
+        "ocr_engine": tesseract_version(),
+        "languages": descriptive.language,
+        "mean_confidence": _mean([p.mean_confidence for p in pages]),
+        "needs_review": review,
+    }
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -132,6 +191,7 @@ def digitise_batch(
     home = settings.home.resolve()
     options = OcrOptions.from_settings(settings.ocr, languages=languages,
                                        redo_ocr=redo_ocr or None)
+    signing = _signing(settings, home)
     sources = batch_sources(paths)
     report = batches.BatchReport(batch_id, paths)
     report.documents = [batches.DocumentStatus(s.name) for s in sources]
@@ -142,8 +202,9 @@ def digitise_batch(
     checks = [validate_document.submit(s, options.max_page_pixels) for s in sources]
     work = []
     for source, status, check in zip(sources, report.documents, checks, strict=True):
-        given = {**defaults, **manifest.get(source.name, {})}
-        work.append(_start_document(source, status, check, given, options, home, batch_id))
+        given = manifest.get(source.name, {})
+        work.append(_start_document(source, status, check, given, defaults, options, home,
+                                    batch_id, signing))
     _follow(work, report, home)
     report.state, report.finished = "finished", batches.now()
     batches.save(home, report)
@@ -173,9 +234,16 @@ def _manifest(paths: list[str], report: batches.BatchReport) -> dict[str, dict[s
     return rows
 
 
+def _signing(settings: Settings, home: Path) -> Signing | None:
+    """The key, loaded once for the whole batch (never per document), or None if off."""
+    if not settings.signing.enabled:
+        return None
+    return load_signer(settings.signing, home), sign_options(settings.signing)
+
+
 def _start_document(source: Path, status: batches.DocumentStatus, check: PrefectFuture,
-                    given: dict[str, str], options: OcrOptions, home: Path,
-                    batch_id: str) -> dict[str, Any]:
+                    given: dict[str, str], defaults: dict[str, str], options: OcrOptions,
+                    home: Path, batch_id: str, signing: Signing | None) -> dict[str, Any]:
     """Once a document is validated, submit its pages and its archiving."""
     check.wait()
     where = {"source": source, "status": status, "home": home, "batch_id": batch_id}
@@ -187,17 +255,12 @@ def _start_document(source: Path, status: batches.DocumentStatus, check: Prefect
         quarantine(home, batch_id, source, doc)
         return {**where, "futures": [], "pages": []}
     status.pages = len(doc.pages)
-    descriptive = Descriptive(
-        title=given.get("title") or source.stem, unit=given["unit"], series=given["series"],
-        classification=given["classification"], date=given.get("date", ""),
-        language=given["language"],
-    )
-    doc_options = replace(options, languages=descriptive.language)
+    doc_options = replace(options, languages=given.get("language") or defaults["language"])
     pages = ocr_page.map(doc.pages, unmapped(doc_options), unmapped(home / "cache" / "pages"))
     events = [Event("received", "success", str(source)),
               Event("validated", "success", checksums_in=doc.checksums)]
-    archived = archive_document.submit(doc, pages, descriptive, batch_id, home, events,
-                                       doc_options)
+    archived = archive_document.submit(doc, pages, given, defaults, batch_id, home, events,
+                                       doc_options, signing)
     return {**where, "futures": [*pages, archived], "pages": list(pages), "archived": archived}
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import img2pdf
@@ -25,6 +24,7 @@ from ocr.inputs import PageRef, SourceDocument
 from ocr.page import PageResult
 from ocr.raster import eight_bit_grey, flattened, has_alpha, is_deep
 from ocr.textlayer import FONT_NAME, glyphless_font, text_layer
+from ocr.xmp import DocumentInfo, write_info
 
 _PASSTHROUGH = {"JPEG", "PNG", "TIFF", "JPEG2000"}
 
@@ -37,15 +37,6 @@ def _first_finding(error: Exception) -> str:
     """The first rule broken, in one line, from pikepdf's multi-line report."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip().startswith("[")]
     return lines[0] if lines else str(error).splitlines()[0]
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    title: str = ""
-    author: str = ""
-    subject: str = ""
-    keywords: str = ""
-    language: str = ""  # BCP 47, e.g. "vi", "de", "en"
 
 
 def _profile_space(image: Image.Image) -> str | None:
@@ -200,24 +191,6 @@ def _add_page(target: pikepdf.Pdf, ref: PageRef, result: PageResult,
     page.obj.Contents = target.make_stream(b"\n".join(ops))
 
 
-def _write_info(pdf: pikepdf.Pdf, info: DocumentInfo, producer: str) -> None:
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        if info.title:
-            meta["dc:title"] = info.title
-        if info.author:
-            meta["dc:creator"] = [info.author]
-        if info.subject:
-            meta["dc:description"] = info.subject
-        if info.keywords:
-            meta["pdf:Keywords"] = info.keywords
-        if info.language:
-            meta["dc:language"] = [info.language]
-        meta["pdf:Producer"] = producer
-        meta["xmp:CreatorTool"] = producer
-    if info.language:
-        pdf.Root.Lang = pikepdf.String(info.language)
-
-
 def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
              info: DocumentInfo, producer: str = "records") -> Path:
     """Write the searchable PDF/A-2b of a document and validate what was written.
@@ -231,7 +204,7 @@ def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
         font = glyphless_font(target)
         for ref, result in zip(doc.pages, results, strict=True):
             _add_page(target, ref, result, open_pdfs, font)
-        _write_info(target, info, producer)
+        write_info(target, info, producer)
         try:
             pikepdf.pdfa.save(target, out, "2b")
         except pikepdf.pdfa.PdfaError as exc:

@@ -20,7 +20,7 @@ from rich.table import Table
 from archive import batches
 from config.settings import load_settings
 from ocr.errors import ExitCode, InputRejected, OcrFailed
-from records import runtime
+from records import copies, runtime
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paper records in, signed and searchable PDF/A archive out.")
@@ -28,6 +28,9 @@ console = Console(stderr=True)
 LANG_HELP = "Tesseract languages joined by +, e.g. vie+eng (default: settings)"
 REDO_HELP = "Re-OCR PDF pages that already have a text layer"
 out = Console()
+app.add_typer(copies.keys_app, name="keys")
+app.command()(copies.verify)
+app.command()(copies.renew)
 
 
 def _progress() -> Progress:
@@ -166,6 +169,7 @@ def queue(
     if missing:
         console.print(f"[red]no such file or folder:[/red] {', '.join(missing)}")
         raise typer.Exit(ExitCode.usage)
+    _check_signing()
     try:
         report = run_batch(paths, unit, series, classification, lang, redo_ocr,
                            show_progress=not as_json)
@@ -179,6 +183,20 @@ def queue(
         for warning in report["warnings"]:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     raise typer.Exit(_exit_code(report))
+
+
+def _check_signing() -> None:
+    """Refuse a batch up front when its copies could not be signed (no key, wrong secret)."""
+    from archive.sign import SigningError, load_signer
+
+    settings = load_settings()
+    if not settings.signing.enabled:
+        return
+    try:
+        load_signer(settings.signing, settings.home.resolve())
+    except SigningError as exc:
+        console.print(f"[red]cannot sign archival copies:[/red] {exc}")
+        raise typer.Exit(ExitCode.usage) from None
 
 
 @app.command()
@@ -220,6 +238,7 @@ def demo(
     from records.samples import render_batch, render_broken
 
     home = runtime.prepare(load_settings())
+    copies.ensure_dev_pki(home)
     batch = home / "demo" / "batch"
     started = time.perf_counter()
     rendered = render_batch(batch, letters=letters)

@@ -7,6 +7,7 @@ value is a default: a user's own PREFECT_* variables win.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,15 @@ def prepare(settings: Settings, *, quiet: bool = True) -> Path:
         # The embedded server's own services log their shutdown races at ERROR; the batch
         # ledger, not the server's task history, is what records reports from.
         os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")
+        quiet_pyhanko()
     return home
+
+
+def quiet_pyhanko() -> None:
+    """pyHanko logs a failed chain or a tampered file with a traceback; records reports those
+    as named checks instead, so only pyHanko's errors reach the terminal."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def content_hash(paths: list[Path]) -> str:

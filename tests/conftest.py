@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from archive.keys import DevPki, init_dev_pki
 from ocr.quality import cer
 from records.samples import PageStyle, make_letter, render_page, save_page
 
@@ -28,10 +34,46 @@ def corpus() -> Path:
     return path
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    """One development PKI for the session (RSA keys take a while), its services on a free port."""
+    home = tmp_path_factory.mktemp("pki-home")
+    return init_dev_pki(home, service_url=f"http://127.0.0.1:{free_port()}")
+
+
+@pytest.fixture(scope="session")
+def animator(pki: DevPki) -> Iterator[DevPki]:
+    """certomancer's TSA, OCSP responder and CRLs for the session PKI, served on loopback."""
+    port = pki.service_url.rsplit(":", 1)[1]
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("certomancer")), "--config",
+         str(pki.certomancer_config), "animate", "--port", port, "--no-web-ui"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", int(port))) == 0:
+                break
+        if process.poll() is not None:
+            raise RuntimeError(f"certomancer animate died: {process.stderr.read().decode()}")
+        time.sleep(0.2)
+    yield pki
+    process.terminate()
+    process.wait(10)
+
+
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh RECORDS_HOME for the test, and nothing from the user's environment."""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: DevPki) -> Path:
+    """A fresh RECORDS_HOME with the session's development PKI, and nothing from the user's
+    environment."""
     target = tmp_path / "home"
+    shutil.copytree(pki.folder, target / "keys")
     monkeypatch.setenv("RECORDS_HOME", str(target))
     for name in list(os.environ):
         if name.startswith("RECORDS_") and name not in ("RECORDS_HOME", "RECORDS_CORPUS"):

@@ -44,13 +44,13 @@ def test_ocr_refuses_bad_input_with_reason(tmp_path: Path) -> None:
     assert not (tmp_path / "out.pdf").exists()
 
 
-def test_queue_json_status_and_exit_codes(scans: Scans, tmp_path: Path) -> None:
+def test_queue_json_status_and_exit_codes(scans: Scans, tmp_path: Path, home: Path) -> None:
     batch = tmp_path / "batch"
     batch.mkdir()
     page, _ = scans.page("eng", seed=33)
     (batch / "letter.png").write_bytes(page.read_bytes())
     (batch / "broken.pdf").write_bytes(b"%PDF-1.4\n% cut off")
-    done = run(["queue", str(batch), "--unit", "TCCT", "--json"], tmp_path / "h")
+    done = run(["queue", str(batch), "--unit", "TCCT", "--json"], home)
     assert done.returncode == 3, done.stderr
     result = json.loads(done.stdout)
     assert set(result) == {"batch_id", "documents"}
@@ -60,15 +60,52 @@ def test_queue_json_status_and_exit_codes(scans: Scans, tmp_path: Path) -> None:
     assert docs["letter.png"]["record_id"].startswith("TCCT-")
     assert docs["broken.pdf"]["status"] == "quarantined"
     assert "damaged PDF" in docs["broken.pdf"]["reason"]
-    status = run(["status", result["batch_id"], "--json"], tmp_path / "h")
+    status = run(["status", result["batch_id"], "--json"], home)
     assert json.loads(status.stdout)["effective_state"] == "finished"
-    listing = run(["status"], tmp_path / "h")
+    listing = run(["status"], home)
     assert result["batch_id"] in listing.stdout
 
+    record_id = docs["letter.png"]["record_id"]
+    checked = run(["verify", "--all", "--json"], home)
+    assert checked.returncode == 0, checked.stdout
+    [verdict] = json.loads(checked.stdout)["records"]
+    assert verdict["record_id"] == record_id and verdict["ok"]
+    assert all(c["ok"] for c in verdict["checks"].values())
+    pdf = home / "archive" / record_id / f"{record_id}.pdf"
+    report = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True).stdout
+    assert "Signature is Valid." in report  # poppler's independent second opinion
 
-def test_kill_9_mid_batch_then_rerun_finishes_without_redoing(scans: Scans,
-                                                              tmp_path: Path) -> None:
-    batch, home = tmp_path / "batch", tmp_path / "h"
+    pdf.chmod(0o644)
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pdf.write_bytes(bytes(data))
+    broken = run(["verify", record_id, "--json"], home)
+    assert broken.returncode == 1
+    [verdict] = json.loads(broken.stdout)["records"]
+    assert not verdict["ok"] and not verdict["checks"]["file-hash"]["ok"]
+    assert run(["verify"], home).returncode == 2
+
+
+def test_queue_without_a_key_is_refused_up_front(scans: Scans, tmp_path: Path) -> None:
+    page, _ = scans.page("eng", seed=33)
+    done = run(["queue", str(page), "--unit", "VP"], tmp_path / "h")
+    assert done.returncode == 2
+    assert "records keys init" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "h" / "archive").exists()
+
+
+def test_keys_init_makes_a_marked_dev_pki_once(tmp_path: Path) -> None:
+    made = run(["keys", "init"], tmp_path / "h")
+    assert made.returncode == 0, made.stderr
+    assert "NOT FOR PRODUCTION" in made.stderr
+    assert (tmp_path / "h" / "keys" / "organisation.p12").stat().st_mode & 0o077 == 0
+    again = run(["keys", "init"], tmp_path / "h")
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_kill_9_mid_batch_then_rerun_finishes_without_redoing(scans: Scans, tmp_path: Path,
+                                                              home: Path) -> None:
+    batch = tmp_path / "batch"
     for number in range(1, 4):
         record = batch / f"record-{number}"
         record.mkdir(parents=True)
@@ -109,3 +146,6 @@ def test_demo_archives_the_good_and_quarantines_the_bad(tmp_path: Path) -> None:
     assert len(list((tmp_path / "h" / "archive").glob("*-*-*"))) == 2
     reasons = list((tmp_path / "h" / "quarantine").rglob("*.reason.json"))
     assert len(reasons) == 4
+    assert "NOT FOR PRODUCTION" in done.stderr  # the demo made, and said, its dev PKI
+    checked = run(["verify", "--all"], tmp_path / "h")
+    assert checked.returncode == 0, checked.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,7 +10,11 @@ import pikepdf.pdfa
 import pytest
 from prefect.client.orchestration import get_client
 
+from archive.keys import DevPki
+from archive.sign import trust_roots
 from archive.store import verify_package
+from archive.verify import verify_record
+from config.settings import load_settings
 from flows.digitise import digitise_batch
 from tests.conftest import Scans, cer, pdftotext
 
@@ -52,9 +57,18 @@ def test_batch_archives_good_and_quarantines_bad(batch: Path, home: Path, scans:
     sidecar = json.loads((record / "record.json").read_text())
     assert sidecar["descriptive"]["classification"] == "internal"
     assert [e["type"] for e in sidecar["provenance"]] == [
-        "received", "validated", "ocr", "pdfa-validated", "stored"]
+        "received", "validated", "ocr", "pdfa-validated", "signed", "verified", "stored"]
+    assert sidecar["signature"]["level"] == "B-B"
+    assert sidecar["signature"]["signer"]["identity"] == "organisation"
+    assert sidecar["descriptive"]["sources"]["title"] == "manifest"
+    eng_record = json.loads((home / "archive" / eng["record_id"] / "record.json").read_text())
+    described = eng_record["descriptive"]
+    assert described["sources"]["document_number"] == "extracted"  # read off the letter
+    assert described["sources"]["unit"] == "default"
+    assert verify_record(record, trust_roots(load_settings().signing, home)).ok
     pdf = record / f"{vie['record_id']}.pdf"
-    assert pikepdf.pdfa.validate_written(pdf, "2b").passed
+    unsigned = pdf.read_bytes()[: sidecar["signature"]["unsigned_size"]]
+    assert pikepdf.pdfa.validate_written(io.BytesIO(unsigned), "2b").passed
     _, vie_text = scans.page("vie", seed=21)
     assert cer(vie_text, pdftotext(pdf)) < 0.03  # the manifest's language was used
     assert (home / "quarantine" / "B-test-1" / "minutes.tif").is_file()
@@ -115,3 +129,26 @@ def test_corpus_broken_files_quarantined_with_reasons(corpus: Path, home: Path,
     for name, reason in quarantined.items():
         assert reason and "Traceback" not in reason, name
         assert (home / "quarantine" / "B-broken" / f"{name}.reason.json").is_file()
+
+
+@pytest.mark.flow
+def test_b_lta_batch_and_a_tsa_outage(batch: Path, home: Path, animator: DevPki,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a TSA configured copies are B-LTA; with the TSA down nothing half-signed is kept."""
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("RECORDS_SIGNING__TSA_URL", f"http://127.0.0.1:{free_port()}/tsa")
+    down = _run(batch, "B-test-4")
+    failed = [d for d in down["documents"] if d["status"] == "failed"]
+    assert len(failed) == 2 and all("did not answer" in d["reason"] for d in failed)
+    assert not list((home / "archive").glob("*-*-*"))
+    monkeypatch.setenv("RECORDS_SIGNING__TSA_URL", animator.tsa_url)
+    again = _run(batch, "B-test-5")
+    archived = [d for d in again["documents"] if d["status"] == "archived"]
+    assert {d["record_id"] for d in archived} == {d["record_id"] for d in failed} - {None} or \
+        len(archived) == 2
+    for doc in archived:
+        record = home / "archive" / doc["record_id"]
+        assert json.loads((record / "record.json").read_text())["signature"]["level"] == "B-LTA"
+        verdict = verify_record(record, trust_roots(load_settings().signing, home))
+        assert verdict.ok and "PASSED" in verdict.checks["ades"].detail.upper()
