@@ -159,11 +159,11 @@ def _verify_pdf(data: bytes, verdict: Verdict, roots: list[x509.Certificate],
             "signed-revision SHA-256", hashlib.sha256(data[:signed_end]).hexdigest(),
             recorded["signed_revision_sha256"])
     _guard(checks, "signature", lambda: _signature_checks(sig, roots, recorded, checks))
-    if recorded.get("level", _level_of(reader)) == "B-LTA":
+    level = recorded.get("level") or _level_of(reader, sig)
+    if level == "B-LTA":
         _guard(checks, "ades", lambda: _ades(sig, roots))
     else:
-        checks["ades"] = Check(True, "not applicable: the copy is "
-                               f"{recorded.get('level', _level_of(reader))}, not B-LTA")
+        checks["ades"] = Check(True, f"not applicable: the copy is {level}, not B-LTA")
     _guard(checks, "xmp", lambda: _xmp(data, signed_end, expected))
     _guard(checks, "pdfa", lambda: _pdfa(data, sig.byte_range[1], recorded))
     return verdict
@@ -191,9 +191,15 @@ def _compare(what: str, actual: str, recorded: str) -> Check:
                         "the file changed since it was archived")
 
 
-def _level_of(reader: PdfFileReader) -> str:
+def _level_of(reader: PdfFileReader, sig: Any) -> str:
+    """The PAdES level a loose file shows (a record states its own)."""
     if reader.embedded_timestamp_signatures:
         return "B-LTA"
+    if "/DSS" in reader.root:
+        return "B-LT"
+    unsigned = sig.signer_info["unsigned_attrs"].native or []
+    if any(a["type"] == "signature_time_stamp_token" for a in unsigned):
+        return "B-T"
     return "B-B"
 
 
