@@ -27,6 +27,8 @@ from typing import TypeVar
 
 from rapidfuzz.distance import Levenshtein
 
+from archive.fold import fold as _fold
+
 __all__ = ["LANGUAGES", "Extracted", "extract_fields"]
 
 _T = TypeVar("_T")
@@ -73,25 +75,10 @@ class _Line:
         return not self.text
 
 
-_EXTRA_FOLDS = {"đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-                "\u2010": "-", "\u2011": "-", "\u2013": "-", "\u2014": "-",  # dashes
-                "\u2018": "'", "\u2019": "'", "\u00b4": "'"}  # quotes and acute accent
 _HOMOGLYPHS = str.maketrans({"Ð": "Đ", "ð": "đ"})  # OCR confuses Icelandic eth with Đ
 _SPACES = re.compile(r"\s+")
 _LEADING_SPECKS = re.compile(r"^(?:[^\w(\[]|_)+")
 _APOSTROPHES = "\u02bc\u02bb"  # modifier letters that Vietnamese and English do write
-
-
-@functools.lru_cache(maxsize=4096)
-def _fold_char(char: str) -> str:
-    """One character without its marks, lower case, and still exactly one character."""
-    base = _EXTRA_FOLDS.get(char) or unicodedata.normalize("NFD", char)[0]
-    lower = base.lower()
-    return lower if len(lower) == 1 else base
-
-
-def _fold(text: str) -> str:
-    return "".join(_fold_char(c) for c in text)
 
 
 def _is_mark(char: str) -> bool:

@@ -65,6 +65,12 @@ class SigningSettings(BaseModel):
     fetch_revocation: bool = True  # while signing B-LT/B-LTA; verification never fetches
 
 
+class CatalogSettings(BaseModel):
+    """Where the search catalog lives: SQLite under RECORDS_HOME by default, or PostgreSQL."""
+
+    url: str = ""  # postgresql+psycopg://records@db/records; empty: RECORDS_HOME/catalog.sqlite
+
+
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -103,6 +109,10 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     batch: BatchSettings = BatchSettings()
     signing: SigningSettings = SigningSettings()
+    catalog: CatalogSettings = CatalogSettings()
+
+    def catalog_url(self) -> str:
+        return self.catalog.url or f"sqlite:///{self.home.resolve() / 'catalog.sqlite'}"
 
     @classmethod
     def settings_customise_sources(

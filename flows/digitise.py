@@ -27,6 +27,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from archive import batches
+from archive.catalog import Catalog, index_package
 from archive.extract import extract_fields
 from archive.files import sha256_file
 from archive.manifest import read_manifest
@@ -75,12 +76,15 @@ def ocr_page(ref: Any, options: OcrOptions, cache: Path) -> PageResult:
 def archive_document(
     doc: SourceDocument, pages: list[PageResult], given: dict[str, str],
     defaults: dict[str, str], batch_id: str, home: Path, events: list[Event],
-    options: OcrOptions, signing: Signing | None,
+    options: OcrOptions, signing: Signing | None, catalog: Catalog,
 ) -> dict[str, Any]:
-    """Describe, assemble, sign and commit the record; say its id, and whether it was known."""
+    """Describe, assemble, sign, commit and catalog the record; say its id, and whether it
+    was known."""
     review = any(p.low_confidence for p in pages)
     known = known_record(home / "archive", doc.sha256)
     if known:
+        if catalog.get(known) is None:  # committed before a crash, or the catalog was lost
+            index_package(catalog, home / "archive" / known)
         return {"record_id": known, "duplicate": True, "needs_review": review}
     texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
     descriptive = describe(given, defaults, extract_fields(texts, options.languages),
@@ -112,6 +116,7 @@ def archive_document(
             source=doc.source, pdf=pdf, page_dirs=[p.path for p in pages], sidecar=meta,
             record_id=record_id,
         )
+    index_package(catalog, stored.path)
     return {"record_id": stored.record_id, "duplicate": stored.duplicate,
             "needs_review": review}
 
@@ -192,6 +197,7 @@ def digitise_batch(
     options = OcrOptions.from_settings(settings.ocr, languages=languages,
                                        redo_ocr=redo_ocr or None)
     signing = _signing(settings, home)
+    catalog = Catalog.open(settings.catalog_url())
     sources = batch_sources(paths)
     report = batches.BatchReport(batch_id, paths)
     report.documents = [batches.DocumentStatus(s.name) for s in sources]
@@ -204,7 +210,7 @@ def digitise_batch(
     for source, status, check in zip(sources, report.documents, checks, strict=True):
         given = manifest.get(source.name, {})
         work.append(_start_document(source, status, check, given, defaults, options, home,
-                                    batch_id, signing))
+                                    batch_id, (signing, catalog)))
     _follow(work, report, home)
     report.state, report.finished = "finished", batches.now()
     batches.save(home, report)
@@ -243,7 +249,8 @@ def _signing(settings: Settings, home: Path) -> Signing | None:
 
 def _start_document(source: Path, status: batches.DocumentStatus, check: PrefectFuture,
                     given: dict[str, str], defaults: dict[str, str], options: OcrOptions,
-                    home: Path, batch_id: str, signing: Signing | None) -> dict[str, Any]:
+                    home: Path, batch_id: str,
+                    services: tuple[Signing | None, Catalog]) -> dict[str, Any]:
     """Once a document is validated, submit its pages and its archiving."""
     check.wait()
     where = {"source": source, "status": status, "home": home, "batch_id": batch_id}
@@ -260,7 +267,7 @@ def _start_document(source: Path, status: batches.DocumentStatus, check: Prefect
     events = [Event("received", "success", str(source)),
               Event("validated", "success", checksums_in=doc.checksums)]
     archived = archive_document.submit(doc, pages, given, defaults, batch_id, home, events,
-                                       doc_options, signing)
+                                       doc_options, *services)
     return {**where, "futures": [*pages, archived], "pages": list(pages), "archived": archived}
 
 

@@ -20,7 +20,7 @@ from rich.table import Table
 from archive import batches
 from config.settings import load_settings
 from ocr.errors import ExitCode, InputRejected, OcrFailed
-from records import copies, runtime
+from records import archivists, copies, runtime
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paper records in, signed and searchable PDF/A archive out.")
@@ -28,9 +28,6 @@ console = Console(stderr=True)
 LANG_HELP = "Tesseract languages joined by +, e.g. vie+eng (default: settings)"
 REDO_HELP = "Re-OCR PDF pages that already have a text layer"
 out = Console()
-app.add_typer(copies.keys_app, name="keys")
-app.command()(copies.verify)
-app.command()(copies.renew)
 
 
 def _progress() -> Progress:
@@ -255,6 +252,14 @@ def demo(
     ok = {d["source"] for d in archived} == good and {d["source"] for d in refused} == set(broken)
     raise typer.Exit(ExitCode.ok if ok else ExitCode.failure)
 
+
+app.command("search")(archivists.search_command)
+app.command()(archivists.show)
+app.command()(archivists.export)
+app.command()(archivists.reindex)
+app.command()(copies.verify)
+app.command()(copies.renew)
+app.add_typer(copies.keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

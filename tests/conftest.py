@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,40 @@ def animator(pki: DevPki) -> Iterator[DevPki]:
     yield pki
     process.terminate()
     process.wait(10)
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the postgres user when we are."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL server on loopback for the session (Debian's binaries)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.skip("PostgreSQL server binaries absent (make system installs postgresql)")
+    bin_dir = found[-1].parent
+    # Not under pytest's temporary folder: that is private to us, and the server runs as postgres.
+    data = Path(tempfile.mkdtemp(prefix="records-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    port = free_port()
+    subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
+                                 "-U", "records", "-E", "UTF8", "--no-locale"]),
+                   check=True, capture_output=True)
+    subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                                 str(data / "server.log"), "-o",
+                                 f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                                 "start"]), check=True, capture_output=True)
+    try:
+        subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                        "records", "records"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://records@127.0.0.1:{port}/records"
+    finally:
+        subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                     "stop"]), capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

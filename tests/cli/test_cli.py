@@ -149,3 +149,54 @@ def test_demo_archives_the_good_and_quarantines_the_bad(tmp_path: Path) -> None:
     assert "NOT FOR PRODUCTION" in done.stderr  # the demo made, and said, its dev PKI
     checked = run(["verify", "--all"], tmp_path / "h")
     assert checked.returncode == 0, checked.stdout
+
+
+def test_search_show_export_and_reindex(scans: Scans, tmp_path: Path, home: Path) -> None:
+    """An archivist's day: find by words typed without diacritics, read, export, and the
+    catalog rebuilt from the archive folder alone answers the same."""
+    import bagit
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for language, seed in (("vie", 51), ("deu", 52)):
+        page, _ = scans.page(language, seed=seed)
+        (batch / f"{language}.png").write_bytes(page.read_bytes())
+    (batch / "manifest.csv").write_text("source,language\nvie.png,vie\ndeu.png,deu\n")
+    queued = run(["queue", str(batch), "--unit", "TCCT", "--json"], home)
+    assert queued.returncode == 0, queued.stderr
+    ids = {d["source"]: d["record_id"] for d in json.loads(queued.stdout)["documents"]}
+
+    def found(query: str) -> dict:
+        done = run(["search", query, "--json"], home)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    vie = found("cong hoa xa hoi chu nghia")
+    assert [h["record_id"] for h in vie["hits"]] == [ids["vie.png"]]
+    assert set(vie["hits"][0]) == {"record_id", "title", "unit", "date", "page", "snippet",
+                                   "score"}
+    assert "<mark>CỘNG</mark>" in vie["hits"][0]["snippet"]  # the page's own spelling
+    assert vie["hits"][0]["page"] == 1 and vie["hits"][0]["date"] == "2025-09-17"
+    german = found("behorde*")  # the page says "Behördennetz"
+    assert [h["record_id"] for h in german["hits"]] == [ids["deu.png"]]
+    assert "<mark>Behördennetz</mark>" in german["hits"][0]["snippet"]
+    assert found("ke hoach")["total"] == 1 and found("Behördennetz")["total"] == 1
+    bad = run(["search", "(ke hoach"], home)
+    assert bad.returncode == 2 and "never closed" in bad.stderr and "Traceback" not in bad.stderr
+
+    shown = run(["show", ids["vie.png"], "--json"], home)
+    assert json.loads(shown.stdout)["descriptive"]["document_type"] == "KẾ HOẠCH"
+
+    exported = run(["export", ids["vie.png"], str(tmp_path / "out")], home)
+    assert exported.returncode == 0, exported.stderr
+    bag = bagit.Bag(str(tmp_path / "out" / ids["vie.png"]))
+    assert bag.is_valid() and "sha256" in bag.algorithms
+    assert (tmp_path / "out" / ids["vie.png"] / "data" / f"{ids['vie.png']}.pdf").is_file()
+
+    before = [found(q) for q in ("cong hoa", "behorde*", "digit*", "tong cuc OR munchen")]
+    (home / "catalog.sqlite").unlink()
+    for extra in home.glob("catalog.sqlite-*"):
+        extra.unlink()
+    rebuilt = run(["reindex"], home)
+    assert rebuilt.returncode == 0 and "2 records" in rebuilt.stderr
+    assert [found(q) for q in ("cong hoa", "behorde*", "digit*", "tong cuc OR munchen")] == before

@@ -1,0 +1,237 @@
+"""The catalog: every record's metadata and page text, in SQL, derived from the archive.
+
+The archive folder is the truth; the catalog is an index over it that ``records reindex``
+rebuilds from the packages alone. SQLite (WAL, FTS5) is the embedded default under
+``RECORDS_HOME``; PostgreSQL (a ``tsvector`` over the same folded words, GIN-indexed) serves
+many machines. Both index the same thing, folded words (``archive.fold``), so a query finds
+the same records on either, with or without diacritics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+
+from archive.fold import fold
+from archive.store import records as record_ids
+
+LEVELS = ("public", "internal", "restricted", "confidential", "secret")
+"""Classifications, lowest first; a user cleared for one sees it and every one below."""
+
+metadata = MetaData()
+records = Table(
+    "records", metadata,
+    Column("record_id", String(64), primary_key=True),
+    Column("title", Text, nullable=False, default=""),
+    Column("unit", String(64), nullable=False, index=True),
+    Column("series", Text, nullable=False, default=""),
+    Column("document_type", String(64), nullable=False, default="", index=True),
+    Column("document_number", String(128), nullable=False, default=""),
+    Column("document_date", String(10), index=True),  # ISO date, NULL when unknown
+    Column("issuer", Text, nullable=False, default=""),
+    Column("language", String(32), nullable=False, default=""),
+    Column("classification", String(32), nullable=False),
+    Column("level", Integer, nullable=False, index=True),  # index of classification in LEVELS
+    Column("signed", Boolean, nullable=False, default=False),
+    Column("signature_level", String(8), nullable=False, default=""),
+    Column("signer_identity", String(16), nullable=False, default=""),
+    Column("needs_review", Boolean, nullable=False, default=False),
+    Column("pages", Integer, nullable=False, default=0),
+    Column("mean_confidence", Float),
+    Column("batch_id", String(64), nullable=False, default=""),
+    Column("archived_at", String(32), nullable=False, default=""),
+    Column("pdf_sha256", String(64), nullable=False, default=""),
+)
+pages = Table(
+    "pages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, index=True),
+    Column("page", Integer, nullable=False),
+    Column("text", Text, nullable=False),  # as recognised, NFC: snippets are cut from it
+    Column("terms", Text, nullable=False),  # folded words separated by spaces: what is indexed
+    UniqueConstraint("record_id", "page"),
+)
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def level_of(classification: str) -> int:
+    """The classification's rank; an unknown one ranks highest (fail closed)."""
+    value = classification.strip().lower()
+    return LEVELS.index(value) if value in LEVELS else len(LEVELS) - 1
+
+
+def terms_of(page_text: str) -> str:
+    return _NON_WORD.sub(" ", fold(unicodedata.normalize("NFC", page_text))).strip()
+
+
+@dataclass
+class Catalog:
+    """A catalog database; ``url`` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://)."""
+
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str) -> Catalog:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        catalog = cls(engine)
+        catalog.create()
+        return catalog
+
+    def create(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as db:
+            if self.dialect == "sqlite":
+                db.execute(text(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(terms, "
+                    "content='pages', content_rowid='id', "
+                    "tokenize='unicode61 remove_diacritics 0')"))
+            elif self.dialect == "postgresql":
+                db.execute(text(
+                    "ALTER TABLE pages ADD COLUMN IF NOT EXISTS tsv tsvector GENERATED ALWAYS "
+                    "AS (to_tsvector('simple', terms)) STORED"))
+                db.execute(text("CREATE INDEX IF NOT EXISTS pages_tsv ON pages USING gin(tsv)"))
+
+    def drop(self) -> None:
+        with self.engine.begin() as db:
+            if self.dialect == "sqlite":
+                db.execute(text("DROP TABLE IF EXISTS pages_fts"))
+        metadata.drop_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as db:
+            yield db
+
+    def add(self, row: dict[str, Any], page_texts: list[str]) -> None:
+        """Put one record (replacing an earlier entry of it) and its pages, in one transaction."""
+        with self.transaction() as db:
+            self._remove(db, row["record_id"])
+            db.execute(insert(records).values(**row))
+            for number, page_text in enumerate(page_texts, start=1):
+                terms = terms_of(page_text)
+                result = db.execute(insert(pages).values(
+                    record_id=row["record_id"], page=number,
+                    text=unicodedata.normalize("NFC", page_text), terms=terms))
+                if self.dialect == "sqlite":
+                    db.execute(text("INSERT INTO pages_fts(rowid, terms) VALUES (:id, :terms)"),
+                               {"id": result.inserted_primary_key[0], "terms": terms})
+
+    def _remove(self, db: Connection, record_id: str) -> None:
+        if self.dialect == "sqlite":
+            old = db.execute(select(pages.c.id, pages.c.terms)
+                             .where(pages.c.record_id == record_id)).all()
+            for page_id, terms in old:
+                db.execute(text("INSERT INTO pages_fts(pages_fts, rowid, terms) "
+                                "VALUES ('delete', :id, :terms)"), {"id": page_id, "terms": terms})
+        db.execute(delete(pages).where(pages.c.record_id == record_id))
+        db.execute(delete(records).where(records.c.record_id == record_id))
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(records).where(records.c.record_id == record_id)).first()
+        return dict(row._mapping) if row else None
+
+    def page_text(self, record_id: str, page: int) -> str:
+        with self.engine.connect() as db:
+            return db.execute(select(pages.c.text).where(
+                pages.c.record_id == record_id, pages.c.page == page)).scalar_one_or_none() or ""
+
+    def count(self) -> int:
+        with self.engine.connect() as db:
+            return db.execute(select(func.count()).select_from(records)).scalar_one()
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the ingesting writer
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+# ------------------------------------------------------------------ from the archive's packages
+
+
+def row_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The catalog row of a ``record.json``."""
+    described = record.get("descriptive", {})
+    technical = record.get("technical", {})
+    signature = record.get("signature") or {}
+    date = described.get("date") or None
+    stored = [e["time"] for e in record.get("provenance", []) if e.get("type") == "stored"]
+    classification = described.get("classification") or "public"
+    return {
+        "record_id": record["record_id"],
+        "title": described.get("title", ""),
+        "unit": described.get("unit", ""),
+        "series": described.get("series", ""),
+        "document_type": described.get("document_type", ""),
+        "document_number": described.get("document_number", ""),
+        "document_date": date if date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None,
+        "issuer": described.get("issuer", ""),
+        "language": described.get("language", ""),
+        "classification": classification,
+        "level": level_of(classification),
+        "signed": bool(signature),
+        "signature_level": signature.get("level", ""),
+        "signer_identity": (signature.get("signer") or {}).get("identity", ""),
+        "needs_review": bool(technical.get("needs_review")),
+        "pages": int(technical.get("page_count") or 0),
+        "mean_confidence": technical.get("mean_confidence"),
+        "batch_id": record.get("batch_id", ""),
+        "archived_at": stored[-1] if stored else "",
+        "pdf_sha256": signature.get("pdf_sha256") or technical.get("pdf_sha256", ""),
+    }
+
+
+def index_package(catalog: Catalog, record_dir: Path) -> str:
+    """Catalog one committed record folder; return its id."""
+    record = json.loads((record_dir / "record.json").read_text(encoding="utf-8"))
+    texts = [p.read_text(encoding="utf-8")
+             for p in sorted((record_dir / "pages").glob("*.txt"))]
+    catalog.add(row_of(record), texts)
+    return record["record_id"]
+
+
+def rebuild(catalog: Catalog, archive: Path) -> int:
+    """Drop the catalog and index every record of the archive folder; return how many."""
+    catalog.drop()
+    catalog.create()
+    count = 0
+    for record_id in record_ids(archive):
+        index_package(catalog, archive / record_id)
+        count += 1
+    return count
