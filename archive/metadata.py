@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import platform
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,7 @@ def describe(given: dict[str, str], defaults: dict[str, str], extracted: Extract
              "date": extracted.document_date}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    given = {**given, "date": _iso_date(given.get("date", ""))}
     for name in ("title", "unit", "series", "classification", "date", "language",
                  "document_type", "document_number", "issuer"):
         if given.get(name):
@@ -81,6 +83,14 @@ def describe(given: dict[str, str], defaults: dict[str, str], extracted: Extract
     if subjects:
         sources["subjects"] = "manifest"
     return Descriptive(**values, subjects=subjects, sources=sources)
+
+
+def _iso_date(value: str) -> str:
+    """The date if it is a real ISO date (2024-05-31), else "" so the next source is used."""
+    try:
+        return date.fromisoformat(value.strip()).isoformat() if value.strip() else ""
+    except ValueError:
+        return ""
 
 
 def dublin_core(descriptive: Descriptive, record_id: str) -> DocumentInfo:

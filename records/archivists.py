@@ -20,11 +20,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from archive import audit
 from archive.catalog import LEVELS, Catalog, rebuild
 from archive.query import QueryError
 from archive.search import Filters, search
 from config.settings import load_settings
 from ocr.errors import ExitCode
+from records.admin import cli_user
 
 console = Console(stderr=True)
 out = Console()
@@ -65,6 +67,8 @@ def search_command(
     except QueryError as exc:
         console.print(f"[red]cannot search for {query!r}:[/red] {exc}")
         raise typer.Exit(ExitCode.usage) from None
+    audit.record(load_settings().home.resolve(), cli_user(), "search", query=query,
+                 results=results.total)
     if as_json:
         data = results.as_dict()
         data.pop("facets")
@@ -96,6 +100,7 @@ def show(
         console.print(f"[red]no record {record_id}[/red]")
         raise typer.Exit(ExitCode.usage)
     record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    audit.record(settings.home.resolve(), cli_user(), "view", record_id=record_id)
     if as_json:
         out.print_json(json.dumps(record, ensure_ascii=False))
         return
@@ -129,6 +134,8 @@ def export(
         console.print(f"[red]{target} already exists[/red]")
         raise typer.Exit(ExitCode.usage)
     bag = export_bag(folder, target)
+    audit.record(settings.home.resolve(), cli_user(), "export", record_id=record_id,
+                 dest=str(target))
     console.print(f"wrote {target} (BagIt {bag.version}, {len(bag.payload_entries())} files, "
                   "valid)")
 

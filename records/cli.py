@@ -20,7 +20,7 @@ from rich.table import Table
 from archive import batches
 from config.settings import load_settings
 from ocr.errors import ExitCode, InputRejected, OcrFailed
-from records import archivists, copies, runtime
+from records import admin, archivists, copies, runtime
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paper records in, signed and searchable PDF/A archive out.")
@@ -257,6 +257,9 @@ app.command("search")(archivists.search_command)
 app.command()(archivists.show)
 app.command()(archivists.export)
 app.command()(archivists.reindex)
+app.command()(admin.serve)
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.audit_app, name="audit")
 app.command()(copies.verify)
 app.command()(copies.renew)
 app.add_typer(copies.keys_app, name="keys")

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from archive import audit as audit_log
 from archive import events
 from archive.fixity import audit
 from archive.keys import DEFAULT_SERVICE_URL, WARNING, dev_pki, init_dev_pki
@@ -24,6 +25,7 @@ from archive.store import records, recover
 from archive.verify import Verdict, verify_file
 from config.settings import load_settings
 from ocr.errors import ExitCode
+from records.admin import cli_user
 from records.runtime import quiet_pyhanko
 
 console = Console(stderr=True)
@@ -88,6 +90,10 @@ def verify(
     verdicts = audit(archive, ids, roots) if ids else []
     if file:
         verdicts.append(verify_file(file, roots))
+    for verdict in verdicts:
+        audit_log.record(home, cli_user(), "verify", record_id=verdict.record_id,
+                         outcome="ok" if verdict.ok else "failed",
+                         **({} if verdict.record_id else {"file": str(verdict.path)}))
     if as_json:
         out.print_json(json.dumps({"records": [v.as_dict() for v in verdicts]},
                                   ensure_ascii=False))

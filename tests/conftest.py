@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from archive.keys import DevPki, init_dev_pki
+from ocr.options import OcrOptions
+from ocr.pipeline import ocr_to_pdfa
 from ocr.quality import cer
+from ocr.xmp import DocumentInfo
 from records.samples import PageStyle, make_letter, render_page, save_page
 
 __all__ = ["Scans", "cer", "corpus_path", "pdftotext"]
@@ -142,3 +145,21 @@ class Scans:
 @pytest.fixture(scope="session")
 def scans(tmp_path_factory: pytest.TempPathFactory) -> Scans:
     return Scans(tmp_path_factory.mktemp("scans"))
+
+
+INFO = DocumentInfo(title="Kế hoạch số hóa", author="BỘ QUỐC PHÒNG / VĂN PHÒNG",
+                    language="vi", identifier="VP-2024-000001", date="2024-09-16",
+                    type="KẾ HOẠCH", source="12/KH-VP", rights="Classification: public",
+                    publisher="VP", subjects=("Kế hoạch 2024",))
+
+
+@pytest.fixture(scope="session")
+def pdfa(scans: Scans, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real searchable PDF/A-2b with Dublin Core, as the pipeline makes it."""
+    page, _ = scans.page("vie", seed=4)
+    folder = tmp_path_factory.mktemp("pdfa")
+    out = folder / "copy.pdf"
+    ocr_to_pdfa([page], out, OcrOptions(languages="vie"), folder / "cache", INFO)
+    return out
+
+

@@ -21,7 +21,7 @@ from archive.keys import DevPki, dev_pki, init_dev_pki
 from archive.sign import SigningError, SignOptions, load_pkcs12, load_signer, sign_pdf
 from archive.verify import Expected, verify_bytes, verify_file
 from config.settings import SigningSettings
-from tests.archive.conftest import INFO
+from tests.conftest import INFO
 
 
 def _signer(pki: DevPki, identity: str = "organisation") -> signing.ArchiveSigner:

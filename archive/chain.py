@@ -1,0 +1,58 @@
+"""Append-only JSON-lines logs whose lines are hash-chained: tampering shows.
+
+Each line carries ``previous``, the SHA-256 of the line before it (zeros for the first).
+Deleting, inserting, reordering or editing a line breaks the chain at that point, which
+:func:`check` reports. Appends are serialised with a file lock, so several processes (or
+machines on a POSIX shared folder) can write one log. Cutting lines off the *end* leaves a
+valid shorter chain: that is caught only by comparing with a head kept elsewhere (see
+``records audit verify --head HASH``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def append(path: Path, entry: dict[str, Any]) -> str:
+    """Add one entry after the last line; return the new line's hash (the log's head)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        lines = handle.read().splitlines()
+        previous = hashlib.sha256(lines[-1]).hexdigest() if lines else GENESIS
+        line = json.dumps({**entry, "previous": previous}, ensure_ascii=False,
+                          sort_keys=True).encode()
+        handle.write(line + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return hashlib.sha256(line).hexdigest()
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def check(path: Path) -> tuple[list[str], str]:
+    """Where the chain is broken (empty: intact), and the hash of its last line."""
+    if not path.is_file():
+        return [], GENESIS
+    problems, previous = [], GENESIS
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            claimed = json.loads(line).get("previous")
+        except ValueError:
+            claimed = None
+        if claimed != previous:
+            problems.append(f"line {number} does not follow line {number - 1}")
+        previous = hashlib.sha256(line).hexdigest()
+    return problems, previous

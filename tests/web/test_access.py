@@ -1,0 +1,171 @@
+"""No path shows a record above the user's clearance; every access is in the audit log."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archive import audit
+from archive.access import revoke_token
+from archive.catalog import Catalog
+from records.web.app import create_app
+from tests.web.conftest import PASSWORD, WebArchive
+
+SECRET = "HA-2024-000001"
+INTERNAL = "VP-2024-000002"
+PUBLIC = "VP-2024-000001"
+
+
+@pytest.fixture
+def app(web_archive: WebArchive) -> Iterator[TestClient]:
+    with TestClient(create_app(web_archive.settings)) as client:
+        yield client
+
+
+def signed_in(client: TestClient, name: str) -> TestClient:
+    page = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = client.post("/login", data={"username": name, "password": PASSWORD, "csrf": csrf},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return client
+
+
+def bearer(web_archive: WebArchive, name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {web_archive.tokens[name]}"}
+
+
+def test_anonymous_gets_nothing(app: TestClient) -> None:
+    assert app.get("/", follow_redirects=False).headers["location"].startswith("/login")
+    assert app.get(f"/records/{PUBLIC}", follow_redirects=False).status_code == 303
+    for path in ("/api/search?q=quyet", f"/api/records/{PUBLIC}", f"/api/records/{PUBLIC}/pdf"):
+        assert app.get(path).status_code == 401
+    assert app.post(f"/api/records/{PUBLIC}/verify").status_code == 401
+
+
+def test_wrong_password_is_refused_and_logged(app: TestClient, web_archive: WebArchive) -> None:
+    page = app.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = app.post("/login", data={"username": "reader", "password": "guess-guess-1",
+                                    "csrf": csrf})
+    assert done.status_code == 401 and "Wrong name or password" in done.text
+    last = audit.entries(web_archive.home)[-1]
+    assert (last["action"], last["user"], last["outcome"]) == ("login", "reader", "denied")
+    assert "guess-guess-1" not in json.dumps(audit.entries(web_archive.home))
+
+
+@pytest.mark.parametrize(("user", "visible"), [
+    ("reader", {PUBLIC}), ("clerk", {PUBLIC, INTERNAL}), ("boss", {PUBLIC, INTERNAL, SECRET}),
+])
+def test_each_path_respects_clearance(app: TestClient, web_archive: WebArchive, user: str,
+                                      visible: set[str]) -> None:
+    query = "nghia OR digit* OR akten OR behorde* OR freundlichen"  # hits all three letters
+    api = app.get("/api/search", params={"q": query}, headers=bearer(web_archive, user)).json()
+    assert {h["record_id"] for h in api["hits"]} == visible
+    assert api["total"] == len(visible)
+    assert sum(api["facets"]["classification"].values()) == len(visible)
+    assert all(r not in json.dumps(api) for r in set(RECORDS) - visible)
+
+    signed_in(app, user)
+    page = app.get("/", params={"q": query}).text
+    assert set(re.findall(r'href="/records/([^"]+)"', page)) == visible
+    for record_id in RECORDS:
+        allowed = record_id in visible
+        for path in (f"/records/{record_id}", f"/records/{record_id}/pdf?download=true"):
+            assert app.get(path).status_code == (200 if allowed else 404), path
+        for path in (f"/api/records/{record_id}", f"/api/records/{record_id}/pdf"):
+            got = app.get(path, headers=bearer(web_archive, user))
+            assert got.status_code == (200 if allowed else 404), path
+        got = app.post(f"/api/records/{record_id}/verify", headers=bearer(web_archive, user))
+        assert got.status_code == (200 if allowed else 404)
+        if allowed:
+            assert got.json()["ok"], got.json()
+    hidden = audit.entries(web_archive.home)
+    assert any(e["outcome"] == "denied" and e["user"] == user for e in hidden) == (
+        len(visible) < 3)
+
+
+RECORDS = (PUBLIC, INTERNAL, SECRET)
+
+
+def test_download_is_the_signed_copy_and_is_logged(app: TestClient,
+                                                    web_archive: WebArchive) -> None:
+    got = app.get(f"/api/records/{PUBLIC}/pdf", headers=bearer(web_archive, "reader"))
+    archived = web_archive.home / "archive" / PUBLIC / f"{PUBLIC}.pdf"
+    assert got.content == archived.read_bytes()
+    assert got.headers["content-type"] == "application/pdf"
+    assert "attachment" in got.headers["content-disposition"]
+    last = audit.entries(web_archive.home)[-1]
+    assert (last["user"], last["action"], last["record_id"]) == ("reader", "download", PUBLIC)
+
+
+def test_paths_outside_the_archive_are_not_records(app: TestClient,
+                                                    web_archive: WebArchive) -> None:
+    for sneaky in ("..%2F..%2Fkeys%2Fpassphrase", "..", "VP-2024-000001%2F..%2F..",
+                   "%2Fetc%2Fpasswd"):
+        got = app.get(f"/api/records/{sneaky}/pdf", headers=bearer(web_archive, "boss"))
+        assert got.status_code == 404
+        assert b"PRIVATE" not in got.content and b"root:" not in got.content
+
+
+def test_forms_need_the_csrf_token(app: TestClient) -> None:
+    signed_in(app, "reader")
+    assert app.post(f"/records/{PUBLIC}/verify", data={}).status_code == 403
+    page = app.get(f"/records/{PUBLIC}").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = app.post(f"/records/{PUBLIC}/verify", data={"csrf": csrf})
+    assert done.status_code == 200 and "every check passed" in done.text
+
+
+def test_revoked_token_stops_working(app: TestClient, web_archive: WebArchive) -> None:
+    from archive.access import issue_token
+
+    catalog = Catalog.open(web_archive.settings.catalog_url())
+    token_id, secret = issue_token(catalog, "clerk")
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert app.get("/api/search", params={"q": "nghia"}, headers=headers).status_code == 200
+    assert revoke_token(catalog, token_id)
+    assert app.get("/api/search", params={"q": "nghia"}, headers=headers).status_code == 401
+
+
+def test_malformed_query_is_a_message_not_a_trace(app: TestClient,
+                                                  web_archive: WebArchive) -> None:
+    got = app.get("/api/search", params={"q": '"unclosed'}, headers=bearer(web_archive, "boss"))
+    assert got.status_code == 400 and "never closed" in got.json()["detail"]
+    signed_in(app, "boss")
+    page = app.get("/", params={"q": "(unclosed"})
+    assert page.status_code == 200 and "never closed" in page.text
+
+
+def test_openapi_schema_lists_the_api(app: TestClient) -> None:
+    schema = app.get("/openapi.json").json()
+    assert {"/api/search", "/api/records/{record_id}", "/api/records/{record_id}/pdf",
+            "/api/records/{record_id}/verify"} <= set(schema["paths"])
+
+
+def test_audit_log_detects_deletion_insertion_edit_and_truncation(
+        web_archive: WebArchive, tmp_path: object) -> None:
+    home = web_archive.home
+    audit.record(home, "tester", "search", query="x")
+    audit.record(home, "tester", "view", record_id=PUBLIC)
+    head = audit.record(home, "tester", "download", record_id=PUBLIC)
+    assert audit.verify(home, head) == []
+    path = audit.log_path(home)
+    original = path.read_bytes()
+    lines = original.splitlines()
+    try:
+        path.write_bytes(b"\n".join(lines[:-3] + lines[-2:]) + b"\n")  # deleted entry
+        assert audit.verify(home)
+        path.write_bytes(b"\n".join([*lines[:-1], lines[-2], lines[-1]]) + b"\n")  # inserted
+        assert audit.verify(home)
+        path.write_bytes(original.replace(b'"user": "tester"', b'"user": "nobody"'))  # edited
+        assert audit.verify(home)
+        path.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # the tail cut off
+        assert audit.verify(home) == [] and audit.verify(home, head)
+    finally:
+        path.write_bytes(original)
+    assert audit.verify(home, head) == []
