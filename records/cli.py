@@ -248,6 +248,9 @@ def demo(
     refused = [d for d in report["documents"] if d["status"] == "quarantined"]
     out.print(f"{len(archived)} archived under {home / 'archive'}, {len(refused)} quarantined "
               f"under {home / 'quarantine'}; see `records status`.")
+    out.print("Next: `records search \"cong hoa\"` (no diacritics needed), `records verify --all`,"
+              " `records users add NAME --role archivist --clearance internal` then "
+              "`records serve`.")
     good = {p.name for p, _ in rendered}
     ok = {d["source"] for d in archived} == good and {d["source"] for d in refused} == set(broken)
     raise typer.Exit(ExitCode.ok if ok else ExitCode.failure)

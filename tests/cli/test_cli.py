@@ -149,6 +149,8 @@ def test_demo_archives_the_good_and_quarantines_the_bad(tmp_path: Path) -> None:
     assert "NOT FOR PRODUCTION" in done.stderr  # the demo made, and said, its dev PKI
     checked = run(["verify", "--all"], tmp_path / "h")
     assert checked.returncode == 0, checked.stdout
+    found = run(["search", "cong hoa xa hoi", "--json"], tmp_path / "h")  # no diacritics typed
+    assert json.loads(found.stdout)["total"] == 1, found.stdout
 
 
 def test_search_show_export_and_reindex(scans: Scans, tmp_path: Path, home: Path) -> None:

@@ -1,0 +1,1486 @@
+"""Search benchmark: the catalog (SQLite FTS5, PostgreSQL tsvector) against tantivy.
+
+One command builds a catalog of 100,000 synthetic records (about 300,000 pages of Vietnamese,
+German and English text, with letterheads, names, places, numbers and a little OCR noise)
+on every backend, indexes the very same folded words in tantivy, and times index builds and
+word, phrase, prefix and filtered queries on all of them in the same run. Run from the
+project root:
+
+    .venv/bin/python bench/search.py [--records 100000] [--pages-per-record 3]
+                                     [--backends sqlite,postgresql,tantivy]
+                                     [--out bench/results/search.json]
+
+See bench/README.md for what exactly is loaded, what each engine returns and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from importlib.metadata import version
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # the path above makes bench/ importable however this is run
+    CpuMeter,
+    console,
+    fmt_bytes,
+    fmt_num,
+    make_table,
+    verdict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from sqlalchemy import TextClause, text  # noqa: E402
+
+from archive.catalog import LEVELS, Catalog, level_of, terms_of  # noqa: E402
+from archive.catalog import records as records_table  # noqa: E402
+from archive.query import Node, Term, parse, to_fts5, to_tsquery  # noqa: E402
+from archive.search import (  # noqa: E402
+    FACETS,
+    Filters,
+    Hit,
+    Results,
+    _facets,
+    _filters,
+    _matching,
+    search,
+    snippet,
+)
+from records.samples import (  # noqa: E402
+    _DEU_ISSUERS,
+    _DEU_SENTENCES,
+    _DEU_TOPICS,
+    _DEU_TYPES,
+    _ENG_ISSUERS,
+    _ENG_SENTENCES,
+    _ENG_TOPICS,
+    _ENG_TYPES,
+    _VIE_ISSUERS,
+    _VIE_PREAMBLE,
+    _VIE_SENTENCES,
+    _VIE_TOPICS,
+    _VIE_TYPES,
+)
+
+WORD_P95_TARGET_MS = 50.0  # SQLite, a word query, at 100,000 records
+BUILD_RATIO_TARGET = 2.0  # build time no worse than this times tantivy's
+BACKENDS = ("sqlite", "postgresql", "tantivy")
+QUERY_TYPES = ("word", "phrase", "prefix", "filtered")
+BANDS = ("rare", "medium", "common")
+RARE_SHARE = 0.0005  # a word on at most this share of pages is rare (150 of 300,000) ...
+COMMON_SHARE = 0.05  # ... on more than this share common (15,000 of 300,000)
+CHUNK = 1000  # records generated per task: the corpus is the same whatever the worker count
+LOAD_BATCH = 5000  # records per transaction of the bulk loaders
+TANTIVY_HEAP = 512_000_000
+PG_SETTINGS = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "work_mem": "64MB",
+               "max_wal_size": "8GB", "checkpoint_timeout": "30min"}
+LIMIT = 20
+
+# --------------------------------------------------------------------------- the material
+#
+# The project's sentence pools (records.samples) give each language its administrative
+# prose; the lists below give what real registries also hold and the pools lack: a long
+# tail of people's names, places, record series and file references, drawn with Zipf
+# weights so that some are on every tenth page and others on a handful.
+
+_VIE_SURNAMES = (
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ",
+    "Ngô", "Dương", "Lý", "Đinh", "Lâm", "Trịnh", "Mai", "Tạ", "Quách", "Lương", "Đoàn", "Cao",
+    "Chu", "Kiều", "Thái", "Tôn", "Hà",
+)
+_VIE_MIDDLE = (
+    "Văn", "Thị", "Minh", "Đức", "Quốc", "Ngọc", "Thu", "Hữu", "Xuân", "Thanh", "Hồng", "Công",
+    "Đình", "Bảo", "Kim", "Gia", "Thế", "Như", "Phương", "Diệu",
+)
+_VIE_GIVEN = (
+    "Hùng", "Hà", "Đức", "Bảo", "Ánh", "Khải", "Lan", "Hương", "Dũng", "Tuấn", "Hải", "Long", "Nam",
+    "Phong", "Quân", "Sơn", "Thắng", "Trung", "Việt", "Vinh", "Yến", "Trang", "Thảo", "Linh",
+    "Huyền", "Nga", "Oanh", "Phúc", "Quyên", "Tâm", "Thủy", "Uyên", "Vân", "Xuyến", "Châu", "Diễm",
+    "Giang", "Hạnh", "Khánh", "Loan", "Mỹ", "Nhung", "Phượng", "Quỳnh", "Sương", "Thoa", "Tuyết",
+    "Chiến", "Cường", "Đạt", "Hiếu", "Hoàn", "Khoa", "Lộc", "Mạnh", "Nghĩa", "Nhân", "Quang", "Tài",
+    "Thịnh", "Toàn", "Trí", "Tú", "Vượng", "Bình", "Cảnh", "Định", "Hào", "Kiên", "Luân", "Ngạn",
+    "Phước", "Sang", "Thiện", "Tín", "Tường", "Vĩnh", "Khiêm", "Đoan", "Nhạn",
+)
+_VIE_PROVINCES = (
+    "Hà Nội", "Hải Phòng", "Đà Nẵng", "Cần Thơ", "Thành phố Hồ Chí Minh", "Hà Giang", "Cao Bằng",
+    "Lạng Sơn", "Lào Cai", "Yên Bái", "Tuyên Quang", "Thái Nguyên", "Bắc Kạn", "Phú Thọ",
+    "Vĩnh Phúc", "Bắc Ninh", "Bắc Giang", "Quảng Ninh", "Hải Dương", "Hưng Yên", "Thái Bình",
+    "Nam Định", "Ninh Bình", "Hà Nam", "Thanh Hóa", "Nghệ An", "Hà Tĩnh", "Quảng Bình", "Quảng Trị",
+    "Thừa Thiên Huế", "Quảng Nam", "Quảng Ngãi", "Bình Định", "Phú Yên", "Khánh Hòa", "Ninh Thuận",
+    "Bình Thuận", "Kon Tum", "Gia Lai", "Đắk Lắk", "Đắk Nông", "Lâm Đồng", "Bình Phước", "Tây Ninh",
+    "Bình Dương", "Đồng Nai", "Bà Rịa - Vũng Tàu", "Long An", "Tiền Giang", "Bến Tre", "Trà Vinh",
+    "Vĩnh Long", "Đồng Tháp", "An Giang", "Kiên Giang", "Hậu Giang", "Sóc Trăng", "Bạc Liêu",
+    "Cà Mau", "Điện Biên", "Lai Châu", "Sơn La", "Hòa Bình",
+)
+_VIE_WARDS = (
+    "phường Bến Nghé", "phường Tân Định", "phường Đa Kao", "phường Phúc Xá", "phường Trúc Bạch",
+    "phường Cống Vị", "phường Liễu Giai", "phường Ngọc Khánh", "phường Kim Mã", "phường Giảng Võ",
+    "phường Thành Công", "phường Hòa Khánh", "phường Thạch Thang", "phường Thuận Phước",
+    "phường An Hải", "xã Tân Phú", "xã Phước Long", "xã Hòa Xuân", "xã Mỹ An", "phường Vĩnh Ninh",
+    "phường Phú Hội", "phường Xuân Phú", "phường An Cựu", "phường Thủy Xuân", "xã Quảng Điền",
+    "xã Phong Thạnh", "xã Nghĩa Hưng", "xã Yên Thế", "xã Đông Sơn", "xã Thạch Hà", "xã Cẩm Xuyên",
+    "xã Lộc Ninh", "xã Bù Đăng", "xã Ea Kar", "xã Krông Pắc", "xã Tuy Phước", "xã Mộ Đức",
+    "xã Điện Bàn", "xã Hương Khê",
+)
+_VIE_SUBJECTS = (
+    "hồ sơ nhân sự", "sổ đăng ký hộ tịch", "bản đồ địa chính", "hồ sơ cấp phép xây dựng",
+    "giấy chứng nhận quyền sử dụng đất", "biên bản họp", "báo cáo tổng kết", "sổ công văn đến",
+    "hồ sơ thanh tra", "hồ sơ khen thưởng", "hồ sơ kỷ luật", "hợp đồng lao động",
+    "chứng từ kế toán", "hồ sơ dự án đầu tư", "hồ sơ giải quyết khiếu nại", "tờ trình",
+    "phiếu xuất kho", "danh sách cử tri", "hồ sơ bồi thường giải phóng mặt bằng", "sổ bộ thuế",
+    "bản vẽ thiết kế", "nhật ký công trình", "hồ sơ đăng ký kinh doanh", "hồ sơ tuyển dụng",
+    "hồ sơ nghỉ hưu", "hồ sơ thương binh liệt sĩ", "sổ theo dõi tài sản", "biên lai thu phí",
+    "hồ sơ di tích lịch sử", "phim ảnh tư liệu", "băng ghi âm hội nghị", "hồ sơ quy hoạch chi tiết",
+    "hồ sơ phòng chống thiên tai", "hồ sơ hỗ trợ hộ nghèo", "học bạ", "sổ khám bệnh",
+    "hồ sơ cấp nước sinh hoạt", "sổ mục kê ruộng đất", "địa bạ triều Nguyễn", "châu bản", "mộc bản",
+    "hương ước làng",
+)
+_VIE_TEMPLATES = (
+    "Hồ sơ số {ref} của ông {name}, sinh năm {birth}, quê quán {ward}, tỉnh {province}, "
+    "gồm {n} tờ.",
+    "Giao đồng chí {name} làm đầu mối tiếp nhận {subject} của tỉnh {province} trước ngày "
+    "{day}.",
+    "Kiểm tra thực tế cho thấy {subject} năm {year} còn thiếu {n} tờ, một số trang bị ẩm mốc.",
+    "Bàn giao {n} hộp {subject} từ kho {ward} về Trung tâm Lưu trữ lịch sử tỉnh {province}.",
+    "Theo báo cáo của bà {name}, {subject} giai đoạn {year_back} - {year} đã được chỉnh lý và "
+    "lập mục lục.",
+    "Đề nghị {office} cung cấp bản sao {subject} số {ref} phục vụ công tác xác minh.",
+    "Số lượng tài liệu số hóa trong quý {q} đạt {n} trang, tương đương {pct} phần trăm kế hoạch.",
+    "Ông {name} ({ward}, {province}) đề nghị trích lục {subject} năm {birth}.",
+)
+
+_DEU_SURNAMES = (
+    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
+    "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
+    "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner",
+    "Schmitz", "Krause", "Meier", "Lehmann", "Schmid", "Schulze", "Maier", "Köhler", "Herrmann",
+    "König", "Walter", "Mayer", "Huber", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz", "Möller",
+    "Weiß", "Jung", "Hahn", "Schubert", "Vogel", "Friedrich", "Keller", "Günther", "Frank",
+    "Berger", "Winkler", "Roth", "Beck", "Lorenz", "Baumann", "Franke", "Albrecht", "Schuster",
+    "Simon", "Ludwig", "Böhm", "Winter", "Kraus", "Martin", "Schumacher", "Krämer", "Vogt", "Stein",
+    "Jäger", "Otto", "Sommer", "Groß", "Seidel", "Heinrich", "Brandt", "Haas", "Schreiber", "Graf",
+    "Schulte", "Dietrich", "Ziegler", "Kuhn", "Kühn", "Pohl", "Engel", "Horn", "Busch", "Bergmann",
+    "Thomas", "Voigt", "Sauer", "Arnold", "Wolff", "Pfeiffer",
+)
+_DEU_GIVEN = (
+    "Anna", "Maria", "Ursula", "Monika", "Petra", "Elisabeth", "Sabine", "Renate", "Helga", "Karin",
+    "Brigitte", "Ingrid", "Erika", "Andrea", "Gisela", "Claudia", "Susanne", "Gabriele", "Christa",
+    "Christine", "Hans", "Peter", "Wolfgang", "Klaus", "Michael", "Thomas", "Jürgen", "Werner",
+    "Günter", "Manfred", "Helmut", "Uwe", "Gerhard", "Horst", "Dieter", "Frank", "Bernd", "Andreas",
+    "Stefan", "Jörg",
+)
+_DEU_CITIES = (
+    "Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Stuttgart", "Düsseldorf", "Leipzig",
+    "Dortmund", "Essen", "Bremen", "Dresden", "Hannover", "Nürnberg", "Duisburg", "Bochum",
+    "Wuppertal", "Bielefeld", "Bonn", "Münster", "Mannheim", "Karlsruhe", "Augsburg", "Wiesbaden",
+    "Mönchengladbach", "Gelsenkirchen", "Aachen", "Braunschweig", "Kiel", "Chemnitz", "Halle",
+    "Magdeburg", "Freiburg", "Krefeld", "Mainz", "Lübeck", "Erfurt", "Oberhausen", "Rostock",
+    "Kassel", "Hagen", "Potsdam", "Saarbrücken", "Hamm", "Ludwigshafen", "Oldenburg", "Mülheim",
+    "Osnabrück", "Leverkusen", "Darmstadt", "Heidelberg", "Solingen", "Regensburg", "Herne",
+    "Paderborn", "Neuss", "Ingolstadt", "Offenbach", "Fürth", "Würzburg", "Ulm", "Heilbronn",
+    "Pforzheim", "Wolfsburg", "Göttingen", "Göppingen", "Tübingen", "Bamberg", "Passau", "Lüneburg",
+)
+_DEU_STREET_PARTS = (
+    "Haupt", "Bahnhof", "Schul", "Garten", "Dorf", "Berg", "Kirch", "Wald", "Ring", "Linden",
+    "Birken", "Friedhof", "Mühlen", "Markt", "Brunnen", "Rosen", "Goethe", "Schiller", "Mozart",
+    "Beethoven", "Fabrik", "Tal", "Wiesen", "Feld", "Eichen",
+)
+_DEU_STREET_KINDS = ("straße", "weg", "gasse", "platz", "allee")
+_DEU_PREFIXES = (
+    "Bau", "Personal", "Grund", "Steuer", "Gewerbe", "Melde", "Standes", "Kataster",
+    "Flurbereinigungs", "Vormundschafts", "Nachlass", "Renten", "Sozial", "Jugend", "Schul",
+    "Wasser", "Forst", "Jagd", "Fischerei", "Straßen", "Verkehrs", "Polizei", "Gerichts",
+    "Haushalts", "Kassen", "Vermessungs", "Einbürgerungs", "Ausländer", "Wahl", "Gesundheits",
+    "Veterinär", "Denkmal", "Friedhofs", "Feuerwehr", "Umwelt", "Abfall", "Kirchen", "Vereins",
+    "Handels", "Insolvenz",
+)
+_DEU_HEADS = (
+    "akten", "register", "verzeichnisse", "bescheide", "unterlagen", "kartei", "bücher", "pläne",
+    "protokolle", "vorgänge", "sachen", "angelegenheiten", "verfahren", "anträge", "genehmigungen",
+    "urkunden", "listen", "nachweise", "berichte", "korrespondenz", "rechnungen", "statistiken",
+    "gutachten", "satzungen", "verordnungen", "mappen", "belege",
+)
+_DEU_TEMPLATES = (
+    "Die {compound} von {given} {surname}, wohnhaft {street} {n} in {plz} {city}, liegen "
+    "unter dem Aktenzeichen {ref} vor.",
+    "Mit Schreiben vom {day} übersandte die Stadt {city} insgesamt {n} Kartons {compound} aus "
+    "den Jahren {year_back} bis {year}.",
+    "Frau {given} {surname} hat Einsicht in die {compound} beantragt; die Schutzfrist endet "
+    "{year}.",
+    "Bei der Sichtung der {compound} wurden {n} Blätter mit Wasserschäden festgestellt.",
+    "Die Übernahme der {compound} des Standorts {city} ist für das {q}. Quartal {year} "
+    "vorgesehen.",
+    "Herr {given} {surname} aus {city} bittet um Auskunft über den Verbleib der {compound}.",
+    "Die {compound} der Jahre {year_back} bis {year} umfassen {n} laufende Meter.",
+)
+
+_ENG_SURNAMES = (
+    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
+    "Johnson", "Roberts", "Robinson", "Thompson", "Wright", "Walker", "White", "Edwards", "Hughes",
+    "Green", "Hall", "Lewis", "Harris", "Clarke", "Patel", "Jackson", "Wood", "Turner", "Martin",
+    "Cooper", "Hill", "Ward", "Morris", "Moore", "Clark", "Lee", "King", "Baker", "Harrison",
+    "Morgan", "Allen", "James", "Scott", "Phillips", "Watson", "Davis", "Parker", "Price",
+    "Bennett", "Young", "Griffiths", "Mitchell", "Kelly", "Cook", "Carter", "Richardson", "Bailey",
+    "Collins", "Bell", "Shaw", "Murphy", "Miller", "Cox", "Richards", "Khan", "Marshall",
+    "Anderson", "Simpson", "Ellis", "Adams", "Singh", "Begum", "Wilkinson", "Foster", "Chapman",
+    "Powell", "Webb", "Rogers", "Gray", "Mason", "Ali", "Hunt", "Hussain", "Campbell", "Matthews",
+    "Owen", "Palmer", "Holmes", "Mills", "Barnes", "Knight", "Lloyd", "Butler", "Russell", "Barker",
+    "Fisher", "Stevens", "Jenkins", "Murray", "Dixon", "Harvey",
+)
+_ENG_GIVEN = (
+    "Mary", "Patricia", "Elizabeth", "Susan", "Margaret", "Sarah", "Karen", "Helen", "Joan", "Ruth",
+    "Alice", "Emily", "Hannah", "Grace", "Olivia", "Amelia", "Jessica", "Rebecca", "Catherine",
+    "Eleanor", "John", "William", "James", "Robert", "George", "Thomas", "Richard", "Charles",
+    "Edward", "Henry", "Arthur", "Peter", "David", "Michael", "Andrew", "Stephen", "Paul", "Mark",
+    "Simon", "Daniel",
+)
+_ENG_TOWNS = (
+    "London", "Birmingham", "Manchester", "Leeds", "Liverpool", "Sheffield", "Bristol", "Newcastle",
+    "Nottingham", "Leicester", "Coventry", "Bradford", "Cardiff", "Belfast", "Edinburgh", "Glasgow",
+    "Aberdeen", "Dundee", "Inverness", "Swansea", "Plymouth", "Southampton", "Portsmouth",
+    "Brighton", "Norwich", "Ipswich", "Cambridge", "Oxford", "Reading", "Luton", "Northampton",
+    "Peterborough", "York", "Hull", "Durham", "Carlisle", "Lancaster", "Preston", "Blackpool",
+    "Bolton", "Wigan", "Stockport", "Derby", "Stoke", "Wolverhampton", "Exeter", "Gloucester",
+    "Worcester", "Hereford", "Lincoln", "Chester", "Bath", "Salisbury", "Winchester", "Canterbury",
+    "Colchester", "Chelmsford", "Harrogate", "Kendal", "Stirling",
+)
+_ENG_SUBJECTS = (
+    "planning applications", "building control files", "council minutes", "rate books",
+    "electoral registers", "burial registers", "school admission registers", "licensing records",
+    "highway adoption plans", "tithe maps", "enclosure awards", "coroners' inquests",
+    "probate records", "poor law union minutes", "court registers", "asylum case books",
+    "hospital admission books", "militia lists", "tax assessments", "land registry deeds",
+    "valuation lists", "drainage board papers", "parish registers", "magistrates' court files",
+    "police occurrence books", "trade directories", "apprenticeship indentures",
+    "quarter sessions rolls", "harbour board accounts", "estate surveys", "railway plans",
+    "water board reports", "housing allocation files", "social services case files",
+    "pension records", "payroll ledgers", "personnel files", "tenancy agreements",
+    "correspondence files", "photographic negatives", "cemetery plot books",
+    "turnpike trust accounts", "workhouse admission registers", "shipping crew lists",
+    "lighthouse logbooks",
+)
+_ENG_TEMPLATES = (
+    "File {ref} concerning {given} {surname} of {town} contains {n} folios of {subject}.",
+    "On {day} the {town} office transferred {n} boxes of {subject} covering {year_back} to "
+    "{year}.",
+    "Mrs {given} {surname} has asked to consult the {subject}; the closure period ends in "
+    "{year}.",
+    "A survey of the {subject} found {n} sheets affected by mould and water damage.",
+    "The {subject} held at {town} are scheduled for digitisation in quarter {q} of {year}.",
+    "Mr {given} {surname} of {town} requests a certified copy of entry {n} in the {subject}.",
+    "The {subject} from {year_back} to {year} occupy {n} metres of shelving in the {town} store.",
+)
+
+_OCR_CONFUSIONS = {"rn": "m", "m": "rn", "l": "1", "I": "l", "o": "0", "O": "0", "e": "c",
+                   "c": "e", "h": "b", "ă": "a", "ơ": "o", "ư": "u", "ệ": "ê", "ộ": "ô",
+                   "ấ": "â", "ü": "u", "ö": "o", "ä": "a", "ß": "B", "đ": "d", "n": "u"}
+OCR_NOISE = 0.004  # share of words with one OCR-like misreading
+
+
+def _zipf(items: Sequence[Any], exponent: float = 1.0) -> tuple[list[Any], list[float]]:
+    """Items with cumulative Zipf weights (the first the most frequent), for rng.choices."""
+    return list(items), list(accumulate(1.0 / (rank ** exponent)
+                                        for rank in range(1, len(items) + 1)))
+
+
+def _pick(rng: random.Random, table: tuple[list[Any], list[float]]) -> Any:
+    items, cumulative = table
+    return items[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
+
+
+@dataclass(frozen=True)
+class _Language:
+    code: str
+    share: float  # of records
+    units: list[tuple[str, tuple[str, ...], str]]  # unit code, letterhead lines, place
+    types: list[str]
+    topics: Sequence[str]
+    sentences: Sequence[str]
+    templates: Sequence[str]
+    slots: dict[str, tuple[list[Any], list[float]]]
+    page_label: str
+    closing: str
+
+
+def _languages() -> list[_Language]:
+    vie_units = [(code, lines, place) for lines, code, place, _signer in _VIE_ISSUERS]
+    deu_units = [(code, lines, place) for lines, code, place in _DEU_ISSUERS]
+    eng_units = [(code, lines, place) for lines, code, place in _ENG_ISSUERS]
+    streets = [p + k for p in _DEU_STREET_PARTS for k in _DEU_STREET_KINDS]
+    compounds = [p + h for p in _DEU_PREFIXES for h in _DEU_HEADS]
+    random.Random("compounds").shuffle(compounds)  # Zipf ranks not in alphabetical order
+    random.Random("streets").shuffle(streets)
+    return [
+        _Language("vie", 0.5, vie_units, [t for t, _ in _VIE_TYPES], _VIE_TOPICS,
+                  (*_VIE_SENTENCES, *_VIE_PREAMBLE), _VIE_TEMPLATES,
+                  {"surname": _zipf(_VIE_SURNAMES, 1.2), "middle": _zipf(_VIE_MIDDLE),
+                   "given": _zipf(_VIE_GIVEN), "province": _zipf(_VIE_PROVINCES),
+                   "ward": _zipf(_VIE_WARDS), "subject": _zipf(_VIE_SUBJECTS),
+                   "office": _zipf([f"Sở Nội vụ tỉnh {p}" for p in _VIE_PROVINCES])},
+                  "Trang {n}/{m}", "Nơi nhận: Như trên; Lưu: VT."),
+        _Language("deu", 0.25, deu_units, list(_DEU_TYPES), _DEU_TOPICS, _DEU_SENTENCES,
+                  _DEU_TEMPLATES,
+                  {"surname": _zipf(_DEU_SURNAMES), "given": _zipf(_DEU_GIVEN),
+                   "city": _zipf(_DEU_CITIES), "street": _zipf(streets),
+                   "compound": _zipf(compounds, 0.9)},
+                  "Seite {n} von {m}", "Mit freundlichen Grüßen Im Auftrag"),
+        _Language("eng", 0.25, eng_units, list(_ENG_TYPES), _ENG_TOPICS, _ENG_SENTENCES,
+                  _ENG_TEMPLATES,
+                  {"surname": _zipf(_ENG_SURNAMES), "given": _zipf(_ENG_GIVEN),
+                   "town": _zipf(_ENG_TOWNS), "subject": _zipf(_ENG_SUBJECTS)},
+                  "Page {n} of {m}", "Yours faithfully, Head of Records Management"),
+    ]
+
+
+LANGUAGE_TABLES = _languages()
+LEVEL_SHARES = (0.5, 0.25, 0.15, 0.07, 0.03)  # public ... secret
+FIRST_YEAR, LAST_YEAR = 1995, 2025
+NUMBER_LABELS = {"vie": "Số:", "deu": "Az.", "eng": "No."}
+
+
+def clean_vocabulary() -> set[str]:
+    """Every folded word the generator writes on purpose: query words come from these, never
+    from OCR noise (nobody searches for a misreading) or from numbers."""
+    texts: list[str] = []
+    for language in LANGUAGE_TABLES:
+        texts += [" ".join(lines) for _, lines, _ in language.units]
+        texts += [*language.types, *language.topics, *language.sentences, *language.templates,
+                  language.page_label, language.closing]
+        for items, _ in language.slots.values():
+            texts += [str(item) for item in items]
+    return {word for word in terms_of(" ".join(texts)).split() if word.isalpha()}
+
+
+@dataclass
+class Record:
+    row: dict[str, Any]  # the catalog's records row
+    texts: list[str]  # page texts, NFC
+    terms: list[str]  # terms_of(text) per page: what every engine indexes
+
+
+def _day(rng: random.Random) -> date:
+    year = rng.randint(FIRST_YEAR, LAST_YEAR)
+    return date(year, rng.randint(1, 12), rng.randint(1, 28))
+
+
+def _date_words(language: str, day: date) -> str:
+    if language == "vie":
+        return f"{day.day:02d} tháng {day.month:02d} năm {day.year}"
+    if language == "deu":
+        return f"{day.day}.{day.month:02d}.{day.year}"
+    return f"{day.day} {day.strftime('%B')} {day.year}"
+
+
+def _fill(rng: random.Random, language: _Language, template: str, day: date) -> str:
+    slots = language.slots
+    def between(low: int, high: int) -> int:
+        return low + int(rng.random() * (high - low + 1))
+
+    values: dict[str, Any] = {
+        "n": between(2, 480), "q": between(1, 4), "pct": between(40, 120), "year": day.year,
+        "year_back": day.year - between(5, 40), "birth": between(1920, 2000),
+        "plz": between(10000, 99999),
+    }
+    if "{day}" in template:
+        values["day"] = _date_words(language.code, _day(rng))
+    if language.code == "vie":
+        values["ref"] = f"{between(1, 9999)}/HS-{rng.choice(language.units)[0]}"
+        values["name"] = " ".join((_pick(rng, slots["surname"]), _pick(rng, slots["middle"]),
+                                   _pick(rng, slots["given"])))
+    elif language.code == "deu":
+        values["ref"] = f"{between(1, 99):02d}-{between(1, 9999):04d}/{day.year % 100:02d}"
+    else:
+        values["ref"] = f"{rng.choice(language.units)[0]}/{day.year}/{between(1, 9999):04d}"
+    for name, table in slots.items():
+        if "{" + name + "}" in template:
+            values[name] = _pick(rng, table)
+    return template.format(**values)
+
+
+def _noisy(rng: random.Random, words: list[str]) -> list[str]:
+    """A few words misread as OCR misreads them (rn/m, l/1, lost tone marks, ü/u ...)."""
+    at = int(math.log(1.0 - rng.random()) / math.log(1.0 - OCR_NOISE))  # geometric gaps
+    while at < len(words):
+        word = words[at]
+        if len(word) > 3:
+            where = int(rng.random() * len(word))
+            for length in (2, 1):
+                piece = word[where: where + length]
+                if piece in _OCR_CONFUSIONS:
+                    word = word[:where] + _OCR_CONFUSIONS[piece] + word[where + length:]
+                    break
+            else:
+                word = word[:where] + word[where + 1:]
+            words[at] = word
+        at += 1 + int(math.log(1.0 - rng.random()) / math.log(1.0 - OCR_NOISE))
+    return words
+
+
+def _wrapped(text: str, width: int = 78) -> str:
+    """Lines of at most ``width`` characters (a longer word gets a line of its own)."""
+    lines, start = [], 0
+    while len(text) - start > width:
+        cut = text.rfind(" ", start, start + width + 1)
+        if cut <= start:
+            cut = text.find(" ", start + width)
+            if cut < 0:
+                break
+        lines.append(text[start:cut])
+        start = cut + 1
+    lines.append(text[start:])
+    return "\n".join(lines)
+
+
+def make_record(rng: random.Random, number: int, pages_per_record: int) -> Record:
+    """One record: its catalog row and 1 .. 2n-1 pages (n on average) of about 230 words."""
+    roll = rng.random()
+    language = LANGUAGE_TABLES[0 if roll < 0.5 else 1 if roll < 0.75 else 2]
+    unit, letterhead, place = rng.choice(language.units)
+    document_type = rng.choice(language.types)
+    day = _day(rng)
+    fields = {"year": day.year, "year_back": day.year - rng.randint(10, 30),
+              "deadline": _date_words(language.code, _day(rng))}
+    title = rng.choice(language.topics).format(**fields)
+    classification = rng.choices(LEVELS, weights=LEVEL_SHARES)[0]
+    serial = rng.randint(1, 2400)
+    count = rng.randint(1, 2 * pages_per_record - 1)
+    texts = []
+    for page in range(1, count + 1):
+        if page == 1:
+            number_line = f"{NUMBER_LABELS[language.code]} {serial}/{unit}"
+            dated = ("ngày " if language.code == "vie" else "") + _date_words(language.code, day)
+            head = [*letterhead, number_line, f"{place}, {dated}",
+                    document_type, title]
+        else:
+            head = [language.page_label.format(n=page, m=count)]
+        words: list[str] = []
+        target = rng.randint(170, 290)
+        while len(words) < target:
+            if rng.random() < 0.35:
+                sentence = _fill(rng, language, rng.choice(language.templates), day)
+            else:
+                sentence = rng.choice(language.sentences).format(**fields)
+            words += sentence.split()
+        if page == count:
+            words += language.closing.split()
+        body = _wrapped(" ".join(_noisy(rng, words)))
+        texts.append(unicodedata.normalize("NFC", "\n".join(head) + "\n\n" + body))
+    date_known = rng.random() > 0.02
+    row = {
+        "record_id": f"{unit}-{day.year}-{number:06d}",
+        "title": unicodedata.normalize("NFC", title), "unit": unit,
+        "series": f"{unit} {day.year}", "document_type": document_type,
+        "document_number": f"{serial}/{unit}",
+        "document_date": day.isoformat() if date_known else None,
+        "issuer": " / ".join(letterhead), "language": language.code,
+        "classification": classification, "level": level_of(classification),
+        "signed": rng.random() < 0.8, "signature_level": rng.choice(("B-B", "B-T", "B-LTA")),
+        "signer_identity": "", "needs_review": rng.random() < 0.05, "pages": count,
+        "mean_confidence": round(rng.uniform(0.85, 0.99), 3), "batch_id": f"batch-{number // 200}",
+        "archived_at": f"{min(day.year + 1, LAST_YEAR)}-06-01T10:00:00+00:00",
+        "pdf_sha256": f"{rng.getrandbits(256):064x}",
+    }
+    return Record(row, texts, [terms_of(t) for t in texts])
+
+
+def _chunk(args: tuple[int, int, int, int]) -> tuple[list[Record], Counter[str]]:
+    """Records [start, start + count) of the corpus for ``seed``, and their document
+    frequencies (pages holding each word)."""
+    seed, start, count, pages_per_record = args
+    rng = random.Random(f"bench.search:{seed}:{start}")
+    records = [make_record(rng, start + i, pages_per_record) for i in range(count)]
+    df: Counter[str] = Counter()
+    for record in records:
+        for terms in record.terms:
+            df.update(set(terms.split()))
+    return records, df
+
+
+def make_corpus(total: int, pages_per_record: int, seed: int,
+                jobs: int) -> tuple[list[Record], Counter[str]]:
+    tasks = [(seed, start, min(CHUNK, total - start), pages_per_record)
+             for start in range(0, total, CHUNK)]
+    records: list[Record] = []
+    df: Counter[str] = Counter()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for chunk, counts in pool.map(_chunk, tasks):
+            records += chunk
+            df.update(counts)
+    return records, df
+
+
+# --------------------------------------------------------------------------- the queries
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str  # word, phrase, prefix, filtered
+    text: str  # as typed into the search box
+    band: str = ""  # word queries: rare, medium or common
+    clearance: int = len(LEVELS) - 1  # unfiltered kinds: the top clearance (sees everything)
+    filters: Filters = field(default_factory=Filters)
+
+
+def word_band(pages_with: int, pages: int) -> str:
+    share = pages_with / pages
+    return "rare" if share <= RARE_SHARE else "common" if share > COMMON_SHARE else "medium"
+
+
+def make_queries(records: list[Record], df: Counter[str], seed: int, words: int = 200,
+                 phrases: int = 50, prefixes: int = 50, filtered: int = 50) -> list[Query]:
+    """Word queries spread evenly over rare, medium and common words; phrases cut from pages;
+    prefixes of vocabulary words; a word within one unit, a clearance and sometimes a date
+    span. All typed without diacritics, as users type them."""
+    rng = random.Random(f"bench.search.queries:{seed}")
+    pages = sum(len(r.terms) for r in records)
+    clean = clean_vocabulary()
+    vocabulary = sorted(w for w in df if w in clean and len(w) >= 3)
+    banded: dict[str, list[str]] = {band: [] for band in BANDS}
+    for word in vocabulary:
+        banded[word_band(df[word], pages)].append(word)
+    queries: list[Query] = []
+    for index, band in enumerate(BANDS):
+        wanted = words // len(BANDS) + (1 if index < words % len(BANDS) else 0)
+        pool = banded[band]
+        chosen = (rng.sample(pool, wanted) if len(pool) >= wanted
+                  else pool + rng.choices(pool, k=wanted - len(pool)) if pool else [])
+        queries += [Query("word", word, band) for word in chosen]
+
+    def page_words() -> list[str]:
+        return rng.choice(rng.choice(records).terms).split()
+
+    seen: set[str] = set()
+    while len(seen) < phrases:
+        tokens = page_words()
+        length = rng.choice((2, 2, 3))
+        start = rng.randrange(max(1, len(tokens) - length))
+        phrase = tokens[start: start + length]
+        if len(phrase) == length and all(w in clean and len(w) >= 2 for w in phrase):
+            seen.add('"' + " ".join(phrase) + '"')
+    queries += [Query("phrase", text) for text in sorted(seen)]
+
+    stems = sorted({w[: rng.choice((3, 4, 5))] for w in vocabulary if len(w) >= 6})
+    queries += [Query("prefix", stem + "*") for stem in rng.sample(stems, min(prefixes,
+                                                                                len(stems)))]
+
+    for _ in range(filtered):
+        record = rng.choice(records)
+        candidates = [w for w in rng.choice(record.terms).split() if w in clean and len(w) >= 3]
+        year = int((record.row["document_date"] or "2010")[:4])
+        span = rng.random() < 0.5
+        filters = Filters(unit=record.row["unit"],
+                          date_from=date(year - 3, 1, 1) if span else None,
+                          date_to=date(year + 3, 12, 31) if span else None)
+        queries.append(Query("filtered", rng.choice(candidates or ["lưu"]), "",
+                             rng.choice((0, 1, 2)), filters))
+    return queries
+
+
+# --------------------------------------------------------------------------- PostgreSQL server
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the postgres user when we are."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[tuple[str, str, str]]:
+    """A private PostgreSQL on loopback (Debian's binaries), as tests/conftest.py starts it,
+    with the memory settings a catalog server of this size gets. Yields (SQLAlchemy URL,
+    psycopg conninfo, server version); stops the server and removes its data afterwards."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries absent (make system installs postgresql)")
+    bin_dir = found[-1].parent
+    # Not under the bench's own (private) folder: the server runs as postgres.
+    data = Path(tempfile.mkdtemp(prefix="records-bench-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+    settings = " ".join(f"-c {k}={v}" for k, v in PG_SETTINGS.items())
+    started = False
+    try:
+        subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
+                                     "-U", "records", "-E", "UTF8", "--no-locale"]),
+                       check=True, capture_output=True)
+        subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                                     str(data / "server.log"), "-o",
+                                     f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
+                                     f"{settings}", "start"]), check=True, capture_output=True)
+        started = True
+        for name in ("records", "records_add"):
+            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                            "records", name], check=True, capture_output=True)
+        server = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True,
+                                text=True, check=False).stdout.strip()
+        yield (f"postgresql+psycopg://records@127.0.0.1:{port}/records",
+               f"host=127.0.0.1 port={port} user=records dbname=records", server)
+    finally:
+        if started:
+            subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                         "stop"]), capture_output=True, check=False)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass
+class Build:
+    engine: str
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    foreign_cores: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    size_bytes: int = 0
+    size_parts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _batches(records: list[Record], size: int) -> Iterator[list[Record]]:
+    for start in range(0, len(records), size):
+        yield records[start: start + size]
+
+
+def _record_columns() -> list[str]:
+    return [c.name for c in records_table.columns]
+
+
+def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
+    """Bulk load through the catalog's own tables: records, pages and the FTS5 index rows
+    inserted together (as Catalog.add does) but 5,000 records per transaction, then the
+    FTS5 segments merged into one ('optimize')."""
+    build = Build("sqlite")
+    columns = _record_columns()
+    insert_record = (f"INSERT INTO records ({', '.join(columns)}) "
+                     f"VALUES ({', '.join('?' for _ in columns)})")
+    with CpuMeter() as meter:
+        phase = time.perf_counter()
+        catalog = Catalog.open(f"sqlite:///{path}")
+        connection = catalog.engine.raw_connection()  # the catalog's pragmas (WAL, NORMAL)
+        cursor = connection.cursor()
+        page_id = 0
+        for batch in _batches(records, LOAD_BATCH):
+            rows, page_rows, fts_rows = [], [], []
+            for record in batch:
+                rows.append(tuple(record.row[c] for c in columns))
+                for number, (page_text, terms) in enumerate(zip(record.texts, record.terms,
+                                                                strict=True), start=1):
+                    page_id += 1
+                    page_rows.append((page_id, record.row["record_id"], number, page_text,
+                                      terms))
+                    fts_rows.append((page_id, terms))
+            cursor.executemany(insert_record, rows)
+            cursor.executemany("INSERT INTO pages (id, record_id, page, text, terms) "
+                               "VALUES (?, ?, ?, ?, ?)", page_rows)
+            cursor.executemany("INSERT INTO pages_fts (rowid, terms) VALUES (?, ?)", fts_rows)
+            connection.commit()
+        build.phases["insert (rows and FTS5 index)"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        cursor.execute("INSERT INTO pages_fts (pages_fts) VALUES ('optimize')")
+        connection.commit()
+        build.phases["FTS5 optimize"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        build.phases["WAL checkpoint"] = time.perf_counter() - phase
+        parts = dict(cursor.execute(
+            "SELECT CASE WHEN name LIKE 'pages_fts%' THEN 'FTS5 index' "
+            "WHEN name = 'pages' THEN 'pages table' WHEN name = 'records' THEN 'records table' "
+            "ELSE 'other indexes' END, sum(pgsize) FROM dbstat GROUP BY 1").fetchall())
+        cursor.close()
+        connection.close()
+    _finish(build, meter)
+    build.size_bytes = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    build.size_parts = {k: int(v) for k, v in parts.items()}
+    return catalog, build
+
+
+def build_postgres(url: str, conninfo: str, records: list[Record],
+                   gin_during_load: bool) -> tuple[Catalog, Build]:
+    """COPY into the catalog's own tables; the generated tsvector column is computed by
+    PostgreSQL per row, and the GIN index is the catalog's own (created by Catalog.create
+    after the COPY, or kept during it with --pg-gin during), then ANALYZE."""
+    import psycopg
+
+    build = Build("postgresql")
+    columns = _record_columns()
+    with CpuMeter() as meter:
+        phase = time.perf_counter()
+        catalog = Catalog.open(url)
+        if not gin_during_load:
+            with catalog.transaction() as db:
+                db.execute(_sql("DROP INDEX pages_tsv"))
+        with psycopg.connect(conninfo) as connection, connection.cursor() as cursor:
+            with cursor.copy(f"COPY records ({', '.join(columns)}) FROM STDIN") as copy:
+                for record in records:
+                    copy.write_row(tuple(record.row[c] for c in columns))
+            with cursor.copy("COPY pages (record_id, page, text, terms) FROM STDIN") as copy:
+                for record in records:
+                    for number, (page_text, terms) in enumerate(
+                            zip(record.texts, record.terms, strict=True), start=1):
+                        copy.write_row((record.row["record_id"], number, page_text, terms))
+            connection.commit()
+        build.phases["COPY (rows, generated tsvector" +
+                     (", GIN index)" if gin_during_load else ")")] = time.perf_counter() - phase
+        if not gin_during_load:
+            phase = time.perf_counter()
+            catalog.create()  # CREATE INDEX IF NOT EXISTS pages_tsv ... USING gin(tsv)
+            build.phases["CREATE INDEX (GIN, the catalog's DDL)"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+        build.phases["VACUUM ANALYZE"] = time.perf_counter() - phase
+    _finish(build, meter)
+    with catalog.engine.connect() as db:
+        build.size_bytes = db.execute(_sql("SELECT pg_database_size(current_database())")
+                                      ).scalar_one()
+        for label, expression in (
+                ("pages table (with TOAST)", "pg_table_size('pages')"),
+                ("GIN index", "pg_relation_size('pages_tsv')"),
+                ("records table", "pg_table_size('records')"),
+                ("other indexes", "pg_indexes_size('pages') + pg_indexes_size('records') "
+                                  "- pg_relation_size('pages_tsv')")):
+            build.size_parts[label] = db.execute(_sql(f"SELECT {expression}")).scalar_one()
+    return catalog, build
+
+
+@dataclass
+class Tantivy:
+    index: Any
+    schema: Any
+    searcher: Any
+
+
+def build_tantivy(folder: Path, records: list[Record]) -> tuple[Tantivy, Build]:
+    """The same folded words (terms_of) split on spaces, with positions; record id, page,
+    unit, type, level, date, year and signed as stored/fast fields; the page's original
+    text stored (as the catalog keeps it) for snippets."""
+    import tantivy
+
+    build = Build("tantivy")
+    with CpuMeter() as meter:
+        phase = time.perf_counter()
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("terms", tokenizer_name="whitespace", index_option="position")
+        builder.add_text_field("record_id", stored=True, tokenizer_name="raw", fast=True)
+        builder.add_integer_field("page", stored=True)
+        builder.add_text_field("title", stored=True, tokenizer_name="raw")
+        builder.add_text_field("unit", stored=True, tokenizer_name="raw", fast=True)
+        builder.add_text_field("document_type", tokenizer_name="raw", fast=True)
+        builder.add_text_field("classification", tokenizer_name="raw", fast=True)
+        builder.add_text_field("date", stored=True, tokenizer_name="raw")
+        builder.add_integer_field("day", indexed=True, fast=True)  # yyyymmdd, for ranges
+        builder.add_text_field("year", tokenizer_name="raw", fast=True)
+        builder.add_integer_field("level", stored=True, indexed=True, fast=True)
+        builder.add_boolean_field("signed", fast=True)
+        builder.add_bytes_field("text", stored=True)
+        schema = builder.build()
+        folder.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(schema, path=str(folder))
+        writer = index.writer(heap_size=TANTIVY_HEAP)
+        for record in records:
+            row = record.row
+            fields: dict[str, Any] = {
+                "record_id": row["record_id"], "title": row["title"], "unit": row["unit"],
+                "document_type": row["document_type"],
+                "classification": row["classification"], "level": row["level"],
+                "signed": row["signed"],
+                "year": (row["document_date"] or "")[:4] or "unknown"}
+            if row["document_date"]:
+                fields["date"] = row["document_date"]
+                fields["day"] = int(row["document_date"].replace("-", ""))
+            for number, (page_text, terms) in enumerate(zip(record.texts, record.terms,
+                                                            strict=True), start=1):
+                writer.add_document(tantivy.Document(
+                    page=number, terms=terms, text=page_text.encode("utf-8"), **fields))
+        build.phases["add documents"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        writer.commit()
+        build.phases["commit"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        writer.wait_merging_threads()
+        index.reload()
+        build.phases["merges"] = time.perf_counter() - phase
+    _finish(build, meter)
+    build.size_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    searcher = index.searcher()
+    build.notes.append(f"{searcher.num_segments} segments, heap {TANTIVY_HEAP // 10**6} MB, "
+                       f"{os.cpu_count()} indexing threads (default)")
+    return Tantivy(index, schema, searcher), build
+
+
+def _finish(build: Build, meter: CpuMeter) -> None:
+    build.seconds, build.cpu_seconds = meter.wall, meter.cpu
+    build.foreign_cores = meter.foreign_cores
+
+
+def _sql(statement: str) -> TextClause:
+    return text(statement)
+
+
+def catalog_add_rate(catalog: Catalog, records: list[Record]) -> float:
+    """Records per second through the project's own Catalog.add (a transaction each)."""
+    started = time.perf_counter()
+    for record in records:
+        catalog.add(record.row, record.texts)
+    return len(records) / (time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------- querying
+#
+# Each backend is asked the same Query in several ways ("variants"), so that what the
+# project's search costs can be told apart from what its engine costs:
+#
+#   search()  the project's archive.search.search: one hit per record (its best page),
+#             clearance and filters in SQL, total, facets and 20 snippets (measured as is);
+#   records   the same SQL (best page per record, filters, clearance) with ORDER BY score
+#             LIMIT 20 and count(*) OVER () in SQL: top 20 records and their total, bare;
+#   proposed  records plus facets (GROUP BY in the same statement) and the 20 hits' page
+#             texts, snippets made by archive.search.snippet: everything search() returns,
+#             computed in SQL (the change this bench recommends, see the README);
+#   pages     the engine alone: top 20 pages by rank and the number of matching pages
+#             (filters joined from records): like for like with tantivy's pages;
+#   tantivy pages  top 20 pages (stored record id and page read) and the page count;
+#   tantivy full   one hit per record from the top 60 pages, distinct records
+#             (cardinality, approximate), facets (terms aggregations, counted per page)
+#             and snippets by archive.search.snippet from the stored page text.
+
+
+@dataclass
+class Outcome:
+    total: int
+    scores: list[float]
+    facets: dict[str, dict[str, int]] | None = None
+
+
+@dataclass
+class Runner:
+    engine: str
+    variant: str
+    run: Callable[[Query], Outcome]
+
+    @property
+    def name(self) -> str:
+        return f"{self.engine} {self.variant}"
+
+
+SQLITE_BEST = """
+    WITH matched AS MATERIALIZED (
+        SELECT rowid AS id, bm25(pages_fts) AS rank FROM pages_fts
+        WHERE pages_fts MATCH :match),
+    best AS (
+        SELECT p.record_id AS record_id, p.page AS page, min(m.rank) AS rank
+        FROM matched m JOIN pages p ON p.id = m.id GROUP BY p.record_id)"""
+PG_BEST = """
+    WITH best AS (
+        SELECT DISTINCT ON (p.record_id) p.record_id, p.page,
+               ts_rank(p.tsv, q.query) AS rank
+        FROM pages p, to_tsquery('simple', :match) AS q(query)
+        WHERE p.tsv @@ q.query ORDER BY p.record_id, rank DESC)"""
+FACET_SQL = {"unit": "unit", "document_type": "document_type",
+             "classification": "classification", "year": "substr(document_date, 1, 4)",
+             "signed": "CASE WHEN signed THEN 'signed' ELSE 'unsigned' END"}
+
+
+def _compiled(catalog: Catalog, query: Query) -> tuple[Node, str, str, dict[str, Any]]:
+    """The query tree, the backend's match expression, the filter clause and parameters."""
+    tree = parse(query.text)
+    where, params = _filters(query.filters, query.clearance)
+    params["match"] = to_fts5(tree) if catalog.dialect == "sqlite" else to_tsquery(tree)
+    params["limit"] = LIMIT
+    return tree, params["match"], where, params
+
+
+def _best(catalog: Catalog) -> tuple[str, str]:
+    return (SQLITE_BEST, "-best.rank") if catalog.dialect == "sqlite" else (PG_BEST,
+                                                                            "best.rank")
+
+
+def run_search(catalog: Catalog, query: Query) -> Outcome:
+    results = search(catalog, query.text, clearance=query.clearance, filters=query.filters,
+                     limit=LIMIT)
+    return Outcome(results.total, [h.score for h in results.hits], results.facets)
+
+
+def run_records(catalog: Catalog, query: Query) -> Outcome:
+    _, _, where, params = _compiled(catalog, query)
+    best, score = _best(catalog)
+    sql = f"""{best}
+        SELECT best.record_id, best.page, {score} AS score, count(*) OVER () AS total
+        FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}
+        ORDER BY score DESC LIMIT :limit"""
+    with catalog.engine.connect() as db:
+        rows = db.execute(text(sql), params).all()
+    return Outcome(rows[0].total if rows else 0, [round(r.score, 4) for r in rows])
+
+
+def run_proposed(catalog: Catalog, query: Query) -> Results:
+    """Everything search() returns, with ordering, LIMIT, total and facets done in SQL."""
+    tree, _, where, params = _compiled(catalog, query)
+    best, score = _best(catalog)
+    facets = "".join(
+        f"\n        UNION ALL SELECT '{name}', {expression}, NULL, NULL, NULL, NULL, "
+        f"CAST(count(*) AS double precision), NULL FROM hit GROUP BY {expression}"
+        for name, expression in FACET_SQL.items())
+    sql = f"""{best},
+        hit AS MATERIALIZED (
+            SELECT r.record_id, r.title, r.unit, r.document_type, r.classification,
+                   r.document_date, r.signed, best.page, {score} AS score
+            FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}),
+        window_hits AS (SELECT * FROM hit ORDER BY score DESC LIMIT :limit OFFSET 0)
+        SELECT 'hit' AS facet, w.record_id AS value, w.title, w.unit, w.document_date AS day,
+               w.page, CAST(w.score AS double precision) AS n, pg.text AS body
+        FROM window_hits w JOIN pages pg ON pg.record_id = w.record_id AND pg.page = w.page
+        {facets}"""
+    with catalog.engine.connect() as db:
+        rows = db.execute(text(sql), params).all()
+    found: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    hits = []
+    for row in rows:
+        if row.facet == "hit":
+            hits.append(Hit(row.value, row.title, row.unit, row.day, row.page,
+                            snippet(row.body, tree), round(row.n, 4)))
+        else:
+            found[row.facet][row.value or "unknown"] = int(row.n)
+    hits.sort(key=lambda h: h.score, reverse=True)
+    ordered = {name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+               for name, counts in found.items()}
+    return Results(sum(found["signed"].values()), hits, ordered)
+
+
+def run_pages(catalog: Catalog, query: Query) -> Outcome:
+    _, match, where, params = _compiled(catalog, query)
+    with catalog.engine.connect() as db:
+        if catalog.dialect == "sqlite" and query.kind != "filtered":
+            total = db.execute(text("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH :m"),
+                               {"m": match}).scalar_one()
+            rows = db.execute(text(
+                "SELECT p.record_id, p.page, -t.rank AS score FROM (SELECT rowid AS id, rank "
+                "FROM pages_fts WHERE pages_fts MATCH :m ORDER BY rank LIMIT :limit) t "
+                "JOIN pages p ON p.id = t.id ORDER BY t.rank"), {"m": match, "limit": LIMIT}
+            ).all()
+        elif catalog.dialect == "sqlite":
+            rows = db.execute(text(f"""
+                SELECT p.record_id, p.page, -m.rank AS score, count(*) OVER () AS total
+                FROM (SELECT rowid AS id, bm25(pages_fts) AS rank FROM pages_fts
+                      WHERE pages_fts MATCH :match) m
+                JOIN pages p ON p.id = m.id JOIN records r ON r.record_id = p.record_id
+                WHERE {where} ORDER BY m.rank LIMIT :limit"""), params).all()
+            total = rows[0].total if rows else 0
+        elif query.kind != "filtered":
+            total = db.execute(text("SELECT count(*) FROM pages "
+                                    "WHERE tsv @@ to_tsquery('simple', :m)"), {"m": match}
+                               ).scalar_one()
+            rows = db.execute(text(
+                "SELECT record_id, page, ts_rank(tsv, q.query) AS score FROM pages, "
+                "to_tsquery('simple', :m) AS q(query) WHERE tsv @@ q.query "
+                "ORDER BY score DESC LIMIT :limit"), {"m": match, "limit": LIMIT}).all()
+        else:
+            rows = db.execute(text(f"""
+                SELECT p.record_id, p.page, ts_rank(p.tsv, q.query) AS score,
+                       count(*) OVER () AS total
+                FROM pages p JOIN records r ON r.record_id = p.record_id
+                CROSS JOIN to_tsquery('simple', :match) AS q(query)
+                WHERE p.tsv @@ q.query AND {where} ORDER BY score DESC LIMIT :limit"""),
+                params).all()
+            total = rows[0].total if rows else 0
+    return Outcome(total, [round(r.score, 4) for r in rows])
+
+
+def _tantivy_node(engine: Tantivy, node: Node) -> Any:
+    import tantivy
+
+    from archive.query import And, Not, Or
+
+    schema = engine.schema
+    if isinstance(node, Term):
+        words = list(node.words)
+        if node.prefix:  # one word: a range over the term dictionary, every expansion
+            return tantivy.Query.phrase_prefix_query(schema, "terms", words)
+        if len(words) == 1:
+            return tantivy.Query.term_query(schema, "terms", words[0])
+        return tantivy.Query.phrase_query(schema, "terms", words)
+    if isinstance(node, Or):
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, _tantivy_node(engine, n)) for n in node.nodes])
+    if isinstance(node, And):
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.MustNot, _tantivy_node(engine, n.node)) if isinstance(n, Not)
+             else (tantivy.Occur.Must, _tantivy_node(engine, n)) for n in node.nodes])
+    raise ValueError(f"cannot compile {node!r}")
+
+
+def tantivy_query(engine: Tantivy, query: Query) -> tuple[Node, Any]:
+    import tantivy
+
+    tree = parse(query.text)
+    compiled = _tantivy_node(engine, tree)
+    if query.kind != "filtered":
+        return tree, compiled
+    schema, filters = engine.schema, query.filters
+    clauses = [compiled, tantivy.Query.range_query(schema, "level", tantivy.FieldType.Integer,
+                                                   0, query.clearance)]
+    if filters.unit:
+        clauses.append(tantivy.Query.term_query(schema, "unit", filters.unit))
+    if filters.date_from or filters.date_to:
+        low = int((filters.date_from or date(1, 1, 1)).strftime("%Y%m%d"))
+        high = int((filters.date_to or date(9999, 12, 31)).strftime("%Y%m%d"))
+        clauses.append(tantivy.Query.range_query(schema, "day", tantivy.FieldType.Integer,
+                                                 low, high))
+    return tree, tantivy.Query.boolean_query([(tantivy.Occur.Must, c) for c in clauses])
+
+
+def run_tantivy_pages(engine: Tantivy, query: Query) -> Outcome:
+    _, compiled = tantivy_query(engine, query)
+    searcher = engine.searcher
+    result = searcher.search(compiled, LIMIT, count=True)
+    for _, address in result.hits:  # read what a caller needs: the record and page
+        doc = searcher.doc(address)
+        doc.get_first("record_id"), doc.get_first("page")
+    return Outcome(result.count, [round(score, 4) for score, _ in result.hits])
+
+
+TANTIVY_FACETS = {"unit": "unit", "document_type": "document_type",
+                  "classification": "classification", "year": "year", "signed": "signed"}
+
+
+def run_tantivy_full(engine: Tantivy, query: Query) -> Results:
+    tree, compiled = tantivy_query(engine, query)
+    searcher = engine.searcher
+    result = searcher.search(compiled, 3 * LIMIT, count=True)
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    for score, address in result.hits:
+        doc = searcher.doc(address)
+        record_id = doc.get_first("record_id")
+        if record_id in seen:
+            continue
+        seen.add(record_id)
+        hits.append(Hit(record_id, doc.get_first("title"), doc.get_first("unit"),
+                        doc.get_first("date"), doc.get_first("page"),
+                        snippet(doc.get_first("text").decode("utf-8"), tree), round(score, 4)))
+        if len(hits) == LIMIT:
+            break
+    total = round(searcher.cardinality(compiled, "record_id")) if result.count else 0
+    aggregated = searcher.aggregate(compiled, {
+        name: {"terms": {"field": field_name, "size": 1000}}
+        for name, field_name in TANTIVY_FACETS.items()})
+    facets = {name: {str(b.get("key_as_string", b["key"])): b["doc_count"]
+                     for b in aggregated.get(name, {}).get("buckets", [])}
+              for name in TANTIVY_FACETS}
+    return Results(total, hits, facets)
+
+
+def _outcome(results: Results) -> Outcome:
+    return Outcome(results.total, [h.score for h in results.hits], results.facets)
+
+
+def runners_for(engine: str, handle: Any) -> list[Runner]:
+    if engine == "tantivy":
+        return [Runner(engine, "pages", lambda q: run_tantivy_pages(handle, q)),
+                Runner(engine, "full", lambda q: _outcome(run_tantivy_full(handle, q)))]
+    return [Runner(engine, "search()", lambda q: run_search(handle, q)),
+            Runner(engine, "proposed", lambda q: _outcome(run_proposed(handle, q))),
+            Runner(engine, "records", lambda q: run_records(handle, q)),
+            Runner(engine, "pages", lambda q: run_pages(handle, q))]
+
+
+Samples = dict[str, list[tuple[float, Outcome]]]  # runner -> (ms, outcome) per query
+
+
+def time_queries(runners: list[Runner], queries: list[Query], warmup: int,
+                 progress: Callable[[str], None]) -> tuple[Samples, float]:
+    """Per runner, per query (in the order of ``queries``): wall ms and what came back.
+    Every query goes to every runner in turn (the order rotating), so a busy spell of the
+    machine hits them alike; the first ``warmup`` queries of each kind are run untimed
+    first."""
+    samples: Samples = {r.name: [] for r in runners}
+    with CpuMeter() as meter:
+        for kind in QUERY_TYPES:
+            chosen = [q for q in queries if q.kind == kind]
+            for query in chosen[:warmup]:
+                for runner in runners:
+                    runner.run(query)
+            started = time.perf_counter()
+            for index, query in enumerate(chosen):
+                turn = index % len(runners)
+                for runner in runners[turn:] + runners[:turn]:
+                    begin = time.perf_counter()
+                    outcome = runner.run(query)
+                    samples[runner.name].append(((time.perf_counter() - begin) * 1000, outcome))
+            progress(f"{len(chosen)} {kind} queries x {len(runners)} runners in "
+                     f"{time.perf_counter() - started:.0f} s")
+    return samples, meter.foreign_cores
+
+
+def breakdown(catalog: Catalog, queries: list[Query]) -> list[dict[str, Any]]:
+    """Where search()'s time goes, step by step as search() takes them (relevance order)."""
+    out = []
+    for query in queries:
+        steps: dict[str, float] = {}
+        begin = time.perf_counter()
+        tree = parse(query.text)
+        rows = _matching(catalog, tree, query.clearance, query.filters)
+        steps["SQL + rows as dicts (_matching)"] = time.perf_counter() - begin
+        mark = time.perf_counter()
+        rows.sort(key=lambda r: r["score"], reverse=True)
+        steps["sort in Python"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        _facets(rows)
+        steps["facets in Python"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        for row in rows[:LIMIT]:
+            snippet(catalog.page_text(row["record_id"], row["page"]), tree)
+        steps["20 snippets (page_text + snippet)"] = time.perf_counter() - mark
+        out.append({"query": query.text, "band": query.band, "records": len(rows),
+                    "ms": {k: v * 1000 for k, v in steps.items()}})
+    return out
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * share
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
+            "max": max(values, default=float("nan")),
+            "mean": statistics.fmean(values) if values else float("nan")}
+
+
+def latency_stats(samples: Samples, queries: list[Query]) -> dict[str, dict[str, Any]]:
+    stats: dict[str, dict[str, Any]] = {}
+    for name, timed in samples.items():
+        per: dict[str, Any] = {}
+        for kind in QUERY_TYPES:
+            per[kind] = summary([ms for (ms, _), q in zip(timed, queries, strict=True)
+                                 if q.kind == kind])
+        for band in BANDS:
+            per[f"word:{band}"] = summary([ms for (ms, _), q in zip(timed, queries, strict=True)
+                                           if q.kind == "word" and q.band == band])
+        stats[name] = per
+    return stats
+
+
+RETURNS = {
+    "search()": "top 20 records (best page each), record total, 5 facets, 20 snippets",
+    "proposed": "the same as search(), computed in SQL (one statement)",
+    "records": "top 20 records (best page each) and record total, no facets or snippets",
+    "pages": "top 20 pages and matching-page count",
+    "full": "top 20 records (from top 60 pages), approx. record count, facets per page, "
+            "20 snippets",
+}
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def checks(samples: Samples, queries: list[Query]) -> dict[str, Any]:
+    """Do the backends find the same things? Totals across engines, proposed against
+    search(), and pages between tantivy and the SQL engines (same tokens indexed)."""
+    found: dict[str, Any] = {}
+
+    def compare(a: str, b: str, same: Callable[[Outcome, Outcome], bool],
+                kinds: Sequence[str] = QUERY_TYPES) -> None:
+        if a not in samples or b not in samples:
+            return
+        pairs = [(q, x, y) for q, (_, x), (_, y) in zip(queries, samples[a], samples[b],
+                                                         strict=True) if q.kind in kinds]
+        wrong = [f"{q.kind} {q.text!r}: {x.total} vs {y.total}" for q, x, y in pairs
+                 if not same(x, y)]
+        found[f"{a} = {b}"] = {"queries": len(pairs), "agree": len(pairs) - len(wrong),
+                               "examples": wrong[:5]}
+
+    def totals(x: Outcome, y: Outcome) -> bool:
+        return x.total == y.total
+
+    def everything(x: Outcome, y: Outcome) -> bool:
+        return (x.total == y.total and x.facets == y.facets
+                and sorted(x.scores) == sorted(y.scores))
+
+    compare("sqlite search()", "postgresql search()", totals)
+    for backend in ("sqlite", "postgresql"):
+        compare(f"{backend} proposed", f"{backend} search()", everything)
+        compare(f"{backend} records", f"{backend} search()", totals)
+        compare("tantivy pages", f"{backend} pages", totals)
+    return found
+
+
+def report(corpus: dict[str, Any], builds: dict[str, Build], add_rates: dict[str, float],
+           stats: dict[str, dict[str, Any]], found: dict[str, Any],
+           split: dict[str, list[dict[str, Any]]], foreign: float,
+           records: int) -> dict[str, Any]:
+    console.print(make_table(
+        f"Index build: {corpus['records']:,} records, {corpus['pages']:,} pages, "
+        f"{fmt_bytes(corpus['text_bytes'])} of text (UTF-8); the folded words computed once "
+        f"for all engines ({corpus['terms_seconds']:.0f} s of the generation, not in the "
+        "builds)",
+        ["engine", "build s", "CPU s", "others' cores", "x tantivy", "pages/s", "size",
+         "phases (s)", "size parts"],
+        [[name, fmt_num(b.seconds, 1), fmt_num(b.cpu_seconds, 1), f"{b.foreign_cores:.2f}",
+          fmt_num(b.seconds / builds["tantivy"].seconds, 2) if "tantivy" in builds else "-",
+          f"{corpus['pages'] / b.seconds:,.0f}", fmt_bytes(b.size_bytes),
+          "; ".join(f"{k} {v:.1f}" for k, v in b.phases.items()),
+          "; ".join(f"{k} {fmt_bytes(v)}" for k, v in b.size_parts.items())]
+         for name, b in builds.items()], right_from=1))
+    for name, rate in add_rates.items():
+        console.print(f"{name}: the project's Catalog.add (one transaction per record) ingests "
+                      f"{rate:,.0f} records/s, i.e. {records / rate:,.0f} s for "
+                      f"{records:,} records")
+
+    rows = []
+    for name, per in stats.items():
+        cells = [name]
+        for kind in QUERY_TYPES:
+            cells += [_ms(per[kind]["p50"]), _ms(per[kind]["p95"]), _ms(per[kind]["max"])]
+        cells.append(RETURNS[name.split(" ", 1)[1]])
+        rows.append(cells)
+    console.print(make_table(
+        f"Query latency, ms (warm; others' cores {foreign:.2f} while querying)",
+        ["engine / variant", *[f"{k} {s}" for k in QUERY_TYPES for s in ("p50", "p95", "max")],
+         "returns"], rows, right_from=1))
+    console.print(make_table(
+        "Word queries by frequency band, ms (rare: on <= 0.05% of pages, common: > 5%)",
+        ["engine / variant", *[f"{b} {s}" for b in BANDS for s in ("p50", "p95")]],
+        [[name, *[_ms(per[f"word:{b}"][s]) for b in BANDS for s in ("p50", "p95")]]
+         for name, per in stats.items()], right_from=1))
+
+    split_summary: dict[str, Any] = {}
+    for backend, measured in split.items():
+        rows = []
+        split_summary[backend] = {}
+        for band in BANDS:
+            chosen = [m for m in measured if m["band"] == band]
+            if not chosen:
+                continue
+            steps = {step: statistics.fmean(m["ms"][step] for m in chosen)
+                     for step in chosen[0]["ms"]}
+            matched = statistics.fmean(m["records"] for m in chosen)
+            split_summary[backend][band] = {"queries": len(chosen), "mean_records": matched,
+                                            "mean_ms": steps}
+            rows.append([band, str(len(chosen)), f"{matched:,.0f}",
+                         *[_ms(v) for v in steps.values()], _ms(sum(steps.values()))])
+        if rows:
+            console.print(make_table(
+                f"{backend} search(): where the time goes, mean ms per word query",
+                ["band", "queries", "records matched", *measured[0]["ms"], "total"], rows,
+                right_from=1))
+
+    targets: dict[str, Any] = {}
+    sqlite_word = stats.get("sqlite search()", {}).get("word", {}).get("p95")
+    target_rows = []
+    if sqlite_word is not None:
+        ok = sqlite_word < WORD_P95_TARGET_MS
+        targets["sqlite_word_p95_ms"] = {"value": sqlite_word, "target": WORD_P95_TARGET_MS,
+                                         "met": ok}
+        target_rows.append([f"SQLite search() word p95 < {WORD_P95_TARGET_MS:.0f} ms",
+                            _ms(sqlite_word), verdict(ok)])
+        for variant in ("proposed", "records", "pages"):
+            value = stats.get(f"sqlite {variant}", {}).get("word", {}).get("p95")
+            if value is not None:
+                target_rows.append([f"  (SQLite {variant}, for comparison)", _ms(value),
+                                    verdict(value < WORD_P95_TARGET_MS)])
+    if "tantivy" in builds:
+        for backend in ("sqlite", "postgresql"):
+            if backend in builds:
+                ratio = builds[backend].seconds / builds["tantivy"].seconds
+                ok = ratio <= BUILD_RATIO_TARGET
+                targets[f"{backend}_build_ratio"] = {"value": ratio,
+                                                     "target": BUILD_RATIO_TARGET, "met": ok}
+                target_rows.append([f"{backend} build <= {BUILD_RATIO_TARGET:.0f}x tantivy's",
+                                    f"{ratio:.2f}x", verdict(ok)])
+    if target_rows:
+        console.print(make_table("Targets", ["target", "measured", "verdict"], target_rows))
+    console.print(make_table(
+        "Agreement (same query, same answer?)", ["check", "queries", "agree", "first misses"],
+        [[name, str(v["queries"]), str(v["agree"]), "; ".join(v["examples"][:2])]
+         for name, v in found.items()], right_from=1))
+    return {"targets": targets, "breakdown": split_summary}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def environment() -> dict[str, Any]:
+    import sqlite3
+
+    return {"cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "system": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "versions": {name: version(name) for name in ("tantivy", "sqlalchemy", "psycopg")},
+            "load_average_1min": round(os.getloadavg()[0], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--pages-per-record", type=int, default=3,
+                        help="mean pages per record (each has 1 .. 2n-1)")
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help="comma-separated: sqlite,postgresql,tantivy")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/search.json"))
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="make the temporary folder here (default: the system's)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes generating the corpus")
+    parser.add_argument("--words", type=int, default=200)
+    parser.add_argument("--phrases", type=int, default=50)
+    parser.add_argument("--prefixes", type=int, default=50)
+    parser.add_argument("--filtered", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=20,
+                        help="queries of each kind run untimed first, per runner")
+    parser.add_argument("--breakdown", type=int, default=15,
+                        help="word queries per band timed step by step through search()")
+    parser.add_argument("--add-sample", type=int, default=1000,
+                        help="records put through Catalog.add to measure its ingest rate")
+    parser.add_argument("--pg-gin", choices=("after", "during"), default="after",
+                        help="create the GIN index after the COPY (default) or keep it")
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+
+    env = environment()
+    console.print(f"{env['cpu_count']} cores ({env['machine']}, {env['system']}), Python "
+                  f"{env['python']}, SQLite {env['sqlite']}, tantivy "
+                  f"{env['versions']['tantivy']}; load {env['load_average_1min']}")
+    results: dict[str, Any] = {"environment": env, "arguments": {
+        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+
+    def progress(message: str) -> None:
+        console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+    started = time.perf_counter()
+    records, df = make_corpus(args.records, args.pages_per_record, args.seed, args.jobs)
+    generation = time.perf_counter() - started
+    sample = records[: min(200, len(records))]
+    mark = time.perf_counter()
+    for record in sample:
+        for page_text in record.texts:
+            terms_of(page_text)
+    pages = sum(len(r.texts) for r in records)
+    corpus = {
+        "records": len(records), "pages": pages,
+        "text_bytes": sum(len(t.encode("utf-8")) for r in records for t in r.texts),
+        "words": sum(len(t.split()) for r in records for t in r.terms),
+        "distinct_terms": len(df), "generation_seconds": generation,
+        "terms_seconds": (time.perf_counter() - mark) / sum(len(r.texts) for r in sample)
+                         * pages,
+        "languages": dict(Counter(r.row["language"] for r in records)),
+    }
+    queries = make_queries(records, df, args.seed, args.words, args.phrases, args.prefixes,
+                           args.filtered)
+    queries.sort(key=lambda q: QUERY_TYPES.index(q.kind))
+    progress(f"corpus: {len(records):,} records, {pages:,} pages, "
+             f"{corpus['words'] / pages:.0f} words a page, {len(df):,} distinct words, in "
+             f"{generation:.0f} s ({args.jobs} processes); {len(queries)} queries")
+    results["corpus"] = corpus
+    results["queries"] = [{"kind": q.kind, "text": q.text, "band": q.band,
+                           "clearance": q.clearance,
+                           "filters": {k: str(v) for k, v in vars(q.filters).items() if v},
+                           "pages_with_word": df.get(q.text, None) if q.kind == "word" else None}
+                          for q in queries]
+
+    builds: dict[str, Build] = {}
+    add_rates: dict[str, float] = {}
+    handles: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(
+            prefix="records-bench-search-", dir=args.workdir)))
+        adding = records[: args.add_sample]
+        if "sqlite" in backends:
+            progress("building SQLite ...")
+            handles["sqlite"], builds["sqlite"] = build_sqlite(work / "catalog.sqlite", records)
+            stack.callback(handles["sqlite"].engine.dispose)
+            if adding:
+                other = Catalog.open(f"sqlite:///{work / 'add.sqlite'}")
+                add_rates["sqlite"] = catalog_add_rate(other, adding)
+                other.engine.dispose()
+        if "postgresql" in backends:
+            progress("starting PostgreSQL and building ...")
+            url, conninfo, server = stack.enter_context(postgres_server())
+            env["postgresql"] = server
+            handles["postgresql"], builds["postgresql"] = build_postgres(
+                url, conninfo, records, args.pg_gin == "during")
+            stack.callback(handles["postgresql"].engine.dispose)
+            if adding:
+                other = Catalog.open(url.rsplit("/", 1)[0] + "/records_add")
+                add_rates["postgresql"] = catalog_add_rate(other, adding)
+                other.engine.dispose()
+        if "tantivy" in backends:
+            progress("building tantivy ...")
+            handles["tantivy"], builds["tantivy"] = build_tantivy(work / "tantivy", records)
+        for name, build in builds.items():
+            progress(f"{name}: built in {build.seconds:.1f} s, {fmt_bytes(build.size_bytes)}")
+        del records, adding, sample  # the engines have them now; the page cache wants room
+
+        runners = [r for name in backends for r in runners_for(name, handles[name])]
+        samples, foreign = time_queries(runners, queries, args.warmup, progress)
+        split: dict[str, list[dict[str, Any]]] = {}
+        for name in ("sqlite", "postgresql"):
+            if name in handles and args.breakdown:
+                chosen = [q for band in BANDS
+                          for q in [q for q in queries if q.band == band][: args.breakdown]]
+                split[name] = breakdown(handles[name], chosen)
+        stats = latency_stats(samples, queries)
+        found = checks(samples, queries)
+        summaries = report(corpus, builds, add_rates, stats, found, split, foreign,
+                           corpus["records"])
+    results["builds"] = {name: vars(b) for name, b in builds.items()}
+    results["catalog_add_records_per_second"] = add_rates
+    results["latency_ms"] = stats
+    results["querying_foreign_cores"] = foreign
+    results["checks"] = found
+    results["breakdown"] = {"queries": split, **summaries["breakdown"]}
+    results["targets"] = summaries["targets"]
+    results["per_query_ms"] = {name: [round(ms, 3) for ms, _ in timed]
+                               for name, timed in samples.items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
