@@ -4,7 +4,8 @@ Roles say what a person does (records officer, archivist, manager, administrator
 clearance says which records they may see: every record whose classification ranks at or
 below it (``archive.catalog.LEVELS``). Passwords are hashed with Argon2id; API tokens are
 random, shown once, stored only as their SHA-256, and revocable. Accounts live in the
-catalog's database but in tables of their own, so ``records reindex`` never touches them.
+catalog's database but in tables of their own (``archive.catalog.accounts``), which
+``records reindex`` never touches.
 """
 
 from __future__ import annotations
@@ -16,41 +17,14 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 
-from archive.catalog import LEVELS, Catalog
+from archive.catalog import LEVELS, Catalog, users
+from archive.catalog import api_tokens as tokens
 
 ROLES = ("officer", "archivist", "manager", "admin")
 MIN_PASSWORD = 10
 
-access_metadata = MetaData()
-users = Table(
-    "users", access_metadata,
-    Column("name", String(64), primary_key=True),
-    Column("role", String(16), nullable=False),
-    Column("clearance", Integer, nullable=False),
-    Column("password_hash", String(256), nullable=False),
-    Column("active", Boolean, nullable=False, default=True),
-    Column("created", String(32), nullable=False),
-)
-tokens = Table(
-    "api_tokens", access_metadata,
-    Column("id", String(16), primary_key=True),
-    Column("name", String(64), nullable=False, index=True),
-    Column("digest", String(64), nullable=False, unique=True),
-    Column("created", String(32), nullable=False),
-    Column("revoked", String(32)),
-)
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 
 
@@ -73,10 +47,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def create_tables(catalog: Catalog) -> None:
-    access_metadata.create_all(catalog.engine)
-
-
 def add_user(catalog: Catalog, name: str, role: str, clearance: str, password: str) -> User:
     if role not in ROLES:
         raise AccessError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
@@ -84,7 +54,6 @@ def add_user(catalog: Catalog, name: str, role: str, clearance: str, password: s
         raise AccessError(f"unknown clearance {clearance!r}: one of {', '.join(LEVELS)}")
     if len(password) < MIN_PASSWORD:
         raise AccessError(f"the password needs at least {MIN_PASSWORD} characters")
-    create_tables(catalog)
     with catalog.transaction() as db:
         if db.execute(select(users.c.name).where(users.c.name == name)).first():
             raise AccessError(f"a user {name!r} exists already")
@@ -96,7 +65,6 @@ def add_user(catalog: Catalog, name: str, role: str, clearance: str, password: s
 
 def authenticate(catalog: Catalog, name: str, password: str) -> User | None:
     """The user if the password is right and the account active; None otherwise."""
-    create_tables(catalog)
     with catalog.engine.connect() as db:
         row = db.execute(select(users).where(users.c.name == name, users.c.active)).first()
     if row is None:
@@ -122,7 +90,6 @@ def issue_token(catalog: Catalog, name: str) -> tuple[str, str]:
 
 
 def revoke_token(catalog: Catalog, token_id: str) -> bool:
-    create_tables(catalog)
     with catalog.transaction() as db:
         done = db.execute(update(tokens).where(tokens.c.id == token_id, tokens.c.revoked.is_(None))
                           .values(revoked=_now()))
@@ -130,7 +97,6 @@ def revoke_token(catalog: Catalog, token_id: str) -> bool:
 
 
 def user_for_token(catalog: Catalog, secret: str) -> User | None:
-    create_tables(catalog)
     with catalog.engine.connect() as db:
         row = db.execute(
             select(users).join(tokens, tokens.c.name == users.c.name)
@@ -140,14 +106,12 @@ def user_for_token(catalog: Catalog, secret: str) -> User | None:
 
 
 def get_user(catalog: Catalog, name: str) -> User | None:
-    create_tables(catalog)
     with catalog.engine.connect() as db:
         row = db.execute(select(users).where(users.c.name == name, users.c.active)).first()
     return User(row.name, row.role, row.clearance) if row else None
 
 
 def list_users(catalog: Catalog) -> list[User]:
-    create_tables(catalog)
     with catalog.engine.connect() as db:
         rows = db.execute(select(users).where(users.c.active).order_by(users.c.name)).all()
     return [User(r.name, r.role, r.clearance) for r in rows]

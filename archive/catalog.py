@@ -78,6 +78,25 @@ pages = Table(
     Column("terms", Text, nullable=False),  # folded words separated by spaces: what is indexed
     UniqueConstraint("record_id", "page"),
 )
+# Accounts are not derived from the archive: their own metadata, never dropped by a rebuild.
+accounts = MetaData()
+users = Table(
+    "users", accounts,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("clearance", Integer, nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created", String(32), nullable=False),
+)
+api_tokens = Table(
+    "api_tokens", accounts,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(64), nullable=False, index=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created", String(32), nullable=False),
+    Column("revoked", String(32)),
+)
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -111,6 +130,7 @@ class Catalog:
         return catalog
 
     def create(self) -> None:
+        accounts.create_all(self.engine)
         metadata.create_all(self.engine)
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
@@ -125,6 +145,7 @@ class Catalog:
                 db.execute(text("CREATE INDEX IF NOT EXISTS pages_tsv ON pages USING gin(tsv)"))
 
     def drop(self) -> None:
+        """Drop the derived tables (records, pages, index); accounts stay."""
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
                 db.execute(text("DROP TABLE IF EXISTS pages_fts"))

@@ -48,6 +48,7 @@ from common import (  # the path above makes bench/ importable however this is r
     fmt_bytes,
     fmt_num,
     make_table,
+    process_tree,
     verdict,
 )
 
@@ -613,11 +614,34 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+@dataclass(frozen=True)
+class PgServer:
+    url: str  # SQLAlchemy
+    conninfo: str  # psycopg
+    version: str
+    pid: int  # the postmaster
+
+    def cpu_seconds(self) -> float:
+        """CPU of the server: its live processes, and the ended ones the postmaster reaped
+        (the server is not our child, so getrusage does not see it)."""
+        total = 0.0
+        for pid in process_tree(self.pid):
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == self.pid:
+                total += int(fields[13]) + int(fields[14])  # cutime, cstime
+        return total / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def postgres_server() -> Iterator[tuple[str, str, str]]:
+def postgres_server() -> Iterator[PgServer]:
     """A private PostgreSQL on loopback (Debian's binaries), as tests/conftest.py starts it,
-    with the memory settings a catalog server of this size gets. Yields (SQLAlchemy URL,
-    psycopg conninfo, server version); stops the server and removes its data afterwards."""
+    with the memory settings a catalog server of this size gets. Stops the server and
+    removes its data afterwards."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found:
         raise RuntimeError("PostgreSQL server binaries absent (make system installs postgresql)")
@@ -643,8 +667,9 @@ def postgres_server() -> Iterator[tuple[str, str, str]]:
                             "records", name], check=True, capture_output=True)
         server = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True,
                                 text=True, check=False).stdout.strip()
-        yield (f"postgresql+psycopg://records@127.0.0.1:{port}/records",
-               f"host=127.0.0.1 port={port} user=records dbname=records", server)
+        pid = int((data / "postmaster.pid").read_text(encoding="ascii").split()[0])
+        yield PgServer(f"postgresql+psycopg://records@127.0.0.1:{port}/records",
+                       f"host=127.0.0.1 port={port} user=records dbname=records", server, pid)
     finally:
         if started:
             subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
@@ -725,7 +750,7 @@ def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
     return catalog, build
 
 
-def build_postgres(url: str, conninfo: str, records: list[Record],
+def build_postgres(server: PgServer, records: list[Record],
                    gin_during_load: bool) -> tuple[Catalog, Build]:
     """COPY into the catalog's own tables; the generated tsvector column is computed by
     PostgreSQL per row, and the GIN index is the catalog's own (created by Catalog.create
@@ -734,6 +759,8 @@ def build_postgres(url: str, conninfo: str, records: list[Record],
 
     build = Build("postgresql")
     columns = _record_columns()
+    url, conninfo = server.url, server.conninfo
+    server_cpu = server.cpu_seconds()
     with CpuMeter() as meter:
         phase = time.perf_counter()
         catalog = Catalog.open(url)
@@ -760,7 +787,7 @@ def build_postgres(url: str, conninfo: str, records: list[Record],
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")
         build.phases["VACUUM ANALYZE"] = time.perf_counter() - phase
-    _finish(build, meter)
+    _finish(build, meter, server.cpu_seconds() - server_cpu)
     with catalog.engine.connect() as db:
         build.size_bytes = db.execute(_sql("SELECT pg_database_size(current_database())")
                                       ).scalar_one()
@@ -839,9 +866,11 @@ def build_tantivy(folder: Path, records: list[Record]) -> tuple[Tantivy, Build]:
     return Tantivy(index, schema, searcher), build
 
 
-def _finish(build: Build, meter: CpuMeter) -> None:
-    build.seconds, build.cpu_seconds = meter.wall, meter.cpu
-    build.foreign_cores = meter.foreign_cores
+def _finish(build: Build, meter: CpuMeter, server_cpu: float = 0.0) -> None:
+    """Wall and CPU seconds (ours and, for PostgreSQL, the server's) and the cores others
+    used meanwhile."""
+    build.seconds, build.cpu_seconds = meter.wall, meter.cpu + server_cpu
+    build.foreign_cores = max(0.0, meter.machine - build.cpu_seconds) / meter.wall
 
 
 def _sql(statement: str) -> TextClause:
@@ -1440,13 +1469,13 @@ def main() -> None:
                 other.engine.dispose()
         if "postgresql" in backends:
             progress("starting PostgreSQL and building ...")
-            url, conninfo, server = stack.enter_context(postgres_server())
-            env["postgresql"] = server
+            server = stack.enter_context(postgres_server())
+            env["postgresql"] = server.version
             handles["postgresql"], builds["postgresql"] = build_postgres(
-                url, conninfo, records, args.pg_gin == "during")
+                server, records, args.pg_gin == "during")
             stack.callback(handles["postgresql"].engine.dispose)
             if adding:
-                other = Catalog.open(url.rsplit("/", 1)[0] + "/records_add")
+                other = Catalog.open(server.url.rsplit("/", 1)[0] + "/records_add")
                 add_rates["postgresql"] = catalog_add_rate(other, adding)
                 other.engine.dispose()
         if "tantivy" in backends:

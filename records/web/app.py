@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from archive import audit, events
-from archive.access import User, authenticate, create_tables, get_user, user_for_token
+from archive.access import User, authenticate, get_user, user_for_token
 from archive.catalog import LEVELS, Catalog
 from archive.query import QueryError
 from archive.search import Filters, Results, search
@@ -57,7 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     home = settings.home.resolve()
     catalog = Catalog.open(settings.catalog_url())
-    create_tables(catalog)
     app = FastAPI(title="records", summary="Search, read and verify the signed archive",
                   version="1")
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(home), max_age=SESSION_SECONDS,
