@@ -1148,12 +1148,14 @@ Samples = dict[str, list[tuple[float, Outcome]]]  # runner -> (ms, outcome) per 
 
 
 def time_queries(runners: list[Runner], queries: list[Query], warmup: int,
-                 progress: Callable[[str], None]) -> tuple[Samples, float]:
+                 progress: Callable[[str], None],
+                 server_cpu: Callable[[], float] = lambda: 0.0) -> tuple[Samples, float]:
     """Per runner, per query (in the order of ``queries``): wall ms and what came back.
     Every query goes to every runner in turn (the order rotating), so a busy spell of the
     machine hits them alike; the first ``warmup`` queries of each kind are run untimed
     first."""
     samples: Samples = {r.name: [] for r in runners}
+    server_before = server_cpu()
     with CpuMeter() as meter:
         for kind in QUERY_TYPES:
             chosen = [q for q in queries if q.kind == kind]
@@ -1169,7 +1171,8 @@ def time_queries(runners: list[Runner], queries: list[Query], warmup: int,
                     samples[runner.name].append(((time.perf_counter() - begin) * 1000, outcome))
             progress(f"{len(chosen)} {kind} queries x {len(runners)} runners in "
                      f"{time.perf_counter() - started:.0f} s")
-    return samples, meter.foreign_cores
+    ours = meter.cpu + server_cpu() - server_before
+    return samples, max(0.0, meter.machine - ours) / meter.wall
 
 
 def breakdown(catalog: Catalog, queries: list[Query]) -> list[dict[str, Any]]:
@@ -1188,9 +1191,12 @@ def breakdown(catalog: Catalog, queries: list[Query]) -> list[dict[str, Any]]:
         _facets(rows)
         steps["facets in Python"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        for row in rows[:LIMIT]:
-            snippet(catalog.page_text(row["record_id"], row["page"]), tree)
-        steps["20 snippets (page_text + snippet)"] = time.perf_counter() - mark
+        texts = [catalog.page_text(row["record_id"], row["page"]) for row in rows[:LIMIT]]
+        steps["20 x page_text"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        for page_text in texts:
+            snippet(page_text, tree)
+        steps["20 x snippet()"] = time.perf_counter() - mark
         out.append({"query": query.text, "band": query.band, "records": len(rows),
                     "ms": {k: v * 1000 for k, v in steps.items()}})
     return out
@@ -1297,17 +1303,14 @@ def report(corpus: dict[str, Any], builds: dict[str, Build], add_rates: dict[str
                       f"{rate:,.0f} records/s, i.e. {records / rate:,.0f} s for "
                       f"{records:,} records")
 
-    rows = []
-    for name, per in stats.items():
-        cells = [name]
-        for kind in QUERY_TYPES:
-            cells += [_ms(per[kind]["p50"]), _ms(per[kind]["p95"]), _ms(per[kind]["max"])]
-        cells.append(RETURNS[name.split(" ", 1)[1]])
-        rows.append(cells)
     console.print(make_table(
-        f"Query latency, ms (warm; others' cores {foreign:.2f} while querying)",
-        ["engine / variant", *[f"{k} {s}" for k in QUERY_TYPES for s in ("p50", "p95", "max")],
-         "returns"], rows, right_from=1))
+        f"Query latency, ms, p50 / p95 / max (warm; others' cores {foreign:.2f} while "
+        "querying)", ["engine / variant", *[f"{k} ({stats[next(iter(stats))][k]['n']})"
+                                            for k in QUERY_TYPES]],
+        [[name, *[" / ".join(_ms(per[k][s]) for s in ("p50", "p95", "max"))
+                  for k in QUERY_TYPES]] for name, per in stats.items()], right_from=1))
+    console.print(make_table("What each variant returns", ["variant", "returns"],
+                             [[v, r] for v, r in RETURNS.items()]))
     console.print(make_table(
         "Word queries by frequency band, ms (rare: on <= 0.05% of pages, common: > 5%)",
         ["engine / variant", *[f"{b} {s}" for b in BANDS for s in ("p50", "p95")]],
@@ -1486,7 +1489,9 @@ def main() -> None:
         del records, adding, sample  # the engines have them now; the page cache wants room
 
         runners = [r for name in backends for r in runners_for(name, handles[name])]
-        samples, foreign = time_queries(runners, queries, args.warmup, progress)
+        samples, foreign = time_queries(
+            runners, queries, args.warmup, progress,
+            server.cpu_seconds if "postgresql" in backends else lambda: 0.0)
         split: dict[str, list[dict[str, Any]]] = {}
         for name in ("sqlite", "postgresql"):
             if name in handles and args.breakdown:
