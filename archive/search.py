@@ -17,13 +17,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from archive.catalog import LEVELS, Catalog
+from archive.catalog import LEVELS, Catalog, records
 from archive.fold import fold
 from archive.query import Node, Term, parse, positive_terms, to_fts5, to_tsquery
 
 SNIPPET_WORDS = 24
+# Only what ordering and facets need travels back for every match.
+_COLUMNS = ("r.record_id, r.unit, r.document_type, r.classification, r.document_date, "
+            "r.signed")
 FACETS = ("unit", "document_type", "classification", "year", "signed")
 
 
@@ -75,8 +78,9 @@ def search(catalog: Catalog, query: str, *, clearance: int = 0, filters: Filters
     else:
         rows.sort(key=lambda r: r["score"], reverse=True)
     window = rows[offset: offset + max(0, limit)]
-    hits = [Hit(r["record_id"], r["title"], r["unit"], r["document_date"], r["page"],
-                snippet(catalog.page_text(r["record_id"], r["page"]), tree),
+    titles = _titles(catalog, [r["record_id"] for r in window])
+    hits = [Hit(r["record_id"], titles.get(r["record_id"], ""), r["unit"], r["document_date"],
+                r["page"], snippet(catalog.page_text(r["record_id"], r["page"]), tree),
                 round(r["score"], 4)) for r in window]
     return Results(len(rows), hits, _facets(rows))
 
@@ -93,7 +97,7 @@ def _matching(catalog: Catalog, tree: Node, clearance: int,
                 -- SQLite takes the bare column (page) from the row holding the min()
                 SELECT p.record_id AS record_id, p.page AS page, min(m.rank) AS rank
                 FROM matched m JOIN pages p ON p.id = m.id GROUP BY p.record_id)
-            SELECT r.*, best.page AS page, -best.rank AS score
+            SELECT {_COLUMNS}, best.page AS page, -best.rank AS score
             FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}"""
         params["match"] = to_fts5(tree)
     else:
@@ -103,11 +107,21 @@ def _matching(catalog: Catalog, tree: Node, clearance: int,
                        ts_rank(p.tsv, q.query) AS rank
                 FROM pages p, to_tsquery('simple', :match) AS q(query)
                 WHERE p.tsv @@ q.query ORDER BY p.record_id, rank DESC)
-            SELECT r.*, best.page AS page, best.rank AS score
+            SELECT {_COLUMNS}, best.page AS page, best.rank AS score
             FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}"""
         params["match"] = to_tsquery(tree)
     with catalog.engine.connect() as db:
         return [dict(row._mapping) for row in db.execute(text(sql), params)]
+
+
+def _titles(catalog: Catalog, record_ids: list[str]) -> dict[str, str]:
+    """Titles of the page of hits only: every match is counted, only these are shown."""
+    if not record_ids:
+        return {}
+    with catalog.engine.connect() as db:
+        rows = db.execute(select(records.c.record_id, records.c.title)
+                          .where(records.c.record_id.in_(record_ids)))
+        return {record_id: title for record_id, title in rows}
 
 
 def _filters(filters: Filters, clearance: int) -> tuple[str, dict[str, Any]]:
