@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -530,6 +531,7 @@ def make_corpus(total: int, pages_per_record: int, seed: int,
         for chunk, counts in pool.map(_chunk, tasks):
             records += chunk
             df.update(counts)
+    records.sort(key=lambda r: r.row["record_id"])  # as `records reindex` meets them
     return records, df
 
 
@@ -690,6 +692,7 @@ class Build:
     size_bytes: int = 0
     size_parts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    repeats: list[float] = field(default_factory=list)  # every build's seconds
 
 
 def _batches(records: list[Record], size: int) -> Iterator[list[Record]]:
@@ -703,8 +706,9 @@ def _record_columns() -> list[str]:
 
 def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
     """Bulk load through the catalog's own tables: records, pages and the FTS5 index rows
-    inserted together (as Catalog.add does) but 5,000 records per transaction, then the
-    FTS5 segments merged into one ('optimize')."""
+    inserted together (as Catalog.add does) but 5,000 records per transaction, with a 1 GB
+    page cache on the loading connection, then the FTS5 segments merged into one
+    ('optimize'). The catalog's pragmas (WAL, synchronous=NORMAL) stay as they are."""
     build = Build("sqlite")
     columns = _record_columns()
     insert_record = (f"INSERT INTO records ({', '.join(columns)}) "
@@ -714,6 +718,7 @@ def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
         catalog = Catalog.open(f"sqlite:///{path}")
         connection = catalog.engine.raw_connection()  # the catalog's pragmas (WAL, NORMAL)
         cursor = connection.cursor()
+        cursor.execute("PRAGMA cache_size = -1000000")
         page_id = 0
         for batch in _batches(records, LOAD_BATCH):
             rows, page_rows, fts_rows = [], [], []
@@ -744,6 +749,7 @@ def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
             "ELSE 'other indexes' END, sum(pgsize) FROM dbstat GROUP BY 1").fetchall())
         cursor.close()
         connection.close()
+    catalog.engine.dispose()  # searches get fresh connections, without the loader's cache
     _finish(build, meter)
     build.size_bytes = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     build.size_parts = {k: int(v) for k, v in parts.items()}
@@ -978,8 +984,8 @@ def run_proposed(catalog: Catalog, query: Query) -> Results:
     tree, _, where, params = _compiled(catalog, query)
     best, score = _best(catalog)
     facets = "".join(
-        f"\n        UNION ALL SELECT '{name}', {expression}, NULL, NULL, NULL, NULL, "
-        f"CAST(count(*) AS double precision), NULL FROM hit GROUP BY {expression}"
+        f"\n        UNION ALL SELECT '{name}', {expression}, NULL, NULL, NULL, NULL, NULL, "
+        f"count(*), NULL FROM hit GROUP BY {expression}"
         for name, expression in FACET_SQL.items())
     sql = f"""{best},
         hit AS MATERIALIZED (
@@ -988,7 +994,7 @@ def run_proposed(catalog: Catalog, query: Query) -> Results:
             FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}),
         window_hits AS (SELECT * FROM hit ORDER BY score DESC LIMIT :limit OFFSET 0)
         SELECT 'hit' AS facet, w.record_id AS value, w.title, w.unit, w.document_date AS day,
-               w.page, CAST(w.score AS double precision) AS n, pg.text AS body
+               w.page, w.score, NULL AS n, pg.text AS body
         FROM window_hits w JOIN pages pg ON pg.record_id = w.record_id AND pg.page = w.page
         {facets}"""
     with catalog.engine.connect() as db:
@@ -998,7 +1004,7 @@ def run_proposed(catalog: Catalog, query: Query) -> Results:
     for row in rows:
         if row.facet == "hit":
             hits.append(Hit(row.value, row.title, row.unit, row.day, row.page,
-                            snippet(row.body, tree), round(row.n, 4)))
+                            snippet(row.body, tree), round(row.score, 4)))
         else:
             found[row.facet][row.value or "unknown"] = int(row.n)
     hits.sort(key=lambda h: h.score, reverse=True)
@@ -1054,7 +1060,9 @@ def _tantivy_node(engine: Tantivy, node: Node) -> Any:
     schema = engine.schema
     if isinstance(node, Term):
         words = list(node.words)
-        if node.prefix:  # one word: a range over the term dictionary, every expansion
+        if node.prefix and len(words) == 1:  # every expansion (phrase_prefix_query stops at 50)
+            return tantivy.Query.regex_query(schema, "terms", re.escape(words[0]) + ".*")
+        if node.prefix:
             return tantivy.Query.phrase_prefix_query(schema, "terms", words)
         if len(words) == 1:
             return tantivy.Query.term_query(schema, "terms", words[0])
@@ -1177,9 +1185,29 @@ def time_queries(runners: list[Runner], queries: list[Query], warmup: int,
 
 def breakdown(catalog: Catalog, queries: list[Query]) -> list[dict[str, Any]]:
     """Where search()'s time goes, step by step as search() takes them (relevance order)."""
+    if catalog.dialect == "sqlite":
+        count = "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH :match"
+        top = ("SELECT rowid FROM pages_fts WHERE pages_fts MATCH :match "
+               "ORDER BY rank LIMIT :limit")
+        last = ("SELECT rowid FROM pages_fts WHERE pages_fts MATCH :match "
+                "ORDER BY rowid DESC LIMIT :limit")
+    else:
+        count = "SELECT count(*) FROM pages WHERE tsv @@ to_tsquery('simple', :match)"
+        top = ("SELECT id FROM pages, to_tsquery('simple', :match) AS q(query) "
+               "WHERE tsv @@ q.query ORDER BY ts_rank(tsv, q.query) DESC LIMIT :limit")
+        last = ("SELECT id FROM pages WHERE tsv @@ to_tsquery('simple', :match) "
+                "ORDER BY id DESC LIMIT :limit")
     out = []
     for query in queries:
         steps: dict[str, float] = {}
+        _, _, _, params = _compiled(catalog, query)
+        with catalog.engine.connect() as db:
+            for label, statement in (("engine: count pages", count),
+                                     ("engine: top 20 pages by rank", top),
+                                     ("engine: last 20 pages, unranked", last)):
+                begin = time.perf_counter()
+                db.execute(text(statement), params).all()
+                steps[label] = time.perf_counter() - begin
         begin = time.perf_counter()
         tree = parse(query.text)
         rows = _matching(catalog, tree, query.clearance, query.filters)
@@ -1261,8 +1289,10 @@ def checks(samples: Samples, queries: list[Query]) -> dict[str, Any]:
             return
         pairs = [(q, x, y) for q, (_, x), (_, y) in zip(queries, samples[a], samples[b],
                                                          strict=True) if q.kind in kinds]
-        wrong = [f"{q.kind} {q.text!r}: {x.total} vs {y.total}" for q, x, y in pairs
-                 if not same(x, y)]
+        wrong = [f"{q.kind} {q.text!r}: total {x.total} vs {y.total}"
+                 + ("" if x.facets == y.facets else ", facets differ")
+                 + ("" if sorted(x.scores) == sorted(y.scores) else ", scores differ")
+                 for q, x, y in pairs if not same(x, y)]
         found[f"{a} = {b}"] = {"queries": len(pairs), "agree": len(pairs) - len(wrong),
                                "examples": wrong[:5]}
 
@@ -1292,7 +1322,9 @@ def report(corpus: dict[str, Any], builds: dict[str, Build], add_rates: dict[str
         "builds)",
         ["engine", "build s", "CPU s", "others' cores", "x tantivy", "pages/s", "size",
          "phases (s)", "size parts"],
-        [[name, fmt_num(b.seconds, 1), fmt_num(b.cpu_seconds, 1), f"{b.foreign_cores:.2f}",
+        [[name, fmt_num(b.seconds, 1) + (f" (of {', '.join(f'{r:.1f}' for r in b.repeats)})"
+                                          if len(b.repeats) > 1 else ""),
+          fmt_num(b.cpu_seconds, 1), f"{b.foreign_cores:.2f}",
           fmt_num(b.seconds / builds["tantivy"].seconds, 2) if "tantivy" in builds else "-",
           f"{corpus['pages'] / b.seconds:,.0f}", fmt_bytes(b.size_bytes),
           "; ".join(f"{k} {v:.1f}" for k, v in b.phases.items()),
@@ -1330,12 +1362,14 @@ def report(corpus: dict[str, Any], builds: dict[str, Build], add_rates: dict[str
             matched = statistics.fmean(m["records"] for m in chosen)
             split_summary[backend][band] = {"queries": len(chosen), "mean_records": matched,
                                             "mean_ms": steps}
+            inside = sum(v for k, v in steps.items() if not k.startswith("engine:"))
             rows.append([band, str(len(chosen)), f"{matched:,.0f}",
-                         *[_ms(v) for v in steps.values()], _ms(sum(steps.values()))])
+                         *[_ms(v) for v in steps.values()], _ms(inside)])
         if rows:
             console.print(make_table(
                 f"{backend} search(): where the time goes, mean ms per word query",
-                ["band", "queries", "records matched", *measured[0]["ms"], "total"], rows,
+                ["band", "queries", "records matched", *measured[0]["ms"],
+                 "search() total"], rows,
                 right_from=1))
 
     targets: dict[str, Any] = {}
@@ -1408,6 +1442,9 @@ def main() -> None:
                         help="records put through Catalog.add to measure its ingest rate")
     parser.add_argument("--pg-gin", choices=("after", "during"), default="after",
                         help="create the GIN index after the COPY (default) or keep it")
+    parser.add_argument("--skip-queries", action="store_true", help="build and size only")
+    parser.add_argument("--build-repeats", type=int, default=1,
+                        help="build every engine this many times, in turn; the median counts")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - set(BACKENDS)
@@ -1432,14 +1469,14 @@ def main() -> None:
     for record in sample:
         for page_text in record.texts:
             terms_of(page_text)
+    terms_seconds = (time.perf_counter() - mark) / sum(len(r.texts) for r in sample)
     pages = sum(len(r.texts) for r in records)
     corpus = {
         "records": len(records), "pages": pages,
         "text_bytes": sum(len(t.encode("utf-8")) for r in records for t in r.texts),
         "words": sum(len(t.split()) for r in records for t in r.terms),
         "distinct_terms": len(df), "generation_seconds": generation,
-        "terms_seconds": (time.perf_counter() - mark) / sum(len(r.texts) for r in sample)
-                         * pages,
+        "terms_seconds": terms_seconds * pages,
         "languages": dict(Counter(r.row["language"] for r in records)),
     }
     queries = make_queries(records, df, args.seed, args.words, args.phrases, args.prefixes,
@@ -1462,36 +1499,66 @@ def main() -> None:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(
             prefix="records-bench-search-", dir=args.workdir)))
         adding = records[: args.add_sample]
-        if "sqlite" in backends:
-            progress("building SQLite ...")
-            handles["sqlite"], builds["sqlite"] = build_sqlite(work / "catalog.sqlite", records)
-            stack.callback(handles["sqlite"].engine.dispose)
-            if adding:
-                other = Catalog.open(f"sqlite:///{work / 'add.sqlite'}")
-                add_rates["sqlite"] = catalog_add_rate(other, adding)
-                other.engine.dispose()
+        all_builds: dict[str, list[Build]] = {name: [] for name in backends}
+        server: PgServer | None = None
         if "postgresql" in backends:
-            progress("starting PostgreSQL and building ...")
             server = stack.enter_context(postgres_server())
             env["postgresql"] = server.version
-            handles["postgresql"], builds["postgresql"] = build_postgres(
-                server, records, args.pg_gin == "during")
-            stack.callback(handles["postgresql"].engine.dispose)
-            if adding:
-                other = Catalog.open(server.url.rsplit("/", 1)[0] + "/records_add")
-                add_rates["postgresql"] = catalog_add_rate(other, adding)
-                other.engine.dispose()
-        if "tantivy" in backends:
-            progress("building tantivy ...")
-            handles["tantivy"], builds["tantivy"] = build_tantivy(work / "tantivy", records)
-        for name, build in builds.items():
-            progress(f"{name}: built in {build.seconds:.1f} s, {fmt_bytes(build.size_bytes)}")
+        for attempt in range(args.build_repeats):
+            last = attempt == args.build_repeats - 1
+            if "sqlite" in backends:
+                progress(f"building SQLite ({attempt + 1}/{args.build_repeats}) ...")
+                path = work / f"catalog-{attempt}.sqlite"
+                catalog, build = build_sqlite(path, records)
+                all_builds["sqlite"].append(build)
+                if last:
+                    handles["sqlite"] = catalog
+                    stack.callback(catalog.engine.dispose)
+                else:
+                    catalog.engine.dispose()
+                    for leftover in path.parent.glob(path.name + "*"):
+                        leftover.unlink()
+            if server is not None:
+                progress(f"building PostgreSQL ({attempt + 1}/{args.build_repeats}) ...")
+                catalog, build = build_postgres(server, records, args.pg_gin == "during")
+                all_builds["postgresql"].append(build)
+                if last:
+                    handles["postgresql"] = catalog
+                    stack.callback(catalog.engine.dispose)
+                else:
+                    catalog.drop()
+                    catalog.engine.dispose()
+            if "tantivy" in backends:
+                progress(f"building tantivy ({attempt + 1}/{args.build_repeats}) ...")
+                folder = work / f"tantivy-{attempt}"
+                engine, build = build_tantivy(folder, records)
+                all_builds["tantivy"].append(build)
+                if last:
+                    handles["tantivy"] = engine
+                else:
+                    del engine
+                    shutil.rmtree(folder)
+        for name, attempts in all_builds.items():
+            builds[name] = sorted(attempts, key=lambda b: b.seconds)[len(attempts) // 2]
+            builds[name].repeats = [round(b.seconds, 2) for b in attempts]
+            progress(f"{name}: built in {', '.join(f'{b.seconds:.1f}' for b in attempts)} s, "
+                     f"{fmt_bytes(builds[name].size_bytes)}")
+        if adding and "sqlite" in backends:
+            other = Catalog.open(f"sqlite:///{work / 'add.sqlite'}")
+            add_rates["sqlite"] = catalog_add_rate(other, adding)
+            other.engine.dispose()
+        if adding and server is not None:
+            other = Catalog.open(server.url.rsplit("/", 1)[0] + "/records_add")
+            add_rates["postgresql"] = catalog_add_rate(other, adding)
+            other.engine.dispose()
         del records, adding, sample  # the engines have them now; the page cache wants room
 
+        if args.skip_queries:
+            queries = []
         runners = [r for name in backends for r in runners_for(name, handles[name])]
         samples, foreign = time_queries(
             runners, queries, args.warmup, progress,
-            server.cpu_seconds if "postgresql" in backends else lambda: 0.0)
+            server.cpu_seconds if server is not None else lambda: 0.0)
         split: dict[str, list[dict[str, Any]]] = {}
         for name in ("sqlite", "postgresql"):
             if name in handles and args.breakdown:
