@@ -30,11 +30,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     create_engine,
     delete,
     event,
     func,
     insert,
+    or_,
     select,
     text,
 )
@@ -78,6 +80,25 @@ pages = Table(
     Column("terms", Text, nullable=False),  # folded words separated by spaces: what is indexed
     UniqueConstraint("record_id", "page"),
 )
+# What search filters, counts and ranks by, one narrow row per record: facet counts join every
+# matching record to it, and a narrow row makes that join twice as fast as the wide records
+# row (measured in bench/search.py). Its ``id`` is the record's row in the SQLite full-text
+# index (``records_fts``), which indexes the words of all the record's pages together.
+record_keys = Table(
+    "record_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, unique=True),
+    Column("level", Integer, nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("series", Text, nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("classification", String(32), nullable=False),
+    Column("document_date", String(10)),
+    Column("signed", Boolean, nullable=False),
+    Column("needs_review", Boolean, nullable=False),
+)
+_KEY_COLUMNS = ("unit", "series", "document_type", "classification", "document_date",
+                "signed", "needs_review")
 # Accounts are not derived from the archive: their own metadata, never dropped by a rebuild.
 accounts = MetaData()
 users = Table(
@@ -110,6 +131,12 @@ def terms_of(page_text: str) -> str:
     return _NON_WORD.sub(" ", fold(unicodedata.normalize("NFC", page_text))).strip()
 
 
+def record_terms(page_terms: list[str]) -> str:
+    """What the record-level index holds: the pages' words in page order. A phrase may run
+    over a page break, as the sentence on paper does."""
+    return " ".join(page_terms)
+
+
 @dataclass
 class Catalog:
     """A catalog database; ``url`` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://)."""
@@ -134,20 +161,37 @@ class Catalog:
         metadata.create_all(self.engine)
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
+                # One document per record, all its pages' folded words: a query then finds
+                # records, not pages, so nothing is grouped or sorted per page (the best page
+                # is picked among the shown hits only). Contentless: pages.terms holds the words.
+                db.execute(text("DROP TABLE IF EXISTS pages_fts"))  # the index before records_fts
                 db.execute(text(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(terms, "
-                    "content='pages', content_rowid='id', "
-                    "tokenize='unicode61 remove_diacritics 0')"))
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(terms, "
+                    "content='', tokenize='unicode61 remove_diacritics 0')"))
             elif self.dialect == "postgresql":
+                # Per page: a tsvector keeps positions only up to 16,383 and 1 MB, too little
+                # for a record of hundreds of pages, so pages are matched and grouped per record.
                 db.execute(text(
                     "ALTER TABLE pages ADD COLUMN IF NOT EXISTS tsv tsvector GENERATED ALWAYS "
                     "AS (to_tsvector('simple', terms)) STORED"))
                 db.execute(text("CREATE INDEX IF NOT EXISTS pages_tsv ON pages USING gin(tsv)"))
+        self._backfill_keys()
+
+    def _backfill_keys(self) -> None:
+        """Index records a catalog of an earlier version holds without search keys."""
+        with self.transaction() as db:
+            missing = db.execute(select(records).where(
+                records.c.record_id.not_in(select(record_keys.c.record_id)))).all()
+            for row in missing:
+                terms = db.execute(select(pages.c.terms).where(
+                    pages.c.record_id == row.record_id).order_by(pages.c.page)).scalars().all()
+                self._add_key(db, dict(row._mapping), list(terms))
 
     def drop(self) -> None:
         """Drop the derived tables (records, pages, index); accounts stay."""
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
+                db.execute(text("DROP TABLE IF EXISTS records_fts"))
                 db.execute(text("DROP TABLE IF EXISTS pages_fts"))
         metadata.drop_all(self.engine)
 
@@ -161,22 +205,39 @@ class Catalog:
         with self.transaction() as db:
             self._remove(db, row["record_id"])
             db.execute(insert(records).values(**row))
-            for number, page_text in enumerate(page_texts, start=1):
-                terms = terms_of(page_text)
-                result = db.execute(insert(pages).values(
-                    record_id=row["record_id"], page=number,
-                    text=unicodedata.normalize("NFC", page_text), terms=terms))
-                if self.dialect == "sqlite":
-                    db.execute(text("INSERT INTO pages_fts(rowid, terms) VALUES (:id, :terms)"),
-                               {"id": result.inserted_primary_key[0], "terms": terms})
+            terms = [terms_of(page_text) for page_text in page_texts]
+            rows = [{"record_id": row["record_id"], "page": number, "terms": page_terms,
+                     "text": unicodedata.normalize("NFC", page_text)}
+                    for number, (page_text, page_terms)
+                    in enumerate(zip(page_texts, terms, strict=True), start=1)]
+            if rows:
+                db.execute(insert(pages), rows)
+            self._add_key(db, row, terms)
+
+    def _add_key(self, db: Connection, row: dict[str, Any], terms: list[str]) -> None:
+        values = {name: row.get(name) for name in _KEY_COLUMNS}
+        values.update(record_id=row["record_id"], unit=values["unit"] or "",
+                      series=values["series"] or "", document_type=values["document_type"] or "",
+                      classification=row.get("classification") or "public",
+                      signed=bool(values["signed"]), needs_review=bool(values["needs_review"]),
+                      level=row.get("level", level_of(row.get("classification") or "")))
+        key = db.execute(insert(record_keys).values(**values)).inserted_primary_key[0]
+        if self.dialect == "sqlite":
+            db.execute(text("INSERT INTO records_fts(rowid, terms) VALUES (:id, :terms)"),
+                       {"id": key, "terms": record_terms(terms)})
 
     def _remove(self, db: Connection, record_id: str) -> None:
         if self.dialect == "sqlite":
-            old = db.execute(select(pages.c.id, pages.c.terms)
-                             .where(pages.c.record_id == record_id)).all()
-            for page_id, terms in old:
-                db.execute(text("INSERT INTO pages_fts(pages_fts, rowid, terms) "
-                                "VALUES ('delete', :id, :terms)"), {"id": page_id, "terms": terms})
+            key = db.execute(select(record_keys.c.id).where(
+                record_keys.c.record_id == record_id)).scalar_one_or_none()
+            if key is not None:
+                # A contentless index forgets a row only when told the words it indexed.
+                old = db.execute(select(pages.c.terms).where(pages.c.record_id == record_id)
+                                 .order_by(pages.c.page)).scalars().all()
+                db.execute(text("INSERT INTO records_fts(records_fts, rowid, terms) "
+                                "VALUES ('delete', :id, :terms)"),
+                           {"id": key, "terms": record_terms(list(old))})
+        db.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
         db.execute(delete(pages).where(pages.c.record_id == record_id))
         db.execute(delete(records).where(records.c.record_id == record_id))
 
@@ -185,10 +246,21 @@ class Catalog:
             row = db.execute(select(records).where(records.c.record_id == record_id)).first()
         return dict(row._mapping) if row else None
 
-    def page_text(self, record_id: str, page: int) -> str:
+    def page_terms(self, record_ids: list[str]) -> list[tuple[str, int, str]]:
+        """(record id, page, folded words) of every page of these records."""
         with self.engine.connect() as db:
-            return db.execute(select(pages.c.text).where(
-                pages.c.record_id == record_id, pages.c.page == page)).scalar_one_or_none() or ""
+            return [tuple(r) for r in db.execute(  # type: ignore[misc]
+                select(pages.c.record_id, pages.c.page, pages.c.terms)
+                .where(pages.c.record_id.in_(record_ids)))]
+
+    def page_texts(self, wanted: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The recognised text of these (record id, page) pairs, in one query."""
+        if not wanted:
+            return {}
+        clause = or_(*[and_(pages.c.record_id == r, pages.c.page == n) for r, n in wanted])
+        with self.engine.connect() as db:
+            return {(r, n): t for r, n, t in db.execute(
+                select(pages.c.record_id, pages.c.page, pages.c.text).where(clause))}
 
     def count(self) -> int:
         with self.engine.connect() as db:

@@ -1,10 +1,10 @@
 """Full-text and metadata search over the catalog, never above the searcher's clearance.
 
-One hit per record: the page that matches best, with a snippet of its *original* words (the
-diacritics as on the page) and the hits marked. Filters narrow the set, facets count it,
-results come by relevance or newest first, a page at a time. The clearance filter is applied
-in the same SQL statement as the match, so no count, facet or snippet ever reflects a record
-the searcher may not see.
+One hit per record: the record matches as a whole, and its page with the most hits gives a
+snippet of its *original* words (the diacritics as on the page) with the hits marked. Filters
+narrow the set, facets count it, results come by relevance or newest first, a page at a time.
+The clearance filter is applied in the same SQL statement as the match, so no count, facet or
+snippet ever reflects a record the searcher may not see.
 """
 
 from __future__ import annotations
@@ -12,22 +12,34 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from archive.catalog import LEVELS, Catalog, records
+from archive.catalog import LEVELS, Catalog
 from archive.fold import fold
-from archive.query import Node, Term, parse, positive_terms, to_fts5, to_tsquery
+from archive.query import (
+    And,
+    Node,
+    Not,
+    Or,
+    Term,
+    parse,
+    positive_terms,
+    to_fts5,
+    to_pg_having,
+    to_tsquery,
+)
 
 SNIPPET_WORDS = 24
-# Only what ordering and facets need travels back for every match.
-_COLUMNS = ("r.record_id, r.unit, r.document_type, r.classification, r.document_date, "
-            "r.signed")
 FACETS = ("unit", "document_type", "classification", "year", "signed")
+_FACET_SQL = {"unit": "unit", "document_type": "document_type",
+              "classification": "classification", "year": "substr(document_date, 1, 4)",
+              "signed": "CASE WHEN signed THEN 'signed' ELSE 'unsigned' END"}
+_ORDER = {"relevance": "score DESC, record_id",
+          "newest": "document_date IS NULL, document_date DESC, score DESC, record_id"}
 
 
 @dataclass(frozen=True)
@@ -69,93 +81,117 @@ def search(catalog: Catalog, query: str, *, clearance: int = 0, filters: Filters
            offset: int = 0) -> Results:
     """Records matching ``query`` (see ``archive.query``) that a user of ``clearance`` may see.
 
-    Raises ``archive.query.QueryError`` for a query that cannot be understood.
+    A record matches when its pages together satisfy the query (``a AND b`` finds a record
+    with ``a`` on one page and ``b`` on another), on both backends. Raises
+    ``archive.query.QueryError`` for a query that cannot be understood.
     """
     tree = parse(query)
-    rows = _matching(catalog, tree, clearance, filters or Filters())
-    if order == "newest":
-        rows.sort(key=lambda r: (r["document_date"] or "", r["score"]), reverse=True)
-    else:
-        rows.sort(key=lambda r: r["score"], reverse=True)
-    window = rows[offset: offset + max(0, limit)]
-    titles = _titles(catalog, [r["record_id"] for r in window])
-    hits = [Hit(r["record_id"], titles.get(r["record_id"], ""), r["unit"], r["document_date"],
-                r["page"], snippet(catalog.page_text(r["record_id"], r["page"]), tree),
-                round(r["score"], 4)) for r in window]
-    return Results(len(rows), hits, _facets(rows))
+    statement, params = _statement(catalog, tree, clearance, filters or Filters(), order)
+    params.update(limit=max(0, limit), offset=max(0, offset))
+    with catalog.engine.connect() as db:
+        rows = db.execute(text(statement), params).all()
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    shown = []
+    for row in rows:
+        if row.facet == "hit":
+            shown.append(row)
+        else:
+            counts = facets[row.facet]
+            counts[row.value or "unknown"] = counts.get(row.value or "unknown", 0) + row.n
+    shown.sort(key=lambda r: r.position)
+    pages = best_pages(catalog, [r.value for r in shown], tree)
+    texts = catalog.page_texts(list(pages.items()))
+    hits = [Hit(r.value, r.title, r.unit, r.document_date, pages[r.value],
+                snippet(texts.get((r.value, pages[r.value]), ""), tree), round(r.score, 4))
+            for r in shown]
+    ordered = {name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+               for name, counts in facets.items()}
+    return Results(sum(facets["signed"].values()), hits, ordered)
 
 
-def _matching(catalog: Catalog, tree: Node, clearance: int,
-              filters: Filters) -> list[dict[str, Any]]:
+def _statement(catalog: Catalog, tree: Node, clearance: int, filters: Filters,
+               order: str) -> tuple[str, dict[str, Any]]:
+    """One statement: the matching records the user may see (``hit``), the shown window of
+    them in order, and every facet's counts, so the match is computed once, in the database."""
     where, params = _filters(filters, clearance)
+    matched, match_params = _matched(catalog, tree, where)
+    params.update(match_params)
+    facets = "".join(
+        f"\n            UNION ALL SELECT '{name}', {expression}, NULL, NULL, NULL, NULL, "
+        f"count(*), NULL FROM hit GROUP BY {expression}"
+        for name, expression in _FACET_SQL.items())
+    statement = f"""
+        WITH hit AS MATERIALIZED ({matched}),
+        shown AS (SELECT record_id, score, row_number() OVER (ORDER BY {_ORDER[order]}) AS position
+                  FROM hit ORDER BY {_ORDER[order]} LIMIT :limit OFFSET :offset)
+        SELECT 'hit' AS facet, s.record_id AS value, r.title, r.unit, r.document_date,
+               s.score, NULL AS n, s.position
+        FROM shown s JOIN records r ON r.record_id = s.record_id{facets}"""
+    return statement, params
+
+
+_KEYS = ("k.record_id, k.unit, k.document_type, k.classification, k.document_date, k.signed")
+
+
+def _matched(catalog: Catalog, tree: Node, where: str) -> tuple[str, dict[str, Any]]:
+    """SELECT of the matching records (key columns and a score, higher is better)."""
     if catalog.dialect == "sqlite":
-        sql = f"""
-            WITH matched AS MATERIALIZED (
-                SELECT rowid AS id, bm25(pages_fts) AS rank FROM pages_fts
-                WHERE pages_fts MATCH :match),
-            best AS (
-                -- SQLite takes the bare column (page) from the row holding the min()
-                SELECT p.record_id AS record_id, p.page AS page, min(m.rank) AS rank
-                FROM matched m JOIN pages p ON p.id = m.id GROUP BY p.record_id)
-            SELECT {_COLUMNS}, best.page AS page, -best.rank AS score
-            FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}"""
-        params["match"] = to_fts5(tree)
-    else:
-        sql = f"""
-            WITH best AS (
-                SELECT DISTINCT ON (p.record_id) p.record_id, p.page,
-                       ts_rank(p.tsv, q.query) AS rank
-                FROM pages p, to_tsquery('simple', :match) AS q(query)
-                WHERE p.tsv @@ q.query ORDER BY p.record_id, rank DESC)
-            SELECT {_COLUMNS}, best.page AS page, best.rank AS score
-            FROM best JOIN records r ON r.record_id = best.record_id WHERE {where}"""
-        params["match"] = to_tsquery(tree)
-    with catalog.engine.connect() as db:
-        return [dict(row._mapping) for row in db.execute(text(sql), params)]
+        # CROSS JOIN keeps the full-text index as the outer loop: it is the selective part.
+        return (f"SELECT {_KEYS}, -bm25(records_fts) AS score FROM records_fts "
+                f"CROSS JOIN record_keys k ON k.id = records_fts.rowid "
+                f"WHERE records_fts MATCH :match AND {where}"), {"match": to_fts5(tree)}
+    having, params = to_pg_having(tree)
+    params["any"] = " | ".join(to_tsquery(t) for t in positive_terms(tree))
+    # Pages that hold a wanted word are the candidates; an excluded word must be looked for
+    # on every page of a candidate record, not only on the candidate pages.
+    candidates = ("p.record_id IN (SELECT record_id FROM pages "
+                  "WHERE tsv @@ to_tsquery('simple', :any))" if _has_not(tree)
+                  else "p.tsv @@ q.query")
+    return (f"SELECT {_KEYS}, max(ts_rank(p.tsv, q.query)) AS score FROM pages p "
+            f"JOIN record_keys k ON k.record_id = p.record_id "
+            f"CROSS JOIN to_tsquery('simple', :any) AS q(query) "
+            f"WHERE {candidates} AND {where} GROUP BY k.id HAVING {having}"), params
 
 
-def _titles(catalog: Catalog, record_ids: list[str]) -> dict[str, str]:
-    """Titles of the page of hits only: every match is counted, only these are shown."""
-    if not record_ids:
-        return {}
-    with catalog.engine.connect() as db:
-        rows = db.execute(select(records.c.record_id, records.c.title)
-                          .where(records.c.record_id.in_(record_ids)))
-        return {record_id: title for record_id, title in rows}
+def _has_not(node: Node) -> bool:
+    if isinstance(node, Not):
+        return True
+    return isinstance(node, And | Or) and any(_has_not(n) for n in node.nodes)
+
+
+def best_pages(catalog: Catalog, record_ids: list[str], tree: Node) -> dict[str, int]:
+    """For each record, the page with the most hits (the first such page): the page a
+    snippet is cut from. Done for the shown hits only, from their folded words."""
+    terms = positive_terms(tree)
+    best: dict[str, tuple[int, int]] = {}  # record -> (hits, -page)
+    for record_id, page, words in catalog.page_terms(record_ids):
+        score = (len(_hit_spans(words, terms)), -page)
+        if record_id not in best or score > best[record_id]:
+            best[record_id] = score
+    return {record_id: -best[record_id][1] if record_id in best else 1
+            for record_id in record_ids}
 
 
 def _filters(filters: Filters, clearance: int) -> tuple[str, dict[str, Any]]:
-    clauses = ["r.level <= :clearance"]
+    clauses = ["k.level <= :clearance"]
     params: dict[str, Any] = {"clearance": clearance}
     for name in ("unit", "series", "document_type", "classification"):
         value = getattr(filters, name)
         if value:
-            clauses.append(f"r.{name} = :{name}")
+            clauses.append(f"k.{name} = :{name}")
             params[name] = value
     if filters.date_from:
-        clauses.append("r.document_date >= :date_from")
+        clauses.append("k.document_date >= :date_from")
         params["date_from"] = filters.date_from.isoformat()
     if filters.date_to:
-        clauses.append("r.document_date <= :date_to")
+        clauses.append("k.document_date <= :date_to")
         params["date_to"] = filters.date_to.isoformat()
     for name in ("signed", "needs_review"):
         value = getattr(filters, name)
         if value is not None:
-            clauses.append(f"r.{name} = :{name}")
+            clauses.append(f"k.{name} = :{name}")
             params[name] = value
     return " AND ".join(clauses), params
-
-
-def _facets(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    def value(row: dict[str, Any], name: str) -> str:
-        if name == "year":
-            return (row["document_date"] or "")[:4] or "unknown"
-        if name == "signed":
-            return "signed" if row["signed"] else "unsigned"
-        return row[name] or "unknown"
-
-    return {name: dict(Counter(value(r, name) for r in rows).most_common())
-            for name in FACETS}
 
 
 def snippet(page_text: str, tree: Node, words: int = SNIPPET_WORDS) -> str:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from sqlalchemy import delete, text
 
-from archive.catalog import Catalog, level_of
+from archive.catalog import Catalog, level_of, record_keys
 from archive.query import QueryError
 from archive.search import Filters, search
 
@@ -79,7 +80,21 @@ def test_phrase_prefix_and_boolean(catalog: Catalog) -> None:
     assert ids(catalog, "digit* NOT behorde NOT paper") == ["VP-2024-000002"]
     assert ids(catalog, "quyet OR aussonderung OR akten") == ["HA-2023-000001",
                                                               "VP-2024-000001"]
-    assert ids(catalog, "(dang OR akten) ke") == ["VP-2024-000002"]
+    # The first has Đảng on page 1 and "kể" on page 2: a record matches as a whole.
+    assert ids(catalog, "(dang OR akten) ke") == ["VP-2024-000001", "VP-2024-000002"]
+    # ... and is excluded as a whole: "thi" is on the first one's page 2, Đảng on its page 1.
+    assert ids(catalog, "dang -thi") == ["VP-2024-000002"]
+
+
+def test_a_catalog_without_search_keys_gets_them_on_opening(catalog: Catalog) -> None:
+    """A catalog written before the record-level index existed is indexed when opened."""
+    with catalog.transaction() as db:
+        if catalog.dialect == "sqlite":
+            db.execute(text("DROP TABLE records_fts"))
+        db.execute(delete(record_keys))
+    assert Catalog.open(catalog.engine.url.render_as_string(hide_password=False)) is not None
+    assert ids(catalog, "quyet dinh") == ["VP-2024-000001"]
+    assert search(catalog, "digit*", clearance=4).total == 4
 
 
 def test_snippet_shows_the_original_words_and_the_page(catalog: Catalog) -> None:
