@@ -23,6 +23,7 @@ def now() -> str:
 @dataclass
 class DocumentStatus:
     source: str
+    unit: str = ""  # the unit the record is digitised for (manifest, else the batch's)
     record_id: str | None = None
     status: str = "queued"  # queued, running, archived, quarantined, failed
     reason: str | None = None

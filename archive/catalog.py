@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from sqlalchemy import (
     text,
 )
 
+from archive import events as record_events
 from archive.fold import fold
 from archive.store import records as record_ids
 
@@ -96,6 +97,28 @@ record_keys = Table(
     Column("document_date", String(10)),
     Column("signed", Boolean, nullable=False),
     Column("needs_review", Boolean, nullable=False),
+)
+# Every verification of a record (at archiving, by `records verify`, by the fixity audit):
+# the roadmap's "share passing verification" on any past date is the last outcome by then.
+verifications = Table(
+    "verifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(64), nullable=False, index=True),
+    Column("at", String(32), nullable=False),
+    Column("ok", Boolean, nullable=False),
+)
+# What became of each document of each batch (archived, quarantined, failed), for whom: the
+# roadmap counts quarantined documents per unit. Rebuilt from the batch ledgers by reindex.
+progress = Table(
+    "progress", metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("unit", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("record_id", String(64)),
+    Column("pages", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("at", String(32), nullable=False),
 )
 _KEY_COLUMNS = ("unit", "series", "document_type", "classification", "document_date",
                 "signed", "needs_review")
@@ -200,11 +223,16 @@ class Catalog:
         with self.engine.begin() as db:
             yield db
 
-    def add(self, row: dict[str, Any], page_texts: list[str]) -> None:
-        """Put one record (replacing an earlier entry of it) and its pages, in one transaction."""
+    def add(self, row: dict[str, Any], page_texts: list[str],
+            checks: Sequence[tuple[str, bool]] = ()) -> None:
+        """Put one record (replacing an earlier entry of it), its pages and its verifications
+        so far (time, passed), in one transaction."""
         with self.transaction() as db:
             self._remove(db, row["record_id"])
             db.execute(insert(records).values(**row))
+            if checks:
+                db.execute(insert(verifications), [
+                    {"record_id": row["record_id"], "at": at, "ok": ok} for at, ok in checks])
             terms = [terms_of(page_text) for page_text in page_texts]
             rows = [{"record_id": row["record_id"], "page": number, "terms": page_terms,
                      "text": unicodedata.normalize("NFC", page_text)}
@@ -238,8 +266,14 @@ class Catalog:
                                 "VALUES ('delete', :id, :terms)"),
                            {"id": key, "terms": record_terms(list(old))})
         db.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
+        db.execute(delete(verifications).where(verifications.c.record_id == record_id))
         db.execute(delete(pages).where(pages.c.record_id == record_id))
         db.execute(delete(records).where(records.c.record_id == record_id))
+
+    def add_check(self, record_id: str, at: str, ok: bool) -> None:
+        """Note one more verification of a catalogued record."""
+        with self.transaction() as db:
+            db.execute(insert(verifications).values(record_id=record_id, at=at, ok=ok))
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as db:
@@ -315,8 +349,19 @@ def index_package(catalog: Catalog, record_dir: Path) -> str:
     record = json.loads((record_dir / "record.json").read_text(encoding="utf-8"))
     texts = [p.read_text(encoding="utf-8")
              for p in sorted((record_dir / "pages").glob("*.txt"))]
-    catalog.add(row_of(record), texts)
+    catalog.add(row_of(record), texts, checks_of(record, record_dir.parent))
     return record["record_id"]
+
+
+def checks_of(record: dict[str, Any], archive: Path) -> list[tuple[str, bool]]:
+    """Every verification of a record: before it was stored (its provenance), and after (its
+    event log)."""
+    found = [(e["time"], e.get("outcome") == "success") for e in record.get("provenance", [])
+             if e.get("type") == "verified"]
+    found += [(e["time"], e.get("outcome") == "success")
+              for e in record_events.read(archive, record["record_id"])
+              if e.get("type") in ("verified", "fixity")]
+    return sorted(found)
 
 
 def rebuild(catalog: Catalog, archive: Path) -> int:

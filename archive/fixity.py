@@ -12,22 +12,26 @@ from pathlib import Path
 from asn1crypto import x509
 
 from archive import events
+from archive.catalog import Catalog
 from archive.metadata import Event
 from archive.store import records, recover
 from archive.verify import Verdict, verify_record
 
 
 def audit(archive: Path, record_ids: list[str], roots: list[x509.Certificate],
-          event_type: str = "verified") -> list[Verdict]:
-    """Verify each record and append the outcome to its event log."""
+          event_type: str = "verified", catalog: Catalog | None = None) -> list[Verdict]:
+    """Verify each record and append the outcome to its event log (and, given a catalog,
+    to its verifications there, which the roadmap counts)."""
     recover(archive)
     verdicts = []
     for record_id in record_ids:
         verdict = verify_record(archive / record_id, roots)
         if (archive / record_id).is_dir():
             detail = "all checks passed" if verdict.ok else "; ".join(verdict.failures())
-            events.append(archive, record_id,
-                          Event(event_type, "success" if verdict.ok else "failure", detail))
+            event = Event(event_type, "success" if verdict.ok else "failure", detail)
+            events.append(archive, record_id, event)
+            if catalog is not None and catalog.get(record_id) is not None:
+                catalog.add_check(record_id, event.time, verdict.ok)
         verdicts.append(verdict)
     return verdicts
 

@@ -71,6 +71,13 @@ class CatalogSettings(BaseModel):
     url: str = ""  # postgresql+psycopg://records@db/records; empty: RECORDS_HOME/catalog.sqlite
 
 
+class RoadmapSettings(BaseModel):
+    """The roadmap managers answer to: targets per unit and period (see config/roadmap.toml)."""
+
+    file: Path | None = None  # default: the shipped example, config/roadmap.toml
+    reports: Path | None = None  # weekly reports; default: RECORDS_HOME/reports
+
+
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -110,6 +117,7 @@ class Settings(BaseSettings):
     batch: BatchSettings = BatchSettings()
     signing: SigningSettings = SigningSettings()
     catalog: CatalogSettings = CatalogSettings()
+    roadmap: RoadmapSettings = RoadmapSettings()
 
     def catalog_url(self) -> str:
         return self.catalog.url or f"sqlite:///{self.home.resolve() / 'catalog.sqlite'}"

@@ -44,6 +44,7 @@ from archive.sign import (
 from archive.store import known_record, reserve_id, store_record
 from archive.verify import Expected, verify_bytes
 from config.settings import Settings, load_settings
+from flows.roadmap import record_progress
 from ocr.errors import InputRejected, OcrFailed
 from ocr.inputs import SourceDocument, batch_children, open_document
 from ocr.options import OcrOptions
@@ -209,6 +210,7 @@ def digitise_batch(
     work = []
     for source, status, check in zip(sources, report.documents, checks, strict=True):
         given = manifest.get(source.name, {})
+        status.unit = given.get("unit") or unit
         work.append(_start_document(source, status, check, given, defaults, options, home,
                                     batch_id, (signing, catalog)))
     _follow(work, report, home)
@@ -219,6 +221,7 @@ def digitise_batch(
           "reason": d.reason or "", "pages": d.pages} for d in report.documents],
         key="batch-summary", description=f"Batch {batch_id}: {report.counts()}",
     )
+    record_progress(report.to_dict(), catalog)
     return report.to_dict()
 
 

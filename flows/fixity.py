@@ -14,6 +14,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from archive.catalog import Catalog
 from archive.fixity import audit, due_for_check
 from archive.sign import trust_roots
 from archive.store import records
@@ -23,8 +24,9 @@ NIGHTLY = "0 2 * * *"  # cron of the scheduled run (deployments are defined with
 
 
 @task(cache_policy=NO_CACHE)
-def check_records(archive: Path, record_ids: list[str], roots: list[Any]) -> list[dict]:
-    return [v.as_dict() for v in audit(archive, record_ids, roots, "fixity")]
+def check_records(archive: Path, record_ids: list[str], roots: list[Any],
+                  catalog: Catalog) -> list[dict]:
+    return [v.as_dict() for v in audit(archive, record_ids, roots, "fixity", catalog)]
 
 
 @flow(name="fixity_audit", log_prints=True)
@@ -34,7 +36,8 @@ def fixity_audit(sample: int | None = None) -> dict[str, Any]:
     home = settings.home.resolve()
     archive = home / "archive"
     ids = due_for_check(archive, sample) if sample else records(archive)
-    verdicts = check_records(archive, ids, trust_roots(settings.signing, home))
+    verdicts = check_records(archive, ids, trust_roots(settings.signing, home),
+                             Catalog.open(settings.catalog_url()))
     failed = [{"record_id": v["record_id"],
                "failures": [f"{n}: {c['detail']}" for n, c in v["checks"].items() if not c["ok"]]}
               for v in verdicts if not v["ok"]]

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from archive import audit
 from archive.catalog import LEVELS, Catalog, rebuild
+from archive.progress import rebuild_progress
 from archive.query import QueryError
 from archive.search import Filters, search
 from config.settings import load_settings
@@ -161,5 +162,7 @@ def export_bag(folder: Path, target: Path) -> bagit.Bag:
 def reindex() -> None:
     """Rebuild the catalog from the archive folder alone."""
     settings = load_settings()
-    count = rebuild(_catalog(), settings.home.resolve() / "archive")
-    console.print(f"catalog rebuilt: {count} records")
+    catalog = _catalog()
+    count = rebuild(catalog, settings.home.resolve() / "archive")
+    batches = rebuild_progress(catalog, settings.home.resolve())
+    console.print(f"catalog rebuilt: {count} records, {batches} batch documents")

@@ -20,13 +20,14 @@ from rich.table import Table
 from archive import batches
 from config.settings import load_settings
 from ocr.errors import ExitCode, InputRejected, OcrFailed
-from records import admin, archivists, copies, runtime
+from records import admin, archivists, copies, managers, runtime
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paper records in, signed and searchable PDF/A archive out.")
 console = Console(stderr=True)
 LANG_HELP = "Tesseract languages joined by +, e.g. vie+eng (default: settings)"
 REDO_HELP = "Re-OCR PDF pages that already have a text layer"
+DEMO_UNITS = ("VP", "LT", "HN")  # units of the example roadmap (config/roadmap.toml)
 out = Console()
 
 
@@ -238,18 +239,20 @@ def demo(
     copies.ensure_dev_pki(home)
     batch = home / "demo" / "batch"
     started = time.perf_counter()
-    rendered = render_batch(batch, letters=letters)
+    # The letters are filed with units of the roadmap, so `records roadmap` shows progress.
+    rendered = render_batch(batch, letters=letters, units=DEMO_UNITS)
     broken = render_broken(batch)
     console.print(f"rendered {len(rendered)} letters and {len(broken)} broken files into {batch}"
                   f" in {time.perf_counter() - started:.1f} s")
-    report = run_batch([batch], "DEMO", "demo", "public", None, False, show_progress=True)
+    report = run_batch([batch], "LT", "demo", "public", None, False, show_progress=True)
     out.print(_documents_table(report))
     archived = [d for d in report["documents"] if d["status"] == "archived"]
     refused = [d for d in report["documents"] if d["status"] == "quarantined"]
     out.print(f"{len(archived)} archived under {home / 'archive'}, {len(refused)} quarantined "
               f"under {home / 'quarantine'}; see `records status`.")
     out.print("Next: `records search \"cong hoa\"` (no diacritics needed), `records verify --all`,"
-              " `records users add NAME --role archivist --clearance internal` then "
+              " `records roadmap` (the example roadmap, with this progress), "
+              "`records users add NAME --role archivist --clearance internal` then "
               "`records serve`.")
     good = {p.name for p, _ in rendered}
     ok = {d["source"] for d in archived} == good and {d["source"] for d in refused} == set(broken)
@@ -266,6 +269,7 @@ app.add_typer(admin.audit_app, name="audit")
 app.command()(copies.verify)
 app.command()(copies.renew)
 app.add_typer(copies.keys_app, name="keys")
+app.add_typer(managers.roadmap_app, name="roadmap")
 
 if __name__ == "__main__":
     app()

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from archive import audit as audit_log
 from archive import events
+from archive.catalog import Catalog
 from archive.fixity import audit
 from archive.keys import DEFAULT_SERVICE_URL, WARNING, dev_pki, init_dev_pki
 from archive.metadata import Event
@@ -87,7 +88,8 @@ def verify(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(ExitCode.usage) from None
     ids = records(archive) if all_records else list(record_ids or [])
-    verdicts = audit(archive, ids, roots) if ids else []
+    verdicts = audit(archive, ids, roots, catalog=Catalog.open(settings.catalog_url())) \
+        if ids else []
     if file:
         verdicts.append(verify_file(file, roots))
     for verdict in verdicts:

@@ -778,6 +778,7 @@ def render_batch(
     letters: int = 6,
     seed: int = 0,
     languages: Sequence[str] = LANGUAGES,
+    units: Sequence[str] = (),
 ) -> list[tuple[Path, LetterTruth]]:
     """Write a batch folder of synthetic records, as a records office hands them over.
 
@@ -787,9 +788,11 @@ def render_batch(
     JPEG and a single PNG. Across the batch some pages are turned 90/180/270 degrees,
     some skewed 1-3 degrees, some noisy and some bilevel. ``manifest.csv`` in the
     folder describes the records (source,title,unit,series,classification,date,
-    language). The ground truth is written *beside* the batch, to
-    ``dest.parent / f"{dest.name}.truth.json"``, because anything inside the folder
-    would be taken for a record. Existing files are overwritten, never deleted.
+    language); ``unit`` is the unit holding the record, drawn from ``units`` when given (the
+    demo uses the roadmap's units), else the issuer's own code. The ground truth is
+    written *beside* the batch, to ``dest.parent / f"{dest.name}.truth.json"``, because
+    anything inside the folder would be taken for a record. Existing files are
+    overwritten, never deleted.
 
     Returns (path of each record, its truth), in manifest order.
     """
@@ -835,7 +838,7 @@ def render_batch(
             {
                 "source": path.name,
                 "title": truth.title,
-                "unit": _unit_of(truth),
+                "unit": rng.choice(units) if units else _unit_of(truth),
                 "series": f"{truth.document_type.capitalize()} {truth.document_date[:4]}",
                 "classification": rng.choice(("public", "internal", "internal", "restricted")),
                 "date": truth.document_date,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.catalog import Catalog
 from archive.keys import DevPki, init_dev_pki
 from ocr.options import OcrOptions
 from ocr.pipeline import ocr_to_pdfa
@@ -163,3 +164,19 @@ def pdfa(scans: Scans, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[Catalog]:
+    """An empty catalog on each backend: SQLite in a temporary folder, and the session's
+    PostgreSQL (emptied first)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('catalog') / 'catalog.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    catalog = Catalog.open(url)
+    catalog.drop()
+    catalog.create()
+    yield catalog
+    catalog.engine.dispose()

@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,10 +23,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from archive import audit, events
+from archive import audit, events, milestones
 from archive.access import User, authenticate, get_user, user_for_token
 from archive.catalog import LEVELS, Catalog
+from archive.plan import MILESTONE_STATES, RoadmapError, load_roadmap
+from archive.progress import load_facts
 from archive.query import QueryError
+from archive.report import TEMPLATES as REPORT_TEMPLATES
+from archive.report import report_context
+from archive.roadmap import standing
 from archive.search import Filters, Results, search
 from archive.sign import SigningError, trust_roots
 from archive.verify import Verdict, verify_record
@@ -35,7 +40,9 @@ from config.settings import Settings, load_settings
 RECORD_ID = re.compile(r"^[A-Z0-9]{1,16}-\d{4}-\d{6}$")
 SESSION_SECONDS = 8 * 3600
 PAGE_SIZE = 20
-templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+templates = Jinja2Templates(directory=[str(Path(__file__).with_name("templates")),
+                                       str(REPORT_TEMPLATES)])
+MANAGERS = ("manager", "admin")  # who sees the roadmap dashboard and sets milestones
 
 
 class NotSignedIn(Exception):
@@ -257,6 +264,63 @@ def _pages(app: FastAPI) -> None:
         return _pdf(request, record_id, user, download)
 
 
+    @app.get("/roadmap", response_class=HTMLResponse, include_in_schema=False)
+    def roadmap_page(request: Request, user: Annotated[User, Depends(page_user)],
+                     period: str = "", as_of: str = "", message: str = "") -> Response:
+        _require_manager(request, user)
+        try:
+            context = _roadmap(request, user, period or None, _day(as_of))
+        except (RoadmapError, ValueError) as exc:
+            context = _roadmap(request, user, None, None)
+            context["error"] = str(exc)
+        return templates.TemplateResponse(request, "roadmap.html", {
+            **context, "user": user, "csrf": _csrf(request), "message": message[:200]})
+
+    @app.post("/roadmap/milestones/{milestone_id}", include_in_schema=False)
+    def milestone_form(request: Request, milestone_id: str,
+                       user: Annotated[User, Depends(page_user)],
+                       status: Annotated[str, Form()], note: Annotated[str, Form()] = "",
+                       csrf: Annotated[str, Form()] = "") -> Response:
+        _check_csrf(request, csrf)
+        _require_manager(request, user)
+        state = request.app.state
+        try:
+            entry = milestones.set_status(state.home, load_roadmap(state.settings.roadmap.file),
+                                          milestone_id, status, user.name, note[:500])
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        audit.record(state.home, user.name, "milestone", milestone=entry.milestone,
+                     status=entry.status, client=_client(request))
+        return RedirectResponse(f"/roadmap?message=milestone+{entry.milestone}+set+to+"
+                                f"{entry.status.replace(' ', '+')}", status_code=303)
+
+
+def _require_manager(request: Request, user: User) -> None:
+    """The roadmap counts every record, whatever its classification (counts, never titles):
+    managers and administrators see it; others are told so, and it is logged."""
+    if user.role not in MANAGERS:
+        audit.record(request.app.state.home, user.name, "roadmap", outcome="denied",
+                     client=_client(request))
+        raise HTTPException(403, "the roadmap is for managers and administrators")
+
+
+def _roadmap(request: Request, user: User, period: str | None,
+             as_of: date | None) -> dict[str, Any]:
+    state = request.app.state
+    roadmap = load_roadmap(state.settings.roadmap.file)
+    day = as_of or datetime.now(UTC).date()
+    facts = load_facts(state.catalog)
+    result = standing(roadmap, facts, milestones.statuses(state.home, day), as_of=day,
+                      period_id=period)
+    audit.record(state.home, user.name, "roadmap", period=result.period.id,
+                 as_of=day.isoformat(), client=_client(request))
+    current = milestones.statuses(state.home)
+    return {**report_context(roadmap, facts, result), "roadmap": roadmap,
+            "periods": [p.id for p in roadmap.periods], "states": MILESTONE_STATES,
+            "milestones": [(m, current.get(m.id)) for m in roadmap.milestones
+                           if m.period == result.period.id], "error": ""}
+
+
 def _pdf(request: Request, record_id: str, user: User, download: bool) -> Response:
     folder = _record_dir(request, record_id, user, "download" if download else "read")
     audit.record(request.app.state.home, user.name, "download" if download else "read",
@@ -300,6 +364,16 @@ def _api(app: FastAPI) -> None:
                 user: Annotated[User, Depends(api_user)]) -> Response:
         """The signed archival copy."""
         return _pdf(request, record_id, user, download=True)
+
+    @app.get("/api/roadmap", tags=["roadmap"])
+    def api_roadmap(request: Request, user: Annotated[User, Depends(api_user)],
+                    period: str = "", as_of: date | None = None) -> dict[str, Any]:
+        """Where each unit stands against the roadmap (managers and administrators)."""
+        _require_manager(request, user)
+        try:
+            return _roadmap(request, user, period or None, as_of)["s"].as_dict()
+        except RoadmapError as exc:
+            raise HTTPException(400, "; ".join(exc.problems)) from None
 
     @app.post("/api/records/{record_id}/verify", tags=["records"])
     def api_verify(request: Request, record_id: str,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -29,24 +28,16 @@ DOCS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('catalog') / 'catalog.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    catalog = Catalog.open(url)
-    catalog.drop()
-    catalog.create()
+@pytest.fixture
+def catalog(empty_catalog: Catalog) -> Catalog:
+    catalog = empty_catalog
     for record_id, title, unit, kind, day, classification, signed, texts in DOCS:
         catalog.add({"record_id": record_id, "title": title, "unit": unit,
                      "document_type": kind, "document_date": day,
                      "classification": classification, "level": level_of(classification),
                      "signed": signed, "needs_review": record_id == "VP-2024-000002",
                      "pages": len(texts)}, [t.replace("\\n", "\n") for t in texts])
-    yield catalog
-    catalog.engine.dispose()
+    return catalog
 
 
 def ids(catalog: Catalog, query: str, clearance: int = 4, **kwargs: object) -> list[str]:

@@ -17,9 +17,11 @@ from tests.conftest import Scans, cer, pdftotext
 RECORDS = [sys.executable, "-m", "records.cli"]
 
 
-def run(args: list[str], home: Path, **kwargs) -> subprocess.CompletedProcess:
+def run(args: list[str], home: Path, env_extra: dict[str, str] | None = None,
+        **kwargs) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
     env["RECORDS_HOME"] = str(home)
+    env.update(env_extra or {})
     return subprocess.run([*RECORDS, *args], env=env, capture_output=True, text=True,
                            timeout=600, **kwargs)
 
@@ -151,6 +153,53 @@ def test_demo_archives_the_good_and_quarantines_the_bad(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout
     found = run(["search", "cong hoa xa hoi", "--json"], tmp_path / "h")  # no diacritics typed
     assert json.loads(found.stdout)["total"] == 1, found.stdout
+    roadmap_of_the_demo(tmp_path / "h")
+
+
+def roadmap_of_the_demo(home: Path) -> None:
+    """A manager's view of the demo: the example roadmap, with the demo's real progress."""
+    shown = run(["roadmap", "--json"], home)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert len(data["units"]) == 24 and data["overall"]["records"] == 2
+    busy = {u["unit"]: u for u in data["units"] if u["records"]}
+    assert set(busy) <= {"VP", "LT", "HN"}  # the demo files its letters with these units
+    assert sum(u["signed"] for u in busy.values()) == 2
+    assert data["overall"]["quarantined"] == 4  # the broken files, counted for LT
+    assert data["overall"]["units_signing_with_org"] == len(busy)
+    for entry in busy.values():
+        org = next(t for t in entry["targets"] if t["metric"] == "signs_with_org")
+        assert org["status"] == "met" and org["value"] == data["as_of"]
+    table = run(["roadmap", "--unit", "LT"], home)
+    assert table.returncode == 0 and "Trung tâm Lưu trữ" in table.stdout
+    rows = run(["roadmap", "--csv"], home).stdout.splitlines()
+    assert rows[0].startswith("period,as_of,unit") and len(rows) > 24 * 8
+    past = json.loads(run(["roadmap", "--json", "--as-of", "2024-06-30"], home).stdout)
+    assert past["period"] == "2024" and past["overall"]["records"] == 0
+    assert run(["roadmap", "--as-of", "30/06/2024"], home).returncode == 2
+    assert run(["roadmap", "--unit", "XX"], home).returncode == 2
+    set_ = run(["roadmap", "milestone", "hsm-seal", "in progress", "--note", "HSM ordered"], home)
+    assert set_.returncode == 0, set_.stderr
+    again = json.loads(run(["roadmap", "--json", "--unit", "CNTT"], home).stdout)
+    [hsm] = [t for t in again["units"][0]["targets"] if t["id"] == "hsm-seal"]
+    assert hsm["value"] == "in progress"
+    assert run(["roadmap", "milestone", "hsm-seal", "finished"], home).returncode == 2
+
+
+def test_roadmap_check_names_the_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "roadmap.toml"
+    bad.write_text('[[periods]]\nid = "2024"\nstart = 2024-01-01\nend = 2024-12-31\n'
+                   '[[units]]\ncode = "VP"\n[[targets]]\nid = "signed"\n'
+                   'metric = "signed_share"\nperiod = "2024"\nunits = ["VP", "ZZ"]\n'
+                   'threshold = 0.8\n', encoding="utf-8")
+    done = run(["roadmap", "check", str(bad)], tmp_path / "h")
+    assert done.returncode == 2
+    assert "has no due date" in done.stderr and "Traceback" not in done.stderr
+    assert run(["roadmap", "check"], tmp_path / "h").returncode == 0  # the shipped example
+    env_file = tmp_path / "settings.toml"
+    env_file.write_text(f'[roadmap]\nfile = "{bad}"\n', encoding="utf-8")
+    shown = run(["roadmap"], tmp_path / "h", env_extra={"RECORDS_CONFIG": str(env_file)})
+    assert shown.returncode == 2 and "cannot be used" in shown.stderr
 
 
 def test_search_show_export_and_reindex(scans: Scans, tmp_path: Path, home: Path) -> None:

@@ -77,7 +77,7 @@ def test_batch_archives_good_and_quarantines_bad(batch: Path, home: Path, scans:
     assert ledger["state"] == "finished"
     with get_client(sync_client=True) as client:
         keys = {a.key for a in client.read_artifacts()}
-    assert {"batch-progress", "batch-summary"} <= keys
+    assert {"batch-progress", "batch-summary", "roadmap"} <= keys
 
 
 @pytest.mark.flow

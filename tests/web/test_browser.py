@@ -97,3 +97,47 @@ def test_search_read_download_and_verify(server: str, browser: object,
     page.wait_for_url("**/login")
     page.goto(server + "/records/VP-2024-000001")
     assert "/login" in page.url  # the session is gone
+
+
+def test_roadmap_report_and_dashboard_render_their_charts(server: str, browser: object,
+                                                          web_archive: WebArchive,
+                                                          tmp_path: Path) -> None:
+    """The self-contained HTML report opened from disk, then the same dashboard signed in."""
+    report = tmp_path / "roadmap.html"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env["RECORDS_HOME"] = str(web_archive.home)
+    made = subprocess.run([sys.executable, "-m", "records.cli", "roadmap", "--html",
+                           str(report)], env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    html = report.read_text(encoding="utf-8")
+    assert "<script" not in html and "http://" not in html.replace(
+        "http://www.w3.org/2000/svg", "")  # nothing to fetch: readable offline
+    context = browser.new_context()  # type: ignore[attr-defined]
+    requests: list[str] = []
+    page = context.new_page()
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri())
+    burnups = page.locator("svg.burnup")
+    assert burnups.count() >= 6
+    assert burnups.first.bounding_box()["height"] > 50  # laid out, not hidden
+    assert page.locator("svg.bars rect.bar").count() >= 1  # VP's signed share
+    assert page.locator("table.heat tbody tr").count() == 24
+    assert page.locator("table.heat td[data-status]").count() >= 24 * 8
+    assert page.locator("figure[data-target=pages] polyline.actual").count() == 1
+    assert requests == [report.as_uri()]
+    assert page.pdf()[:5] == b"%PDF-"  # it prints
+
+    page = browser.new_context().new_page()  # type: ignore[attr-defined]
+    page.goto(server + "/login?next=/roadmap")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server + "/roadmap")
+    assert page.locator("svg.burnup").count() == burnups.count()
+    assert "VP" in page.inner_text("#unit-VP h3")
+    page.select_option("select[name=period]", "2024")
+    page.click("text=Show")
+    page.wait_for_selector("text=Network extended to three offices")
+    page.select_option("select[aria-label='status of network-3-offices']", "in progress")
+    page.locator("form[action='/roadmap/milestones/network-3-offices'] button").click()
+    page.wait_for_selector("text=set to in progress")

@@ -169,3 +169,37 @@ def test_audit_log_detects_deletion_insertion_edit_and_truncation(
     finally:
         path.write_bytes(original)
     assert audit.verify(home, head) == []
+
+
+def test_roadmap_is_for_managers_and_administrators(app: TestClient,
+                                                    web_archive: WebArchive) -> None:
+    assert app.get("/api/roadmap", headers=bearer(web_archive, "reader")).status_code == 403
+    assert app.get("/api/roadmap", headers=bearer(web_archive, "clerk")).status_code == 403
+    data = app.get("/api/roadmap", headers=bearer(web_archive, "boss")).json()
+    vp = next(u for u in data["units"] if u["unit"] == "VP")
+    assert vp["records"] == 2 and vp["signed"] == 2  # computed from the archive
+    assert len(data["units"]) == 24
+    signed_in(app, "reader")
+    assert app.get("/roadmap").status_code == 403
+    denied = [e for e in audit.entries(web_archive.home)
+              if e["action"] == "roadmap" and e.get("outcome") == "denied"]
+    assert {e["user"] for e in denied} >= {"reader", "clerk"}
+
+
+def test_milestone_form_needs_a_manager_and_csrf(app: TestClient,
+                                                 web_archive: WebArchive) -> None:
+    signed_in(app, "boss")
+    page = app.get("/roadmap", params={"period": "2024"})
+    assert page.status_code == 200 and "network-3-offices" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    refused = app.post("/roadmap/milestones/network-3-offices",
+                       data={"status": "done", "csrf": "forged"})
+    assert refused.status_code == 403
+    done = app.post("/roadmap/milestones/network-3-offices",
+                    data={"status": "done", "note": "three offices linked", "csrf": csrf},
+                    follow_redirects=False)
+    assert done.status_code == 303
+    assert "boss" in app.get("/roadmap", params={"period": "2024"}).text
+    bad = app.post("/roadmap/milestones/network-3-offices", data={"status": "finished",
+                                                                  "csrf": csrf})
+    assert bad.status_code == 400 and "is not one of" in bad.text
