@@ -39,8 +39,9 @@ class BatchReport:
     state: str = "running"  # running, finished, failed
     started: str = field(default_factory=now)
     finished: str | None = None
-    host: str = field(default_factory=socket.gethostname)
+    host: str = field(default_factory=socket.gethostname)  # the node that ran it
     pid: int = field(default_factory=os.getpid)
+    flow_run: str | None = None  # the Prefect flow run, when it ran on a server
     documents: list[DocumentStatus] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
@@ -66,9 +67,11 @@ class BatchReport:
         elapsed = (datetime.now(UTC) - datetime.fromisoformat(self.started)).total_seconds()
         return elapsed / self.pages_done * (self.pages_total - self.pages_done)
 
-    def effective_state(self) -> str:
-        """'interrupted' when the process that ran a 'running' batch on this host is gone."""
-        if self.state != "running" or self.host != socket.gethostname():
+    def effective_state(self, here: str | None = None) -> str:
+        """'interrupted' when the process that ran a 'running' batch on this node (``here``,
+        default the host name) is gone. Another node's batches are judged by their Prefect
+        run instead (see ``records status``)."""
+        if self.state != "running" or self.host != (here or socket.gethostname()):
             return self.state
         try:
             os.kill(self.pid, 0)

@@ -8,6 +8,7 @@ Configuration is the only global state the project has, and it is read, never wr
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +72,21 @@ class CatalogSettings(BaseModel):
     url: str = ""  # postgresql+psycopg://records@db/records; empty: RECORDS_HOME/catalog.sqlite
 
 
+class ServerSettings(BaseModel):
+    """Queueing on a Prefect server: the work pool workers drain, and how much each takes on.
+
+    Used only when ``PREFECT_API_URL`` is set; without it batches run embedded, in-process.
+    """
+
+    pool: str = "records"  # the process work pool `records worker start` polls
+    batches_per_worker: int = Field(1, ge=1)  # flow runs a worker runs at once (pages use cores)
+    batches_at_once: int = Field(0, ge=0)  # across all workers (deployment limit); 0: no limit
+    heartbeat_seconds: int = Field(60, ge=31)  # flow-run heartbeats the zombie automation reads
+    zombie_after_seconds: int = Field(300, ge=60)  # no heartbeat this long: the run is Crashed
+    fixity_sample: int = Field(500, ge=1)  # records the nightly fixity audit checks
+    node: str = ""  # this machine's name in batch ledgers; default: its host name
+
+
 class RoadmapSettings(BaseModel):
     """The roadmap managers answer to: targets per unit and period (see config/roadmap.toml)."""
 
@@ -118,6 +134,11 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     catalog: CatalogSettings = CatalogSettings()
     roadmap: RoadmapSettings = RoadmapSettings()
+    server: ServerSettings = ServerSettings()
+
+    def node_name(self) -> str:
+        """This machine's name in batch ledgers (several workers may share one archive)."""
+        return self.server.node or socket.gethostname()
 
     def catalog_url(self) -> str:
         return self.catalog.url or f"sqlite:///{self.home.resolve() / 'catalog.sqlite'}"

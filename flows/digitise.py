@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,10 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 from prefect.futures import PrefectFuture, wait
+from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from archive import batches
@@ -53,6 +57,7 @@ from ocr.pipeline import build_pdfa
 from ocr.recognize import tesseract_version
 
 Signing = tuple[ArchiveSigner, SignOptions]
+HSM_LIMIT = "records-hsm"  # global concurrency limit for a signing token (see flows.deployments)
 
 
 @task(cache_policy=NO_CACHE)
@@ -129,7 +134,8 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
     signed = pdf.with_name("signed.pdf")
     started = time.perf_counter()
     try:
-        result = sign_pdf(signer, sign_opts, pdf, signed)
+        with _token_slot(signer):
+            result = sign_pdf(signer, sign_opts, pdf, signed)
     except SigningError as exc:
         raise OcrFailed(str(exc)) from None
     event = Event("signed", "success",
@@ -148,6 +154,15 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
                     checksums_in={"pdf": result.pdf_sha256},
                     seconds=round(time.perf_counter() - started, 4))
     return signed, result.as_dict(), [event, checked]
+
+
+def _token_slot(signer: ArchiveSigner) -> AbstractContextManager[None]:
+    """On a server, a signing token is shared by every worker: each signature takes a slot of
+    the global limit `records deploy` sizes to ``signing.hsm_concurrency``. A key file, or
+    an embedded run (one process, bounded by the signer's own semaphore), takes none."""
+    if signer.token == "pkcs11" and PREFECT_API_URL.value():
+        return concurrency(HSM_LIMIT, occupy=1, strict=False)
+    return nullcontext()
 
 
 def _technical(doc: SourceDocument, pages: list[PageResult], pdf: Path, unsigned_sha: str,
@@ -200,7 +215,8 @@ def digitise_batch(
     signing = _signing(settings, home)
     catalog = Catalog.open(settings.catalog_url())
     sources = batch_sources(paths)
-    report = batches.BatchReport(batch_id, paths)
+    report = batches.BatchReport(batch_id, paths, host=settings.node_name(),
+                                 flow_run=str(flow_run.id) if flow_run.id else None)
     report.documents = [batches.DocumentStatus(s.name) for s in sources]
     manifest = _manifest(paths, report)
     batches.save(home, report)

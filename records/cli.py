@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from rich.table import Table
 from archive import batches
 from config.settings import load_settings
 from ocr.errors import ExitCode, InputRejected, OcrFailed
-from records import admin, archivists, copies, managers, runtime
+from records import admin, archivists, copies, hotfolder, managers, runtime, serving
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Paper records in, signed and searchable PDF/A archive out.")
@@ -161,13 +162,22 @@ def queue(
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
     redo_ocr: Annotated[bool, typer.Option("--redo-ocr", help=REDO_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="On a server: follow it to the end")
+                    ] = False,
 ) -> None:
-    """Digitise a scan batch: validate, OCR, PDF/A, store; quarantine what is bad."""
+    """Digitise a scan batch: validate, OCR, PDF/A, store; quarantine what is bad.
+
+    With PREFECT_API_URL set the batch is queued on that server for its workers and the
+    command returns at once with the batch id (--wait follows it); otherwise it runs here."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         console.print(f"[red]no such file or folder:[/red] {', '.join(missing)}")
         raise typer.Exit(ExitCode.usage)
     _check_signing()
+    if serving.server_url():
+        _queue_on_server(paths, {"unit": unit, "series": series,
+                                 "classification": classification, "languages": lang,
+                                 "redo_ocr": redo_ocr}, wait, as_json)
     try:
         report = run_batch(paths, unit, series, classification, lang, redo_ocr,
                            show_progress=not as_json)
@@ -180,6 +190,34 @@ def queue(
         out.print(_documents_table(report))
         for warning in report["warnings"]:
             console.print(f"[yellow]warning:[/yellow] {warning}")
+    raise typer.Exit(_exit_code(report))
+
+
+def _queue_on_server(paths: list[Path], options: dict[str, Any], wait: bool,
+                     as_json: bool) -> None:
+    """Submit to the server's work pool; the scans must be on storage the workers see."""
+    home = runtime.prepare(load_settings())
+    resolved = [p.resolve() for p in paths]
+    try:
+        submitted = serving.submit(resolved, {"paths": [str(p) for p in resolved], **options})
+    except Exception as exc:
+        console.print(f"[red]could not queue on {serving.server_url()}:[/red] {exc}")
+        raise typer.Exit(ExitCode.failure) from None
+    if not wait:
+        if as_json:
+            out.print_json(json.dumps(asdict(submitted)))
+        else:
+            console.print(f"batch [bold]{submitted.batch_id}[/bold]: {submitted.outcome} "
+                          f"(flow run {submitted.flow_run}); `records status "
+                          f"{submitted.batch_id}` follows it")
+        raise typer.Exit(ExitCode.ok)
+    report = serving.follow(home, submitted, show_progress=not as_json)
+    if report is None:
+        raise typer.Exit(ExitCode.failure)
+    if as_json:
+        out.print_json(json.dumps(_public(report), ensure_ascii=False))
+    else:
+        out.print(_documents_table(report))
     raise typer.Exit(_exit_code(report))
 
 
@@ -202,13 +240,22 @@ def status(
     batch_id: Annotated[str | None, typer.Argument(help="A batch id (or its start)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show batches: running (pages done), finished, failed or interrupted, with reasons."""
-    home = load_settings().home.resolve()
+    """Show batches: queued, running (pages done, ETA), finished, failed or interrupted, with
+    reasons; on a server, with each batch's Prefect run state."""
+    settings = load_settings()
+    home = settings.home.resolve()
+    # The server first, the ledger after: a run the server calls finished wrote its ledger
+    # before it finished, so the ledger read next is final too (the other order races).
+    runs = _server_runs()
     found = batches.find(home, batch_id)
-    if batch_id and not found:
+    reports = [_with_run(r.to_dict(), runs.get(r.batch_id), settings.node_name())
+               for r in found]
+    known = {r["batch_id"] for r in reports}
+    reports += [_queued(b, run) for b, run in runs.items()
+                if b not in known and (not batch_id or b.startswith(batch_id))]
+    if batch_id and not reports:
         console.print(f"[red]no batch {batch_id}[/red]")
         raise typer.Exit(ExitCode.usage)
-    reports = [r.to_dict() for r in found]
     if as_json:
         out.print_json(json.dumps(reports[0] if batch_id else reports, ensure_ascii=False))
         return
@@ -217,15 +264,55 @@ def status(
         return
     table = Table(title=f"batches in {home}")
     table.add_column("batch", no_wrap=True)
-    for column in ("state", "started", "documents", "pages", "ETA"):
+    for column in ("state", "node", "started", "documents", "pages", "ETA"):
         table.add_column(column)
     for r in reports:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items()))
         eta = r["eta_seconds"] if r["effective_state"] == "running" else None
-        table.add_row(r["batch_id"], r["effective_state"], r["started"], counts,
+        state = r["effective_state"] + (f" ({r['reason']})" if r.get("reason") else "")
+        table.add_row(r["batch_id"], state, r.get("host", ""), r["started"] or "", counts,
                       f"{r['pages_done']}/{r['pages_total']}",
                       f"{eta / 60:.0f} min" if eta is not None else "")
     out.print(table)
+
+
+def _server_runs() -> dict[str, dict[str, str]]:
+    """The server's view of batches, or nothing in embedded mode (or if it does not answer:
+    the ledger alone is still worth showing)."""
+    if not serving.server_url():
+        return {}
+    runtime.prepare(load_settings())
+    try:
+        return serving.server_runs()
+    except Exception as exc:
+        console.print(f"[yellow]the Prefect server did not answer ({exc}); showing the "
+                      "ledger only[/yellow]")
+        return {}
+
+
+def _with_run(report: dict[str, Any], run: dict[str, str] | None,
+              here: str) -> dict[str, Any]:
+    """A ledger entry judged with its Prefect run: a 'running' batch whose run crashed (its
+    worker died: the heartbeat automation said so) is 'interrupted', with the reason."""
+    report["effective_state"] = batches.BatchReport(
+        report["batch_id"], report["paths"], report["state"], host=report["host"],
+        pid=report["pid"]).effective_state(here)
+    if run:
+        report["prefect_state"], report["flow_run"] = run["state"], run["flow_run"]
+        if report["state"] == "running" and run["state"] in serving.RERUNNABLE:
+            report["effective_state"] = "interrupted"
+            report["reason"] = (f"run {run['state'].lower()}: {run['message']}; "
+                                "`records queue` with the same scans reruns it")
+    return report
+
+
+def _queued(batch: str, run: dict[str, str]) -> dict[str, Any]:
+    waiting = run["state"] in ("SCHEDULED", "PENDING", "PAUSED", "LATE")
+    return {"batch_id": batch, "state": "queued" if waiting else run["state"].lower(),
+            "effective_state": "queued" if waiting else run["state"].lower(),
+            "prefect_state": run["state"], "flow_run": run["flow_run"], "host": "",
+            "started": "", "counts": {}, "pages_done": 0, "pages_total": 0,
+            "eta_seconds": None, "documents": [], "reason": run["message"] or None}
 
 
 @app.command()
@@ -270,6 +357,10 @@ app.command()(copies.verify)
 app.command()(copies.renew)
 app.add_typer(copies.keys_app, name="keys")
 app.add_typer(managers.roadmap_app, name="roadmap")
+app.add_typer(serving.server_app, name="server")
+app.add_typer(serving.worker_app, name="worker")
+app.command()(serving.deploy)
+app.command()(hotfolder.watch)
 
 if __name__ == "__main__":
     app()

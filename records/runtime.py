@@ -53,6 +53,6 @@ def content_hash(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def batch_id(paths: list[Path]) -> str:
+def batch_id(paths: list[Path], digest: str | None = None) -> str:
     """Readable and unique: when it was queued, and a hash of what it holds."""
-    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{content_hash(paths)[:8]}"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{(digest or content_hash(paths))[:8]}"

@@ -180,3 +180,16 @@ def empty_catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     catalog.create()
     yield catalog
     catalog.engine.dispose()
+
+
+def new_database(postgres_url: str, name: str) -> str:
+    """A fresh database on the session's PostgreSQL (dropped first if a test left it)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        db.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
