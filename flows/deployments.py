@@ -110,6 +110,10 @@ def ensure_zombie_automation(after_seconds: int) -> None:
                                             "running it is gone")],
     )
     try:
-        Automation.read(name=ZOMBIE_AUTOMATION)
+        existing = Automation.read(name=ZOMBIE_AUTOMATION)
     except ValueError:
+        automation.create()
+        return
+    if existing.trigger != automation.trigger:  # settings changed since the last deploy
+        existing.delete()
         automation.create()

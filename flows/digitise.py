@@ -8,7 +8,7 @@ rest of the batch goes on.
 
 from __future__ import annotations
 
-import os
+import json
 import tempfile
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -48,6 +48,7 @@ from archive.sign import (
 from archive.store import known_record, reserve_id, store_record
 from archive.verify import Expected, verify_bytes
 from config.settings import Settings, load_settings
+from flows.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unavailable
 from flows.roadmap import record_progress
 from ocr.errors import InputRejected, OcrFailed
 from ocr.inputs import SourceDocument, batch_children, open_document
@@ -78,7 +79,8 @@ def ocr_page(ref: Any, options: OcrOptions, cache: Path) -> PageResult:
     return process_page(ref, options, cache)
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unavailable)
 def archive_document(
     doc: SourceDocument, pages: list[PageResult], given: dict[str, str],
     defaults: dict[str, str], batch_id: str, home: Path, events: list[Event],
@@ -91,7 +93,9 @@ def archive_document(
     if known:
         if catalog.get(known) is None:  # committed before a crash, or the catalog was lost
             index_package(catalog, home / "archive" / known)
-        return {"record_id": known, "duplicate": True, "needs_review": review}
+        # Written by an earlier attempt of this very batch (a rerun, a retry): not a duplicate.
+        return {"record_id": known, "needs_review": review,
+                "duplicate": _batch_of(home / "archive" / known) != batch_id}
     texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
     descriptive = describe(given, defaults, extract_fields(texts, options.languages),
                            doc.source.stem)
@@ -125,6 +129,11 @@ def archive_document(
     index_package(catalog, stored.path)
     return {"record_id": stored.record_id, "duplicate": stored.duplicate,
             "needs_review": review}
+
+
+def _batch_of(record_dir: Path) -> str:
+    return json.loads((record_dir / "record.json").read_text(encoding="utf-8")).get("batch_id",
+                                                                                    "")
 
 
 def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
@@ -201,8 +210,14 @@ def _reason(futures: list[PrefectFuture]) -> tuple[str, str]:
     return "failed", "a stage did not finish"
 
 
+def _page_workers() -> int:
+    """Pages recognised at once (``ocr.jobs``, 0 = the cores), read where the flow is loaded:
+    a worker machine's own settings size its pool."""
+    return OcrOptions.from_settings(load_settings().ocr).workers
+
+
 @flow(name="digitise_batch", log_prints=True,
-      task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1))
+      task_runner=ThreadPoolTaskRunner(max_workers=_page_workers()))
 def digitise_batch(
     paths: list[str], batch_id: str, unit: str, series: str = "", classification: str = "public",
     languages: str | None = None, redo_ocr: bool = False,

@@ -23,6 +23,7 @@ from archive.progress import load_facts, record_batch
 from archive.report import write_report
 from archive.roadmap import Standing, standing
 from config.settings import Settings, load_settings
+from flows.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unavailable
 
 WEEKLY = "0 7 * * 1"  # cron of the scheduled report: Mondays 07:00 (deployments: issue 6)
 
@@ -35,7 +36,8 @@ def _standing(settings: Settings, catalog: Catalog) -> tuple[Standing, Any, Any]
     return standing(roadmap, facts, states, as_of=today), roadmap, facts
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unavailable)
 def record_progress(report: dict[str, Any], catalog: Catalog) -> str | None:
     """Note the batch's outcomes and publish the standing; a broken roadmap file is said, not
     fatal: the batch itself is archived either way."""

@@ -32,15 +32,18 @@ FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 RERUNNABLE = ("FAILED", "CRASHED", "CANCELLED")
 
 
-def server_url() -> str:
-    """The server batches go to, or "" for the embedded default (Prefect's own setting)."""
+def server_url(quiet: bool = True) -> str:
+    """The server batches go to, or "" for the embedded default (Prefect's own setting, from
+    the environment or the Prefect profile). Prefect reads its settings once, when first
+    imported, so records' defaults for it are put in place first."""
+    runtime.prepare(load_settings(), quiet=quiet)
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value() or ""
 
 
-def _require_server() -> str:
-    url = server_url()
+def _require_server(quiet: bool = True) -> str:
+    url = server_url(quiet)
     if not url:
         console.print("[red]no Prefect server: start one with `records server start` and set "
                       "PREFECT_API_URL=http://HOST:4200/api[/red]")
@@ -96,10 +99,10 @@ def worker_start(
                      ] = None,
 ) -> None:
     """Run a worker that takes queued batches from the work pool (foreground)."""
-    _require_server()
     settings = load_settings()
-    runtime.prepare(settings, quiet=False)
     env = worker_environment(settings)
+    os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]  # before Prefect reads its settings
+    _require_server(quiet=False)  # a worker's log is its operator's window
     args = [sys.executable, "-m", "prefect", "worker", "start", "--pool",
             settings.server.pool, "--type", "process", "--limit",
             str(limit or settings.server.batches_per_worker), "--name",

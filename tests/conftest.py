@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,30 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+@dataclass(frozen=True)
+class PgServer:
+    url: str  # SQLAlchemy URL of the "records" database
+    data: Path
+    bin_dir: Path
+    port: int
+    options: str
+
+    def restart(self, down_seconds: float = 0) -> None:
+        """Stop (fast: connections are dropped), stay down a while, start again: an operator's
+        restart or a failover."""
+        self._ctl("stop", "-m", "fast")
+        time.sleep(down_seconds)
+        self._ctl("start", "-o", self.options)
+
+    def _ctl(self, *args: str) -> None:
+        # -l: the server must not inherit our pipes, or waiting for them never ends
+        subprocess.run(_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-w",
+                                     "-l", str(self.data / "server.log"), *args]), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres() -> Iterator[PgServer]:
     """A private PostgreSQL server on loopback for the session (Debian's binaries)."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found:
@@ -93,18 +116,24 @@ def postgres_url() -> Iterator[str]:
     subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
                                  "-U", "records", "-E", "UTF8", "--no-locale"]),
                    check=True, capture_output=True)
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
     subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                                 str(data / "server.log"), "-o",
-                                 f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
-                                 "start"]), check=True, capture_output=True)
+                                 str(data / "server.log"), "-o", options, "start"]),
+                   check=True, capture_output=True)
     try:
         subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
                         "records", "records"], check=True, capture_output=True)
-        yield f"postgresql+psycopg://records@127.0.0.1:{port}/records"
+        yield PgServer(f"postgresql+psycopg://records@127.0.0.1:{port}/records", data,
+                       bin_dir, port, options)
     finally:
         subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
                                      "stop"]), capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PgServer) -> str:
+    return postgres.url
 
 
 @pytest.fixture

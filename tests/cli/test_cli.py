@@ -141,6 +141,44 @@ def test_kill_9_mid_batch_then_rerun_finishes_without_redoing(scans: Scans, tmp_
     assert len(list((home / "archive").glob("VP-*"))) == 3
 
 
+def embedded_servers(prefect_home: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"prefect.server.api.server:create_app" in (proc / "cmdline").read_bytes() and \
+                    f"PREFECT_HOME={prefect_home}".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_kill_9_of_the_run_alone_then_the_next_run_stops_its_server(
+        scans: Scans, tmp_path: Path, home: Path) -> None:
+    """kill -9 of `records queue` (not its children) leaves the embedded Prefect server
+    running on the home's database; the next run stops it and finishes the batch."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    page, _ = scans.page("eng", seed=47)
+    (batch / "letter.png").write_bytes(page.read_bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env["RECORDS_HOME"] = str(home)
+    victim = subprocess.Popen([*RECORDS, "queue", str(batch), "--unit", "VP", "--json"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not embedded_servers(home / "prefect"):
+        time.sleep(0.2)
+    [orphan] = embedded_servers(home / "prefect")
+    victim.kill()
+    victim.wait()
+    time.sleep(1)
+    assert embedded_servers(home / "prefect") == [orphan]  # left behind
+    again = run(["queue", str(batch), "--unit", "VP", "--json"], home)
+    assert again.returncode == 0, again.stderr
+    assert orphan not in embedded_servers(home / "prefect")
+    assert [d["status"] for d in json.loads(again.stdout)["documents"]] == ["archived"]
+
+
 def test_demo_archives_the_good_and_quarantines_the_bad(tmp_path: Path) -> None:
     """`make demo` runs this: it must end with every good letter archived."""
     done = run(["demo", "--letters", "2"], tmp_path / "h")
