@@ -203,3 +203,51 @@ def test_milestone_form_needs_a_manager_and_csrf(app: TestClient,
     bad = app.post("/roadmap/milestones/network-3-offices", data={"status": "finished",
                                                                   "csrf": csrf})
     assert bad.status_code == 400 and "is not one of" in bad.text
+
+
+PUBLIC_ROUTES = {("GET", "/login"), ("POST", "/login"), ("GET", "/openapi.json"),
+                 ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
+MANAGER_ROUTES = {"/roadmap", "/roadmap/milestones/{milestone_id}", "/api/roadmap"}
+
+
+def every_route(client: TestClient) -> list[tuple[str, str]]:
+    """(method, path) of every route the app has: a route added later is walked too."""
+    return sorted((method, route.path) for route in client.app.routes  # type: ignore[attr-defined]
+                  for method in getattr(route, "methods", set()) if method != "HEAD")
+
+
+def call(client: TestClient, method: str, path: str, record_id: str,
+         headers: dict[str, str] | None = None) -> object:
+    url = path.replace("{record_id}", record_id).replace("{milestone_id}", "hsm-seal")
+    data = {"status": "done", "csrf": "none"} if method == "POST" else None
+    return client.request(method, url, headers=headers, data=data, follow_redirects=False)
+
+
+def test_every_route_wants_a_signed_in_user(app: TestClient) -> None:
+    walked = every_route(app)
+    assert len(walked) >= 14
+    for method, path in walked:
+        if (method, path) in PUBLIC_ROUTES:
+            continue
+        got = call(app, method, path, PUBLIC)
+        assert got.status_code in (401, 303, 403), (method, path, got.status_code)
+        if got.status_code == 303:
+            assert got.headers["location"].startswith("/login"), (method, path)
+
+
+@pytest.mark.parametrize(("user", "role"), [("reader", "archivist"), ("clerk", "officer")])
+def test_every_route_as_each_role_hides_what_is_above_clearance(
+        app: TestClient, web_archive: WebArchive, user: str, role: str) -> None:
+    """Every route, by token and by session, asked for the secret record: never 200 with it,
+    never its id or title in a body; the roadmap refused to those who are not managers."""
+    signed_in(app, user)
+    for method, path in every_route(app):
+        if (method, path) in PUBLIC_ROUTES:
+            continue
+        for headers in (bearer(web_archive, user), None):
+            got = call(app, method, path, SECRET, headers)
+            if "{record_id}" in path:
+                assert got.status_code in (403, 404), (method, path, got.status_code)
+            if path in MANAGER_ROUTES:
+                assert got.status_code == 403, (role, method, path, got.status_code)
+            assert SECRET not in got.text and "Letter 63" not in got.text, (method, path)
