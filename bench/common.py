@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -316,3 +319,66 @@ def make_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
     for row in rows:
         table.add_row(*row)
     return table
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the postgres user when we are."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@dataclass(frozen=True)
+class PrivatePostgres:
+    """A PostgreSQL server of the bench's own, on loopback, trusting the user "records"."""
+
+    bin_dir: Path
+    port: int
+    pid: int  # the postmaster: not our child, its CPU is read from /proc
+    version: str
+
+    def createdb(self, name: str) -> None:
+        subprocess.run([str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "records", name], check=True, capture_output=True)
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        return f"postgresql+{driver}://records@127.0.0.1:{self.port}/{database}"
+
+
+@contextmanager
+def private_postgres(prefix: str, settings: dict[str, str] | None = None
+                     ) -> Iterator[PrivatePostgres]:
+    """Start one from Debian's binaries (as tests/conftest.py does), with ``settings`` as
+    ``-c`` options; stop it and remove its data afterwards, whatever happens."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise SystemExit("PostgreSQL server binaries absent (make system installs postgresql)")
+    bin_dir = found[-1].parent
+    # Not under the bench's own (private) folder: the server runs as postgres.
+    data = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = " ".join([f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                        *(f"-c {k}={v}" for k, v in (settings or {}).items())])
+    started = False
+    try:
+        subprocess.run(as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
+                                    "-U", "records", "-E", "UTF8", "--no-locale"]),
+                       check=True, capture_output=True)
+        subprocess.run(as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                                    str(data / "server.log"), "-o", options, "start"]),
+                       check=True, capture_output=True)
+        started = True
+        pid = int((data / "postmaster.pid").read_text(encoding="ascii").split()[0])
+        version = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True,
+                                 text=True, check=False).stdout.strip()
+        yield PrivatePostgres(bin_dir, port, pid, version)
+    finally:
+        if started:
+            subprocess.run(as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                        "stop"]), capture_output=True, check=False)
+        shutil.rmtree(data, ignore_errors=True)

@@ -43,7 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # _machine_busy_seconds: the same /proc/stat reading CpuMeter uses, so "others' cores" means
 # the same thing in every bench.
-from common import _machine_busy_seconds, console, fmt_num, make_table, wait_for_quiet
+from common import (
+    _machine_busy_seconds,
+    console,
+    fmt_num,
+    make_table,
+    private_postgres,
+    wait_for_quiet,
+)
 
 from archive import batches
 from archive.keys import init_dev_pki
@@ -289,11 +296,6 @@ def tail(path: Path, lines: int = 25) -> str:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the postgres user when we are."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
 @dataclass(frozen=True)
 class Postgres:
     bin_dir: Path
@@ -311,34 +313,9 @@ class Postgres:
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[Postgres]:
-    """A private PostgreSQL on loopback (Debian's binaries), as tests/conftest.py starts it;
-    stopped and its data removed afterwards."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise SystemExit("PostgreSQL server binaries absent (make system installs postgresql)")
-    bin_dir = found[-1].parent
-    data = Path(tempfile.mkdtemp(prefix="records-scale-pg-"))  # the postgres user's, not ours
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    port, started = free_port(), False
-    try:
-        subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
-                                     "-U", "records", "-E", "UTF8", "--no-locale"]),
-                       check=True, capture_output=True)
-        subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                                     str(data / "server.log"), "-o",
-                                     f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
-                                     "start"]), check=True, capture_output=True)
-        started = True
-        pid = int((data / "postmaster.pid").read_text(encoding="ascii").split()[0])
-        text = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True,
-                              text=True, check=False).stdout.strip()
-        yield Postgres(bin_dir, port, pid, text)
-    finally:
-        if started:
-            subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                         "stop"]), capture_output=True, check=False)
-        shutil.rmtree(data, ignore_errors=True)
+    """A private PostgreSQL on loopback (bench.common), stopped and removed afterwards."""
+    with private_postgres("records-scale-pg-") as server:
+        yield Postgres(server.bin_dir, server.port, server.pid, server.version)
 
 
 # --------------------------------------------------------------------------- Prefect

@@ -25,9 +25,7 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +47,7 @@ from common import (  # the path above makes bench/ importable however this is r
     fmt_bytes,
     fmt_num,
     make_table,
+    private_postgres,
     process_tree,
     verdict,
 )
@@ -623,17 +622,6 @@ def make_queries(records: list[Record], df: Counter[str], seed: int, words: int 
 # --------------------------------------------------------------------------- PostgreSQL server
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the postgres user when we are."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
 @dataclass(frozen=True)
 class PgServer:
     url: str  # SQLAlchemy
@@ -659,42 +647,14 @@ class PgServer:
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[PgServer]:
-    """A private PostgreSQL on loopback (Debian's binaries), as tests/conftest.py starts it,
-    with the memory settings a catalog server of this size gets. Stops the server and
-    removes its data afterwards."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise RuntimeError("PostgreSQL server binaries absent (make system installs postgresql)")
-    bin_dir = found[-1].parent
-    # Not under the bench's own (private) folder: the server runs as postgres.
-    data = Path(tempfile.mkdtemp(prefix="records-bench-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
-    settings = " ".join(f"-c {k}={v}" for k, v in PG_SETTINGS.items())
-    started = False
-    try:
-        subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
-                                     "-U", "records", "-E", "UTF8", "--no-locale"]),
-                       check=True, capture_output=True)
-        subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                                     str(data / "server.log"), "-o",
-                                     f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
-                                     f"{settings}", "start"]), check=True, capture_output=True)
-        started = True
+    """A private PostgreSQL (bench.common) with the memory settings a catalog server of this
+    size gets, and the two databases the bench fills."""
+    with private_postgres("records-bench-pg-", PG_SETTINGS) as server:
         for name in ("records", "records_add"):
-            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
-                            "records", name], check=True, capture_output=True)
-        server = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True,
-                                text=True, check=False).stdout.strip()
-        pid = int((data / "postmaster.pid").read_text(encoding="ascii").split()[0])
-        yield PgServer(f"postgresql+psycopg://records@127.0.0.1:{port}/records",
-                       f"host=127.0.0.1 port={port} user=records dbname=records", server, pid)
-    finally:
-        if started:
-            subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                         "stop"]), capture_output=True, check=False)
-        shutil.rmtree(data, ignore_errors=True)
+            server.createdb(name)
+        yield PgServer(server.url("records"),
+                       f"host=127.0.0.1 port={server.port} user=records dbname=records",
+                       server.version, server.pid)
 
 
 # --------------------------------------------------------------------------- building
