@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # _machine_busy_seconds: the same /proc/stat reading CpuMeter uses, so "others' cores" means
 # the same thing in every bench.
 from common import (
+    PrivatePostgres,
     _machine_busy_seconds,
     console,
     fmt_num,
@@ -296,26 +297,10 @@ def tail(path: Path, lines: int = 25) -> str:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-@dataclass(frozen=True)
-class Postgres:
-    bin_dir: Path
-    port: int
-    pid: int  # the postmaster: not our child, its CPU is read from /proc
-    version: str
-
-    def create(self, name: str, driver: str = "psycopg") -> str:
-        """A new database; its SQLAlchemy URL."""
-        subprocess.run([str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p",
-                        str(self.port), "-U", "records", name], check=True,
-                       capture_output=True)
-        return f"postgresql+{driver}://records@127.0.0.1:{self.port}/{name}"
-
-
-@contextlib.contextmanager
-def postgres_server() -> Iterator[Postgres]:
-    """A private PostgreSQL on loopback (bench.common), stopped and removed afterwards."""
-    with private_postgres("records-scale-pg-") as server:
-        yield Postgres(server.bin_dir, server.port, server.pid, server.version)
+def new_database(pg: PrivatePostgres, name: str, driver: str = "psycopg") -> str:
+    """A new database on the bench's server; its SQLAlchemy URL."""
+    pg.createdb(name)
+    return pg.url(name, driver)
 
 
 # --------------------------------------------------------------------------- Prefect
@@ -375,9 +360,9 @@ class PrefectApi:
 
 
 @contextlib.contextmanager
-def prefect_server(pg: Postgres, work: Path) -> Iterator[tuple[PrefectApi, int]]:
+def prefect_server(pg: PrivatePostgres, work: Path) -> Iterator[tuple[PrefectApi, int]]:
     """`records server start` with Prefect's database on the private PostgreSQL."""
-    database = pg.create("prefect", driver="asyncpg")
+    database = new_database(pg, "prefect", driver="asyncpg")
     port = free_port()
     env = clean_env(RECORDS_HOME=str(work / "server-home"),
                     PREFECT_API_DATABASE_CONNECTION_URL=database)
@@ -485,7 +470,7 @@ class Bench:
     """What every measured run shares: folders, PostgreSQL, the server, the options."""
 
     work: Path
-    pg: Postgres
+    pg: PrivatePostgres
     api: PrefectApi
     server_pid: int
     keys: Path
@@ -504,7 +489,7 @@ class Bench:
         self.runs += 1
         home = self.work / f"home-{self.runs:02d}-{name}"
         shutil.copytree(self.keys, home / "keys")
-        catalog = self.pg.create(f"catalog_{self.runs:02d}")
+        catalog = new_database(self.pg, f"catalog_{self.runs:02d}")
         return {"RECORDS_HOME": str(home), "RECORDS_CATALOG__URL": catalog}
 
     def client_env(self, setup: dict[str, str]) -> dict[str, str]:
@@ -854,7 +839,7 @@ def arguments() -> argparse.Namespace:
     return args
 
 
-def setup(work: Path, pg: Postgres, api: PrefectApi, server_pid: int,
+def setup(work: Path, pg: PrivatePostgres, api: PrefectApi, server_pid: int,
           args: argparse.Namespace) -> Bench:
     """One development PKI for every run, the deployments, the shim, no schedules."""
     keys = init_dev_pki(work / "pki", service_url=f"http://127.0.0.1:{free_port()}").folder
@@ -919,7 +904,7 @@ def main() -> None:
         scans = prepare_scans(work, args.pages, args.batch_pages)
         progress(f"{scans.whole.pages} pages, {scans.whole.documents} records, "
                  f"{len(scans.batches)} batches, in {scans.seconds:.0f} s")
-        pg = stack.enter_context(postgres_server())
+        pg = stack.enter_context(private_postgres("records-scale-pg-"))
         results["environment"] = environment(pg.version)
         api, server_pid = stack.enter_context(prefect_server(pg, work))
         bench = setup(work, pg, api, server_pid, args)
