@@ -6,6 +6,11 @@ below it (``archive.catalog.LEVELS``). Passwords are hashed with Argon2id; API t
 random, shown once, stored only as their SHA-256, and revocable. Accounts live in the
 catalog's database but in tables of their own (``archive.catalog.accounts``), which
 ``records reindex`` never touches.
+
+Web sign-ins are kept server-side too (``web_sessions``): the browser's signed cookie carries
+only a random session id. A signed cookie alone would stay valid until it expired, even after
+its user signed out, so a copied cookie could not be withdrawn; with the row gone (signed out,
+or past its lifetime) the id is worth nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import Column, Float, MetaData, String, Table, delete, insert, select, update
 
 from archive.catalog import LEVELS, Catalog, users
 from archive.catalog import api_tokens as tokens
@@ -26,6 +31,15 @@ ROLES = ("officer", "archivist", "manager", "admin")
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
+
+# Sign-ins of the web app: their own metadata (made by ``prepare_sessions``), never dropped.
+session_schema = MetaData()
+web_sessions = Table(
+    "web_sessions", session_schema,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the id the cookie carries
+    Column("name", String(64), nullable=False, index=True),
+    Column("expires", Float, nullable=False),  # seconds since the epoch
+)
 
 
 class AccessError(ValueError):
@@ -109,6 +123,38 @@ def get_user(catalog: Catalog, name: str) -> User | None:
     with catalog.engine.connect() as db:
         row = db.execute(select(users).where(users.c.name == name, users.c.active)).first()
     return User(row.name, row.role, row.clearance) if row else None
+
+
+def prepare_sessions(catalog: Catalog) -> None:
+    session_schema.create_all(catalog.engine)
+
+
+def open_session(catalog: Catalog, name: str, seconds: float, now: float) -> str:
+    """A new sign-in of ``name`` for ``seconds``: its secret id, for the session cookie."""
+    secret = secrets.token_urlsafe(32)
+    with catalog.transaction() as db:
+        db.execute(delete(web_sessions).where(web_sessions.c.expires <= now))
+        db.execute(insert(web_sessions).values(digest=_digest(secret), name=name,
+                                               expires=now + seconds))
+    return secret
+
+
+def session_user(catalog: Catalog, secret: str, now: float) -> User | None:
+    """The user signed in as ``secret`` if that sign-in is open, unexpired and the account
+    still active; None otherwise."""
+    with catalog.engine.connect() as db:
+        row = db.execute(
+            select(users).join(web_sessions, web_sessions.c.name == users.c.name)
+            .where(web_sessions.c.digest == _digest(secret), web_sessions.c.expires > now,
+                   users.c.active)
+        ).first()
+    return User(row.name, row.role, row.clearance) if row else None
+
+
+def close_session(catalog: Catalog, secret: str) -> None:
+    """Sign out: the session id stops working, whoever holds a copy of the cookie."""
+    with catalog.transaction() as db:
+        db.execute(delete(web_sessions).where(web_sessions.c.digest == _digest(secret)))
 
 
 def list_users(catalog: Catalog) -> list[User]:

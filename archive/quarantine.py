@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.files import copy_tree_verified, write_json
+from ocr.inputs import printable_name
 
 
 def quarantine(home: Path, batch_id: str, source: Path, reason: str) -> Path:
@@ -17,10 +18,11 @@ def quarantine(home: Path, batch_id: str, source: Path, reason: str) -> Path:
     folder = home / "quarantine" / batch_id
     folder.mkdir(parents=True, exist_ok=True)
     sums: dict[str, str] = {}
-    if source.exists() and not source.is_symlink():
-        sums = copy_tree_verified(source, folder)
-    write_json(folder / f"{source.name}.reason.json", {
-        "source": str(source),
+    if source.exists() and not source.is_symlink() and (source.is_file() or source.is_dir()):
+        sums = {printable_name(name): sha for name, sha in
+                copy_tree_verified(source, folder).items()}
+    write_json(folder / f"{printable_name(source.name)}.reason.json", {
+        "source": printable_name(str(source)),
         "reason": reason,
         "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "checksums": sums,

@@ -17,9 +17,10 @@ import io
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,10 @@ class SigningError(Exception):
     """The copy could not be signed; the message names why and never carries a secret."""
 
 
+class TsaUnavailable(SigningError):
+    """The time-stamp authority did not answer: the one signing fault worth waiting out."""
+
+
 @dataclass(frozen=True)
 class SignOptions:
     """What a signature says and how strong it is."""
@@ -59,6 +64,8 @@ class SignOptions:
     reason: str = "Archival copy"
     location: str = ""
     fetch_revocation: bool = True
+    tsa_down: Literal["wait", "fail", "sign-without"] = "wait"
+    tsa_wait_seconds: float = 300.0
 
 
 @dataclass
@@ -72,6 +79,9 @@ class ArchiveSigner:
     token: str = "pkcs12"
     # A token may not sign from two threads at once; a PKCS#12 key in memory can.
     lock: Any = field(default_factory=nullcontext)
+    # Set once a document has waited the whole tsa_wait_seconds in vain: the rest of the batch
+    # then fails at once instead of each waiting as long (cleared when the TSA answers again).
+    tsa_gave_up: bool = False
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -103,6 +113,7 @@ class Signature:
     pdf_sha256: str
     docmdp: int
     tsa_url: str = ""
+    tsa_fallback: str = ""  # why a copy meant to be time-stamped was signed B-B instead
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -143,7 +154,8 @@ def level_for(settings: SigningSettings) -> Level:
 def sign_options(settings: SigningSettings) -> SignOptions:
     return SignOptions(level=level_for(settings), docmdp=settings.docmdp,
                        tsa_url=settings.tsa_url, reason=settings.reason,
-                       location=settings.location, fetch_revocation=settings.fetch_revocation)
+                       location=settings.location, fetch_revocation=settings.fetch_revocation,
+                       tsa_down=settings.tsa_down, tsa_wait_seconds=settings.tsa_wait_seconds)
 
 
 def read_secret(env: str, file: Path | None, what: str) -> bytes:
@@ -289,6 +301,37 @@ def sign_pdf(signer: ArchiveSigner, options: SignOptions, src: Path, dest: Path)
     )
 
 
+def sign_archival(signer: ArchiveSigner, options: SignOptions, src: Path, dest: Path,
+                  sleep: Callable[[float], None] = time.sleep) -> Signature:
+    """Sign at the configured level, doing what ``signing.tsa_down`` says when the TSA is down.
+
+    "wait" retries with growing pauses for ``tsa_wait_seconds`` (an outage of minutes should
+    not cost a batch), "fail" gives up at once, "sign-without" signs B-B and says so in the
+    signature, so the copy is certified now and its time-stamp can be added later.
+    """
+    waited, pause = 0.0, 5.0
+    budget = options.tsa_wait_seconds if options.tsa_down == "wait" and not signer.tsa_gave_up \
+        else 0.0
+    while True:
+        try:
+            signature = sign_pdf(signer, options, src, dest)
+        except TsaUnavailable as exc:
+            if options.tsa_down == "sign-without":
+                plain = sign_pdf(signer, replace(options, level="B-B"), src, dest)
+                return replace(plain, tsa_fallback=f"{exc} (signing.tsa_down = sign-without)")
+            if waited + pause > budget:
+                if options.tsa_down == "wait":
+                    signer.tsa_gave_up = True
+                    raise TsaUnavailable(f"{exc}; waited {waited:.0f} s for it "
+                                         "(signing.tsa_wait_seconds)") from None
+                raise
+            sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 60.0)
+        else:
+            signer.tsa_gave_up = False
+            return signature
+
+
 @contextmanager
 def _signing_errors(options: SignOptions) -> Iterator[None]:
     """pyHanko's errors, reworded for a records officer (the TSA is the usual suspect)."""
@@ -297,7 +340,7 @@ def _signing_errors(options: SignOptions) -> Iterator[None]:
     except SigningError:
         raise
     except timestamps.TimestampRequestError as exc:
-        raise SigningError(f"the time-stamp authority {options.tsa_url} did not answer "
+        raise TsaUnavailable(f"the time-stamp authority {options.tsa_url} did not answer "
                            f"({exc}); the copy is not signed") from None
     except Exception as exc:
         raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from None

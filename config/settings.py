@@ -34,6 +34,8 @@ class OcrSettings(BaseModel):
     low_confidence: float = 70.0
     default_dpi: int = Field(300, ge=70, le=1200)
     max_page_pixels: int = Field(400_000_000, gt=0)
+    max_pages: int = Field(2000, gt=0)
+    tool_memory_mb: int = Field(4096, ge=0)
     redo_ocr: bool = False
 
 
@@ -59,6 +61,10 @@ class SigningSettings(BaseModel):
     docmdp: Literal[1, 2] = 1
     level: Literal["auto", "B-B", "B-T", "B-LT", "B-LTA"] = "auto"
     tsa_url: str = ""
+    # When the TSA does not answer: "wait" (retry up to tsa_wait_seconds, then fail the
+    # document), "fail" (at once) or "sign-without" (sign B-B now, say so in the record).
+    tsa_down: Literal["wait", "fail", "sign-without"] = "wait"
+    tsa_wait_seconds: float = Field(300, ge=0)
     trust_roots: list[Path] = []  # default: RECORDS_HOME/keys/root.cert.pem (dev PKI)
     reason: str = "Archival copy"
     location: str = ""
@@ -92,6 +98,20 @@ class RoadmapSettings(BaseModel):
 
     file: Path | None = None  # default: the shipped example, config/roadmap.toml
     reports: Path | None = None  # weekly reports; default: RECORDS_HOME/reports
+
+
+class WebSettings(BaseModel):
+    """The archivists' web app: how long a sign-in lasts, and when failed sign-ins are refused.
+
+    Failures are counted per user name (online guessing of one account) and per client address
+    (one machine trying many names, or many API tokens). The address limit is higher because an
+    office behind one NAT or proxy shares an address: one person's typos must not lock it out.
+    """
+
+    session_hours: float = Field(8, gt=0)  # a sign-in ends this long after it was made
+    login_attempts: int = Field(5, ge=1)  # failed sign-ins per user name within the window
+    client_attempts: int = Field(20, ge=1)  # failed sign-ins and bad API tokens per address
+    login_window_minutes: float = Field(15, gt=0)  # failures older than this no longer count
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +155,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     roadmap: RoadmapSettings = RoadmapSettings()
     server: ServerSettings = ServerSettings()
+    web: WebSettings = WebSettings()
 
     def node_name(self) -> str:
         """This machine's name in batch ledgers (several workers may share one archive)."""

@@ -42,16 +42,22 @@ from archive.sign import (
     SigningError,
     SignOptions,
     load_signer,
+    sign_archival,
     sign_options,
-    sign_pdf,
 )
 from archive.store import known_record, reserve_id, store_record
 from archive.verify import Expected, verify_bytes
 from config.settings import Settings, load_settings
-from flows.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unavailable
+from flows.retries import (
+    DATABASE_RETRIES,
+    DATABASE_RETRY_DELAYS,
+    database_unavailable,
+    explain,
+)
 from flows.roadmap import record_progress
+from ocr import limits
 from ocr.errors import InputRejected, OcrFailed
-from ocr.inputs import SourceDocument, batch_children, open_document
+from ocr.inputs import SourceDocument, batch_children, open_document, printable_name
 from ocr.options import OcrOptions
 from ocr.page import PageResult, process_page
 from ocr.pipeline import build_pdfa
@@ -62,14 +68,14 @@ HSM_LIMIT = "records-hsm"  # global concurrency limit for a signing token (see f
 
 
 @task(cache_policy=NO_CACHE)
-def validate_document(source: Path, max_pixels: int) -> SourceDocument | str:
+def validate_document(source: Path, max_pixels: int, max_pages: int) -> SourceDocument | str:
     """The document's pages, or the reason it is refused.
 
     A refusal is an expected outcome, not a task failure: it is returned, so Prefect's
     run history shows failures only where something really broke.
     """
     try:
-        return open_document(source, max_pixels)
+        return open_document(source, max_pixels, max_pages)
     except InputRejected as exc:
         return exc.reason
 
@@ -144,12 +150,13 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
     started = time.perf_counter()
     try:
         with _token_slot(signer):
-            result = sign_pdf(signer, sign_opts, pdf, signed)
+            result = sign_archival(signer, sign_opts, pdf, signed)
     except SigningError as exc:
         raise OcrFailed(str(exc)) from None
+    fallback = f"; without a time-stamp: {result.tsa_fallback}" if result.tsa_fallback else ""
     event = Event("signed", "success",
                   f"PAdES {result.level}, {result.signer['identity']} certificate "
-                  f"{result.signer['subject']}",
+                  f"{result.signer['subject']}{fallback}",
                   checksums_in={"pdf": result.unsigned_sha256},
                   checksums_out={"pdf": result.pdf_sha256,
                                  "signed_revision": result.signed_revision_sha256},
@@ -206,7 +213,7 @@ def _reason(futures: list[PrefectFuture]) -> tuple[str, str]:
                 return "quarantined", error.reason
             if isinstance(error, OcrFailed):
                 return "failed", error.reason
-            return "failed", f"{type(error).__name__}: {error}"
+            return "failed", explain(error)
     return "failed", "a stage did not finish"
 
 
@@ -227,17 +234,19 @@ def digitise_batch(
     home = settings.home.resolve()
     options = OcrOptions.from_settings(settings.ocr, languages=languages,
                                        redo_ocr=redo_ocr or None)
+    limits.configure(options.tool_memory_mb, home / "tmp")
     signing = _signing(settings, home)
     catalog = Catalog.open(settings.catalog_url())
     sources = batch_sources(paths)
     report = batches.BatchReport(batch_id, paths, host=settings.node_name(),
                                  flow_run=str(flow_run.id) if flow_run.id else None)
-    report.documents = [batches.DocumentStatus(s.name) for s in sources]
+    report.documents = [batches.DocumentStatus(printable_name(s.name)) for s in sources]
     manifest = _manifest(paths, report)
     batches.save(home, report)
     defaults = {"unit": unit, "series": series, "classification": classification,
                 "language": options.languages}
-    checks = [validate_document.submit(s, options.max_page_pixels) for s in sources]
+    checks = [validate_document.submit(s, options.max_page_pixels, options.max_pages)
+              for s in sources]
     work = []
     for source, status, check in zip(sources, report.documents, checks, strict=True):
         given = manifest.get(source.name, {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -117,7 +118,10 @@ def image_frames(path: Path, fmt: str, max_pixels: int) -> int:
         raise InputRejected(f"damaged {label} image: {exc}") from exc
     except Image.UnidentifiedImageError as exc:
         raise InputRejected(f"damaged {label} image: its header cannot be read") from exc
-    except (OSError, SyntaxError, EOFError) as exc:
+    except (OSError, SyntaxError, EOFError, TypeError, KeyError, IndexError, struct.error,
+            ZeroDivisionError) as exc:
+        # Pillow's decoders meet a damaged header with any of these (hypothesis found
+        # TypeError "Missing dimensions" and KeyError on TIFF tags): all mean a damaged file.
         detail = str(exc) or type(exc).__name__
         kind = "truncated" if "truncated" in detail or "decoder error" in detail else "damaged"
         raise InputRejected(f"{kind} {label} image ({detail})") from exc
@@ -184,8 +188,25 @@ def _files_of(source: Path) -> list[Path]:
     raise InputRejected("not a regular file or folder")
 
 
-def open_document(source: Path, max_pixels: int) -> SourceDocument:
-    """Check every file of a record and list its pages in order; raise InputRejected if bad."""
+def printable_name(name: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 (a name
+    written under another code page) shown as ``\\xff`` escapes instead of failing the batch."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _check_name(name: str) -> None:
+    if printable_name(name) != name:
+        raise InputRejected(f"the file name {printable_name(name)} is not valid UTF-8 (saved "
+                            "under another code page): rename it and queue it again")
+
+
+def open_document(source: Path, max_pixels: int, max_pages: int = 2000) -> SourceDocument:
+    """Check every file of a record and list its pages in order; raise InputRejected if bad.
+
+    ``max_pages`` bounds the work one document may ask for: a PDF of thousands of blank pages
+    costs an afternoon of OCR, so it is refused with the limit named instead.
+    """
+    _check_name(source.name)
     files = _files_of(source)
     base = source if source.is_dir() else source.parent
     pages: list[PageRef] = []
@@ -193,6 +214,7 @@ def open_document(source: Path, max_pixels: int) -> SourceDocument:
     size = 0
     for path in files:
         name = path.relative_to(base).as_posix()
+        _check_name(name)
         prefix = f"{name}: " if source.is_dir() else ""
         if path.is_symlink():
             raise InputRejected(f"{prefix}symbolic link: only real files are taken")
@@ -201,6 +223,9 @@ def open_document(source: Path, max_pixels: int) -> SourceDocument:
         except InputRejected as exc:
             raise InputRejected(prefix + exc.reason) from exc
         size += path.stat().st_size
+        if len(pages) > max_pages:
+            raise InputRejected(f"{prefix}more than {max_pages:,} pages in one document (setting "
+                                "ocr.max_pages): split it, or raise the limit for it")
     return SourceDocument(source, tuple(files), tuple(pages), checksums, size)
 
 

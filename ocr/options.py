@@ -19,6 +19,8 @@ class OcrOptions:
     low_confidence: float = 70.0
     default_dpi: int = 300
     max_page_pixels: int = 400_000_000
+    max_pages: int = 2000
+    tool_memory_mb: int = 4096
     redo_ocr: bool = False
     page_timeout: float = 300.0
     jobs: int = 0
@@ -38,6 +40,6 @@ class OcrOptions:
     def cache_fields(self) -> dict[str, Any]:
         """The options that change a page's result (timeouts and parallelism do not)."""
         fields = asdict(self)
-        for key in ("page_timeout", "jobs", "max_page_pixels"):
+        for key in ("page_timeout", "jobs", "max_page_pixels", "max_pages", "tool_memory_mb"):
             fields.pop(key)
         return fields

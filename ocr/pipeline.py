@@ -103,7 +103,8 @@ def ocr_to_pdfa(inputs: Sequence[Path], out: Path, options: OcrOptions, cache: P
                 on_page: Callable[[PageResult], None] | None = None,
                 pool: Executor | None = None) -> DocumentResult:
     """Scans in, one searchable PDF/A-2b out. Raises InputRejected or OcrFailed."""
-    doc = merge_documents([open_document(path, options.max_page_pixels) for path in inputs])
+    doc = merge_documents([open_document(path, options.max_page_pixels, options.max_pages)
+                           for path in inputs])
     pages = ocr_pages(doc, options, cache, on_page, pool)
     pages = build_pdfa(doc, pages, out, info or DocumentInfo(title=doc.source.stem), options,
                        cache)

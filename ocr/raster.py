@@ -17,6 +17,7 @@ from PIL import Image
 from ocr import dpi as dpi_rules
 from ocr.errors import InputRejected, OcrFailed
 from ocr.inputs import PageRef
+from ocr.limits import current
 
 # A page with at least this much extractable text already has a real text layer.
 MIN_TEXT_LAYER_CHARS = 20
@@ -89,7 +90,8 @@ def pdf_text(ref: PageRef, timeout: float) -> str:
     page = str(ref.index + 1)
     try:
         done = subprocess.run(
-            ["pdftotext", "-q", "-enc", "UTF-8", "-f", page, "-l", page, str(ref.path), "-"],
+            [current().pdftotext, "-q", "-enc", "UTF-8", "-f", page, "-l", page, str(ref.path),
+             "-"],
             capture_output=True, timeout=timeout, check=False,
         )
     except FileNotFoundError as exc:
@@ -99,19 +101,31 @@ def pdf_text(ref: PageRef, timeout: float) -> str:
     return done.stdout.decode("utf-8", "replace")
 
 
+def _poppler_says(message: str) -> str:
+    """Poppler's complaints, each once, on one line (it repeats itself and adds preambles)."""
+    lines = (line.strip().removeprefix("Syntax Error: ") for line in message.splitlines())
+    said = dict.fromkeys(line for line in lines
+                         if line and not line.startswith("Unable to get page count"))
+    return "; ".join(said)[:300] or "Poppler gave no reason"
+
+
 def pdf_raster(ref: PageRef, timeout: float) -> PageRaster:
     try:
         images = pdf2image.convert_from_path(
             ref.path, dpi=ref.raster_dpi, first_page=ref.index + 1, last_page=ref.index + 1,
-            grayscale=True, timeout=timeout,
+            grayscale=True, timeout=timeout, poppler_path=current().poppler_dir,
         )
     except pdf2image.exceptions.PDFInfoNotInstalledError as exc:
         raise OcrFailed("pdftoppm (poppler-utils) is not installed") from exc
     except PDFPopplerTimeoutError as exc:
         raise OcrFailed(f"pdftoppm took longer than {timeout:.0f} s on the page") from exc
     except (PDFPageCountError, PDFSyntaxError) as exc:
-        raise InputRejected(f"page {ref.number} of the PDF cannot be drawn ({exc})") from exc
+        raise InputRejected(f"page {ref.number} of the PDF cannot be drawn "
+                            f"({_poppler_says(str(exc))})") from exc
     if not images:
-        raise InputRejected(f"page {ref.number} of the PDF cannot be drawn")
+        # Poppler reports a damaged page as a syntax error (above); no image without one is the
+        # tool failing (crashed, killed, out of memory): not the document's fault, a rerun may do.
+        raise OcrFailed(f"pdftoppm drew nothing for page {ref.number} (it failed or ran out "
+                        "of memory)")
     resolution = dpi_rules.Resolution(ref.raster_dpi, ref.raster_dpi, "pdf-image")
     return PageRaster(_ocr_mode(images[0]), ref.raster_dpi, resolution, "pdf")

@@ -8,6 +8,7 @@ The timeout is on the subprocess, as a thread cannot be interrupted from outside
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytesseract
 
-from ocr.errors import OcrFailed
+from ocr.errors import InputRejected, OcrFailed
+from ocr.limits import memory_reason, out_of_memory
 
 # Applies to every Tesseract this process starts; the engine's parallelism is ours.
 os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -90,7 +92,7 @@ def recognize(image: Path, base: Path, languages: str, dpi: float, timeout: floa
     except pytesseract.TesseractNotFoundError as exc:
         raise OcrFailed("Tesseract is not installed or not on PATH") from exc
     except pytesseract.TesseractError as exc:
-        raise OcrFailed(f"Tesseract failed on the page: {exc.message.strip()[-300:]}") from exc
+        raise _failure(exc) from exc
     except RuntimeError as exc:
         raise OcrFailed(f"Tesseract took longer than {timeout:.0f} s on the page") from exc
     except subprocess.SubprocessError as exc:
@@ -100,3 +102,18 @@ def recognize(image: Path, base: Path, languages: str, dpi: float, timeout: floa
     mean = sum(alto.confidences) / words if words else 0.0
     text = base.with_suffix(".txt").read_text(encoding="utf-8")
     return Recognition(base, text, words, round(mean, 2), round(alto.sideways, 3))
+
+
+def _failure(exc: pytesseract.TesseractError) -> Exception:
+    """What a failed Tesseract run means: the page is too much for the memory limit (quarantine
+    it), or the engine crashed or erred (report it; a rerun may succeed)."""
+    message = str(exc.message).strip()
+    if out_of_memory(message):
+        return InputRejected(memory_reason("Tesseract"))
+    if isinstance(exc.status, int) and exc.status < 0:
+        try:
+            name = signal.Signals(-exc.status).name
+        except ValueError:
+            name = f"signal {-exc.status}"
+        return OcrFailed(f"Tesseract crashed ({name}) on the page")
+    return OcrFailed(f"Tesseract failed on the page: {message[-300:]}")

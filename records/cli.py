@@ -48,6 +48,7 @@ def ocr(
     jobs: Annotated[int | None, typer.Option(help="Pages at once (default: cores)")] = None,
 ) -> None:
     """Turn scans into one searchable PDF/A-2b. Archives nothing."""
+    from ocr import limits
     from ocr.assemble import DocumentInfo
     from ocr.options import OcrOptions
     from ocr.pipeline import ocr_to_pdfa
@@ -56,6 +57,8 @@ def ocr(
     home = runtime.prepare(settings)
     options = OcrOptions.from_settings(settings.ocr, languages=lang, redo_ocr=redo_ocr or None,
                                        rotate_pages=rotate, deskew=deskew, jobs=jobs)
+    _check_tools(options.languages, options.rotate_pages)
+    limits.configure(options.tool_memory_mb, home / "tmp")
     try:
         with _progress() as bar:
             task = bar.add_task(output.name, total=None)
@@ -174,6 +177,10 @@ def queue(
         console.print(f"[red]no such file or folder:[/red] {', '.join(missing)}")
         raise typer.Exit(ExitCode.usage)
     _check_signing()
+    if not serving.server_url():  # on a server the workers' machines need the tools, not this one
+        ocr = load_settings().ocr
+        _check_tools(lang or ocr.languages, ocr.rotate_pages)
+        _check_catalog()
     if serving.server_url():
         _queue_on_server(paths, {"unit": unit, "series": series,
                                  "classification": classification, "languages": lang,
@@ -182,7 +189,9 @@ def queue(
         report = run_batch(paths, unit, series, classification, lang, redo_ocr,
                            show_progress=not as_json)
     except Exception as exc:
-        console.print(f"[red]the batch run failed:[/red] {exc}")
+        from flows.retries import explain
+
+        console.print(f"[red]the batch run failed:[/red] {explain(exc)}")
         raise typer.Exit(ExitCode.failure) from exc
     if as_json:
         out.print_json(json.dumps(_public(report), ensure_ascii=False))
@@ -219,6 +228,33 @@ def _queue_on_server(paths: list[Path], options: dict[str, Any], wait: bool,
     else:
         out.print(_documents_table(report))
     raise typer.Exit(_exit_code(report))
+
+
+def _check_tools(languages: str, rotate_pages: bool) -> None:
+    """Refuse to start when Tesseract, a language pack or Poppler is missing (exit 1)."""
+    from ocr.tools import missing_tools
+
+    problems = missing_tools(languages, rotate_pages)
+    if problems:
+        for problem in problems:
+            console.print(f"[red]cannot OCR:[/red] {problem}")
+        raise typer.Exit(ExitCode.failure)
+
+
+def _check_catalog() -> None:
+    """Refuse to start when the catalog database cannot be opened (exit 1), before any work."""
+    from sqlalchemy.exc import DBAPIError
+
+    from archive.catalog import Catalog
+    from flows.retries import explain
+
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        Catalog.open(settings.catalog_url()).engine.dispose()
+    except DBAPIError as exc:
+        console.print(f"[red]cannot start the batch:[/red] {explain(exc)}")
+        raise typer.Exit(ExitCode.failure) from None
 
 
 def _check_signing() -> None:

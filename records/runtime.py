@@ -53,7 +53,8 @@ def content_hash(paths: list[Path]) -> str:
         for path in files:
             if path.is_symlink():
                 continue
-            digest.update(f"{path.relative_to(root.parent).as_posix()}\0".encode())
+            # fsencode: a name in another code page hashes by its bytes instead of failing.
+            digest.update(os.fsencode(path.relative_to(root.parent).as_posix()) + b"\0")
             digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 

@@ -1,10 +1,12 @@
 """The archivists' web app: search, read, download and verify, within each user's clearance.
 
 Server-rendered pages (Jinja2) for people and a JSON API (OpenAPI at ``/openapi.json``) for
-programs, over the same functions. People sign in with a password (a signed session cookie,
-8 hours); programs send ``Authorization: Bearer <token>``. A record above the user's clearance
-is answered exactly like a record that does not exist (404), so its existence does not leak.
-Every search, view, download, verification and refusal is written to the audit log.
+programs, over the same functions. People sign in with a password (a signed session cookie
+naming a server-side sign-in that ends after ``web.session_hours`` or at sign-out); programs
+send ``Authorization: Bearer <token>``. Repeated failed sign-ins or bad tokens are refused for a
+while (``archive.throttle``). A record above the user's clearance is answered exactly like a
+record that does not exist (404), so its existence does not leak. Every search, view, download,
+verification and refusal is written to the audit log.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import os
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,7 +28,15 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from archive import audit, events, milestones
-from archive.access import User, authenticate, get_user, user_for_token
+from archive.access import (
+    User,
+    authenticate,
+    close_session,
+    open_session,
+    prepare_sessions,
+    session_user,
+    user_for_token,
+)
 from archive.catalog import LEVELS, Catalog
 from archive.plan import MILESTONE_STATES, RoadmapError, load_roadmap
 from archive.progress import load_facts
@@ -34,11 +46,11 @@ from archive.report import report_context
 from archive.roadmap import standing
 from archive.search import Filters, Results, search
 from archive.sign import SigningError, trust_roots
+from archive.throttle import Refused, Throttle
 from archive.verify import Verdict, verify_record
 from config.settings import Settings, load_settings
 
 RECORD_ID = re.compile(r"^[A-Z0-9]{1,16}-\d{4}-\d{6}$")
-SESSION_SECONDS = 8 * 3600
 PAGE_SIZE = 20
 templates = Jinja2Templates(directory=[str(Path(__file__).with_name("templates")),
                                        str(REPORT_TEMPLATES)])
@@ -60,15 +72,22 @@ def _secret_key(home: Path) -> str:
     return path.read_text().strip()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """The app; ``clock`` (seconds since the epoch) times sign-ins and failures, so tests can
+    move it instead of waiting hours."""
     settings = settings or load_settings()
     home = settings.home.resolve()
     catalog = Catalog.open(settings.catalog_url())
+    prepare_sessions(catalog)
     app = FastAPI(title="records", summary="Search, read and verify the signed archive",
                   version="1")
-    app.add_middleware(SessionMiddleware, secret_key=_secret_key(home), max_age=SESSION_SECONDS,
+    session_seconds = round(settings.web.session_hours * 3600)
+    app.add_middleware(SessionMiddleware, secret_key=_secret_key(home), max_age=session_seconds,
                        same_site="strict", session_cookie="records_session")
     app.state.home, app.state.catalog, app.state.settings = home, catalog, settings
+    app.state.clock, app.state.session_seconds = clock, session_seconds
+    app.state.throttle = Throttle(catalog, settings.web, clock)
 
     @app.exception_handler(NotSignedIn)
     async def _to_login(request: Request, _exc: NotSignedIn) -> Response:
@@ -83,12 +102,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _user_from(request: Request) -> User | None:
-    catalog: Catalog = request.app.state.catalog
+    state = request.app.state
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return user_for_token(catalog, header[7:].strip())
-    name = request.session.get("user")
-    return get_user(catalog, name) if name else None
+        return _token_user(request, header[7:].strip())
+    session_id = request.session.get("sid")
+    return session_user(state.catalog, session_id, state.clock()) if session_id else None
+
+
+def _token_user(request: Request, secret: str) -> User | None:
+    """The token's user. A bad token counts against the client's address, and an address with
+    too many failures is refused before its token is looked at (a token-guessing loop stops)."""
+    state, client = request.app.state, _client(request)
+    refused = state.throttle.refused(client)
+    if refused:
+        audit.record(state.home, "", "token", outcome="throttled", client=client,
+                     retry_after=refused.seconds)
+        raise HTTPException(429, refused.message, headers={"Retry-After": str(refused.seconds)})
+    user = user_for_token(state.catalog, secret)
+    if user is None:
+        state.throttle.failed(client)
+        audit.record(state.home, "", "token", outcome="denied", client=client)
+    return user
 
 
 def page_user(request: Request) -> User:
@@ -189,30 +224,38 @@ def _record_view(folder: Path) -> dict[str, Any]:
 def _pages(app: FastAPI) -> None:
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/") -> Response:
-        return templates.TemplateResponse(request, "login.html",
-                                          {"next": next, "csrf": _csrf(request), "error": ""})
+        return _login_page(request, next, "")
 
     @app.post("/login", include_in_schema=False)
     def login(request: Request, username: Annotated[str, Form()],
               password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
               next: Annotated[str, Form()] = "/") -> Response:
         _check_csrf(request, csrf)
-        user = authenticate(request.app.state.catalog, username, password)
-        home = request.app.state.home
+        state, client = request.app.state, _client(request)
+        attempt = state.throttle.begin(username, client)
+        if isinstance(attempt, Refused):  # the password is not even checked
+            audit.record(state.home, username[:64], "login", outcome="throttled", client=client,
+                         limit=attempt.scope, retry_after=attempt.seconds)
+            return _login_page(request, next, attempt.message, status_code=429,
+                               headers={"Retry-After": str(attempt.seconds)})
+        user = authenticate(state.catalog, username, password)
         if user is None:
-            audit.record(home, username[:64], "login", outcome="denied", client=_client(request))
-            return templates.TemplateResponse(
-                request, "login.html", {"next": next, "csrf": _csrf(request),
-                                        "error": "Wrong name or password."}, status_code=401)
-        request.session.clear()
-        request.session["user"] = user.name
-        audit.record(home, user.name, "login", client=_client(request))
+            audit.record(state.home, username[:64], "login", outcome="denied", client=client)
+            return _login_page(request, next, "Wrong name or password.", status_code=401)
+        state.throttle.succeeded(attempt)
+        request.session.clear()  # a new session id at every sign-in (no session fixation)
+        request.session["sid"] = open_session(state.catalog, user.name, state.session_seconds,
+                                              state.clock())
+        audit.record(state.home, user.name, "login", client=client)
         target = next if next.startswith("/") and not next.startswith("//") else "/"
         return RedirectResponse(target, status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
         _check_csrf(request, csrf)
+        session_id = request.session.get("sid")
+        if session_id:  # server-side: a kept copy of the cookie stops working too
+            close_session(request.app.state.catalog, session_id)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -293,6 +336,13 @@ def _pages(app: FastAPI) -> None:
                      status=entry.status, client=_client(request))
         return RedirectResponse(f"/roadmap?message=milestone+{entry.milestone}+set+to+"
                                 f"{entry.status.replace(' ', '+')}", status_code=303)
+
+
+def _login_page(request: Request, next: str, error: str, status_code: int = 200,
+                headers: dict[str, str] | None = None) -> Response:
+    return templates.TemplateResponse(request, "login.html",
+                                      {"next": next, "csrf": _csrf(request), "error": error},
+                                      status_code=status_code, headers=headers)
 
 
 def _require_manager(request: Request, user: User) -> None:

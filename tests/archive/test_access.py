@@ -5,22 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from archive.access import (
     AccessError,
+    User,
     add_user,
     authenticate,
+    close_session,
     issue_token,
+    open_session,
+    prepare_sessions,
     revoke_token,
+    session_user,
     user_for_token,
+    web_sessions,
 )
 from archive.catalog import Catalog, api_tokens, rebuild, users
 
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Catalog:
-    return Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    prepare_sessions(catalog)
+    return catalog
 
 
 def test_passwords_are_argon2_hashes_and_checked(catalog: Catalog) -> None:
@@ -61,3 +69,33 @@ def test_reindex_keeps_the_accounts(catalog: Catalog, tmp_path: Path) -> None:
     add_user(catalog, "lan", "archivist", "internal", "long enough pw")
     assert rebuild(catalog, tmp_path / "empty-archive") == 0
     assert authenticate(catalog, "lan", "long enough pw") is not None
+
+
+def test_sessions_end_at_their_lifetime_and_at_sign_out(catalog: Catalog) -> None:
+    add_user(catalog, "lan", "archivist", "internal", "long enough pw")
+    secret = open_session(catalog, "lan", 3600, now=1000.0)
+    with catalog.engine.connect() as db:
+        assert secret not in str(db.execute(select(web_sessions)).all())  # stored as a digest
+    assert session_user(catalog, secret, now=1000.0 + 3599) == User("lan", "archivist", 1)
+    assert session_user(catalog, secret, now=1000.0 + 3600) is None  # expired
+    assert session_user(catalog, secret + "x", now=1000.0) is None
+    other = open_session(catalog, "lan", 3600, now=1000.0)
+    close_session(catalog, secret)
+    assert session_user(catalog, secret, now=1000.0) is None  # signed out
+    assert session_user(catalog, other, now=1000.0) is not None  # the other sign-in stays
+
+
+def test_a_disabled_account_loses_its_sessions(catalog: Catalog) -> None:
+    add_user(catalog, "lan", "archivist", "internal", "long enough pw")
+    secret = open_session(catalog, "lan", 3600, now=1000.0)
+    with catalog.transaction() as db:
+        db.execute(update(users).where(users.c.name == "lan").values(active=False))
+    assert session_user(catalog, secret, now=1000.0) is None
+
+
+def test_expired_sessions_are_pruned(catalog: Catalog) -> None:
+    add_user(catalog, "lan", "archivist", "internal", "long enough pw")
+    open_session(catalog, "lan", 60, now=1000.0)
+    open_session(catalog, "lan", 60, now=2000.0)  # the first has expired by now
+    with catalog.engine.connect() as db:
+        assert len(db.execute(select(web_sessions)).all()) == 1

@@ -164,3 +164,47 @@ def test_level_needs_a_tsa() -> None:
     assert signing.level_for(SigningSettings(tsa_url="http://tsa")) == "B-LTA"
     with pytest.raises(SigningError, match="needs a time-stamp authority"):
         signing.level_for(SigningSettings(level="B-T"))
+
+
+def _dead_tsa() -> str:
+    from tests.conftest import free_port
+
+    return f"http://127.0.0.1:{free_port()}/tsa"
+
+
+def test_tsa_down_policy_fail_gives_up_at_once(pdfa: Path, pki: DevPki, tmp_path: Path) -> None:
+    pauses: list[float] = []
+    options = SignOptions(level="B-T", tsa_url=_dead_tsa(), tsa_down="fail")
+    with pytest.raises(signing.TsaUnavailable, match="did not answer"):
+        signing.sign_archival(_signer(pki), options, pdfa, tmp_path / "x.pdf", pauses.append)
+    assert pauses == [] and not (tmp_path / "x.pdf").exists()
+
+
+def test_tsa_down_policy_wait_retries_then_fails_the_rest_at_once(
+        pdfa: Path, pki: DevPki, tmp_path: Path) -> None:
+    pauses: list[float] = []
+    signer = _signer(pki)
+    options = SignOptions(level="B-LTA", tsa_url=_dead_tsa(), tsa_down="wait",
+                          tsa_wait_seconds=40)
+    with pytest.raises(signing.TsaUnavailable, match=r"waited 35 s for it"):
+        signing.sign_archival(signer, options, pdfa, tmp_path / "x.pdf", pauses.append)
+    assert pauses == [5.0, 10.0, 20.0] and signer.tsa_gave_up
+    with pytest.raises(signing.TsaUnavailable):  # the next document does not wait again
+        signing.sign_archival(signer, options, pdfa, tmp_path / "y.pdf", pauses.append)
+    assert pauses == [5.0, 10.0, 20.0]
+
+
+def test_tsa_down_policy_sign_without_says_so(pdfa: Path, animator: DevPki,
+                                              tmp_path: Path) -> None:
+    signer = _signer(animator)
+    options = SignOptions(level="B-LTA", tsa_url=_dead_tsa(), tsa_down="sign-without")
+    out = tmp_path / "signed.pdf"
+    sig = signing.sign_archival(signer, options, pdfa, out, lambda _: pytest.fail("waited"))
+    assert sig.level == "B-B"
+    assert "did not answer" in sig.tsa_fallback and "sign-without" in sig.tsa_fallback
+    checks = _verify(out, signer, sig)
+    assert checks["certification"]["detail"] == "certification signature, DocMDP P=1"
+    back = signing.sign_archival(signer, SignOptions(level="B-LTA", tsa_url=animator.tsa_url,
+                                                     tsa_down="sign-without"),
+                                 pdfa, tmp_path / "again.pdf")
+    assert back.level == "B-LTA" and back.tsa_fallback == ""

@@ -132,12 +132,35 @@ def test_corpus_broken_files_quarantined_with_reasons(corpus: Path, home: Path,
 
 
 @pytest.mark.flow
+def test_tsa_outage_signing_without_a_time_stamp_says_so(
+        batch: Path, home: Path, animator: DevPki, monkeypatch: pytest.MonkeyPatch) -> None:
+    """signing.tsa_down = "sign-without": archived now as B-B, and the record says why."""
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("RECORDS_SIGNING__TSA_URL", f"http://127.0.0.1:{free_port()}/tsa")
+    monkeypatch.setenv("RECORDS_SIGNING__TSA_DOWN", "sign-without")
+    single = batch.parent / "single"
+    single.mkdir()
+    (single / "letter-eng.jpg").write_bytes((batch / "letter-eng.jpg").read_bytes())
+    [doc] = _run(single, "B-test-6")["documents"]
+    assert doc["status"] == "archived"
+    record = home / "archive" / doc["record_id"]
+    sidecar = json.loads((record / "record.json").read_text())
+    assert sidecar["signature"]["level"] == "B-B"
+    assert "did not answer" in sidecar["signature"]["tsa_fallback"]
+    [signed] = [e for e in sidecar["provenance"] if e["type"] == "signed"]
+    assert "without a time-stamp" in signed["detail"]
+    assert verify_record(record, trust_roots(load_settings().signing, home)).ok
+
+
+@pytest.mark.flow
 def test_b_lta_batch_and_a_tsa_outage(batch: Path, home: Path, animator: DevPki,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """With a TSA configured copies are B-LTA; with the TSA down nothing half-signed is kept."""
     from tests.conftest import free_port
 
     monkeypatch.setenv("RECORDS_SIGNING__TSA_URL", f"http://127.0.0.1:{free_port()}/tsa")
+    monkeypatch.setenv("RECORDS_SIGNING__TSA_DOWN", "fail")
     down = _run(batch, "B-test-4")
     failed = [d for d in down["documents"] if d["status"] == "failed"]
     assert len(failed) == 2 and all("did not answer" in d["reason"] for d in failed)
