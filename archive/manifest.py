@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+
+from archive.catalog import LEVELS
 
 FIELDS = ("title", "unit", "series", "classification", "date", "language", "document_type",
           "document_number", "issuer", "subjects")
@@ -40,7 +43,33 @@ def _accept(manifest: Manifest, where: str, row: dict[str, object]) -> None:
     extra = sorted(k for k in row if k and k not in FIELDS and k != "source")
     if extra:
         manifest.warnings.append(f"{where}: unknown columns ignored: {', '.join(extra)}")
-    manifest.rows[source] = {k: _clean(row[k]) for k in FIELDS if _clean(row.get(k))}
+    values = {k: _clean(row[k]) for k in FIELDS if _clean(row.get(k))}
+    manifest.warnings += [f"{where}: {problem}" for problem in _problems(values)]
+    manifest.rows[source] = values
+
+
+def _problems(values: dict[str, str]) -> list[str]:
+    """What in a row will not be taken as written. An unknown classification is kept as
+    given and read as the highest level (the catalog fails closed), so a typo hides a
+    record rather than showing it to everyone; the warning says how to correct it."""
+    problems = []
+    level = values.get("classification")
+    if level is not None and level not in LEVELS:
+        problems.append(f"classification {level!r} is not one of {', '.join(LEVELS)}; the "
+                        "record is treated as secret until it is corrected")
+    day = values.get("date")
+    if day is not None:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            problems.append(f"date {day!r} is not a date (YYYY-MM-DD); ignored")
+    return problems
+
+
+def unknown_sources(manifest: Manifest, names: set[str]) -> list[str]:
+    """Warnings for rows naming no document of the batch (a typo, or a file not copied)."""
+    return [f"manifest names {source!r}, which is not in the batch"
+            for source in sorted(set(manifest.rows) - names)]
 
 
 def read_manifest(batch: Path) -> Manifest:

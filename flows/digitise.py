@@ -34,7 +34,7 @@ from archive import batches
 from archive.catalog import Catalog, index_package
 from archive.extract import extract_fields
 from archive.files import sha256_file
-from archive.manifest import read_manifest
+from archive.manifest import read_manifest, unknown_sources
 from archive.metadata import Descriptive, Event, describe, dublin_core, sidecar
 from archive.quarantine import quarantine
 from archive.sign import (
@@ -241,7 +241,7 @@ def digitise_batch(
     report = batches.BatchReport(batch_id, paths, host=settings.node_name(),
                                  flow_run=str(flow_run.id) if flow_run.id else None)
     report.documents = [batches.DocumentStatus(printable_name(s.name)) for s in sources]
-    manifest = _manifest(paths, report)
+    manifest = _manifest(paths, report, {s.name for s in sources})
     batches.save(home, report)
     defaults = {"unit": unit, "series": series, "classification": classification,
                 "language": options.languages}
@@ -274,11 +274,14 @@ def batch_sources(paths: list[str]) -> list[Path]:
     return sources
 
 
-def _manifest(paths: list[str], report: batches.BatchReport) -> dict[str, dict[str, str]]:
+def _manifest(paths: list[str], report: batches.BatchReport,
+              names: set[str]) -> dict[str, dict[str, str]]:
     rows: dict[str, dict[str, str]] = {}
     for folder in dict.fromkeys(p if p.is_dir() else p.parent for p in map(Path, paths)):
         manifest = read_manifest(folder)
         report.warnings += manifest.warnings
+        if folder in map(Path, paths):  # a whole batch folder given, not one file of it
+            report.warnings += unknown_sources(manifest, names)
         rows.update(manifest.rows)
     return rows
 

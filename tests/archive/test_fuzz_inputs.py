@@ -75,3 +75,26 @@ def test_the_extractor_does_not_backtrack_on_long_lines() -> None:
         started = time.perf_counter()
         extract_fields([line], None)
         assert time.perf_counter() - started < 5, line[:20]
+
+
+def test_hostile_manifest_columns_and_values_are_named_not_obeyed(tmp_path: Path) -> None:
+    """Extra columns (one posing as a record id, one as a spreadsheet formula), an unknown
+    classification, a bad date, a row for a file that is not there: each is a warning."""
+    from archive.manifest import read_manifest, unknown_sources
+
+    (tmp_path / "manifest.csv").write_text(
+        "source,title,classification,date,record_id,=cmd|' /c calc'!A1\n"
+        'letter.png,"=HYPERLINK(""http://x"")",topsecret,2024-13-45,LT-2024-999999,1\n'
+        "gone.png,Minutes,public,2024-01-31,,\n", encoding="utf-8")
+    manifest = read_manifest(tmp_path)
+    assert manifest.rows["letter.png"] == {"title": '=HYPERLINK("http://x")',
+                                           "classification": "topsecret",
+                                           "date": "2024-13-45"}
+    text = "\n".join(manifest.warnings)
+    assert "unknown columns ignored: =cmd|' /c calc'!A1, record_id" in text
+    assert "classification 'topsecret' is not one of public" in text and "secret" in text
+    assert "date '2024-13-45' is not a date" in text
+    assert unknown_sources(manifest, {"letter.png"}) == [
+        "manifest names 'gone.png', which is not in the batch"]
+    from archive.catalog import level_of
+    assert level_of("topsecret") == level_of("secret")  # unknown levels fail closed
