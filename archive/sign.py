@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from asn1crypto import x509
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -139,6 +140,17 @@ class _LoadedKeySigner(signers.SimpleSigner):
         if mechanism.signature_algo != "rsassa_pkcs1v15":
             return super().sign_raw(data, digest_algorithm)
         return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+
+
+def public_url(url: str) -> str:
+    """The URL without a user name or password in it: a TSA may take basic-auth credentials in
+    its URL, and the URL is written into records and error messages."""
+    parts = urlsplit(url)
+    if not parts.username and not parts.password:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def level_for(settings: SigningSettings) -> Level:
@@ -297,7 +309,7 @@ def sign_pdf(signer: ArchiveSigner, options: SignOptions, src: Path, dest: Path)
         unsigned_size=len(unsigned),
         signed_revision_sha256=hashlib.sha256(data[: _signed_end(data, len(unsigned))]).hexdigest(),
         pdf_sha256=hashlib.sha256(data).hexdigest(), docmdp=options.docmdp,
-        tsa_url=options.tsa_url,
+        tsa_url=public_url(options.tsa_url),
     )
 
 
@@ -340,8 +352,8 @@ def _signing_errors(options: SignOptions) -> Iterator[None]:
     except SigningError:
         raise
     except timestamps.TimestampRequestError as exc:
-        raise TsaUnavailable(f"the time-stamp authority {options.tsa_url} did not answer "
-                           f"({exc}); the copy is not signed") from None
+        raise TsaUnavailable(f"the time-stamp authority {public_url(options.tsa_url)} did not "
+                             f"answer ({exc}); the copy is not signed") from None
     except Exception as exc:
         raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from None
 

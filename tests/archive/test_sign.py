@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -208,3 +209,19 @@ def test_tsa_down_policy_sign_without_says_so(pdfa: Path, animator: DevPki,
                                                      tsa_down="sign-without"),
                                  pdfa, tmp_path / "again.pdf")
     assert back.level == "B-LTA" and back.tsa_fallback == ""
+
+
+def test_tsa_credentials_never_reach_messages_or_records(pdfa: Path, pki: DevPki,
+                                                          tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    url = f"http://seal:Tsa-Secret-9@127.0.0.1:{free_port()}/tsa"
+    assert signing.public_url(url) == url.replace("seal:Tsa-Secret-9@", "")
+    options = SignOptions(level="B-T", tsa_url=url, tsa_down="sign-without")
+    sig = signing.sign_archival(_signer(pki), options, pdfa, tmp_path / "x.pdf")
+    assert "Tsa-Secret-9" not in json.dumps(sig.as_dict())
+    with pytest.raises(signing.TsaUnavailable) as down:
+        signing.sign_archival(_signer(pki), SignOptions(level="B-T", tsa_url=url,
+                                                        tsa_down="fail"),
+                              pdfa, tmp_path / "y.pdf")
+    assert "Tsa-Secret-9" not in str(down.value) and "127.0.0.1" in str(down.value)
