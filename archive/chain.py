@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 GENESIS = "0" * 64
 
@@ -25,15 +25,30 @@ def append(path: Path, entry: dict[str, Any]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        lines = handle.read().splitlines()
-        previous = hashlib.sha256(lines[-1]).hexdigest() if lines else GENESIS
+        last = _last_line(handle)
+        previous = hashlib.sha256(last).hexdigest() if last else GENESIS
         line = json.dumps({**entry, "previous": previous}, ensure_ascii=False,
                           sort_keys=True).encode()
         handle.write(line + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
     return hashlib.sha256(line).hexdigest()
+
+
+def _last_line(handle: BinaryIO, block: int = 1 << 16) -> bytes:
+    """The file's last non-empty line, read from the end: an append costs the same on the
+    first day and after decades of entries (reading the whole log grew with it: 10 ms at
+    14,000 entries, measured by bench/load.py)."""
+    end = handle.seek(0, os.SEEK_END)
+    tail, start = b"", end
+    while start > 0:
+        start = max(0, start - block)
+        handle.seek(start)
+        tail = handle.read(end - start)
+        stripped = tail.rstrip(b"\n")
+        if b"\n" in stripped or start == 0:
+            return stripped.rsplit(b"\n", 1)[-1]
+    return b""
 
 
 def read(path: Path) -> list[dict[str, Any]]:
