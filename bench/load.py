@@ -48,17 +48,23 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import _machine_busy_seconds, console, fmt_num, make_table, wait_for_quiet
+from common import (
+    _machine_busy_seconds,
+    console,
+    descendants,
+    fmt_num,
+    make_table,
+    snapshot,
+    wait_for_quiet,
+)
 from scale import (
     RECORDS,
     clean_env,
-    descendants,
     environment,
     free_port,
     on_terminate,
     progress,
     run_cli,
-    snapshot,
     spawn,
     stop,
     tail,

@@ -47,9 +47,11 @@ from common import (
     PrivatePostgres,
     _machine_busy_seconds,
     console,
+    descendants,
     fmt_num,
     make_table,
     private_postgres,
+    snapshot,
     wait_for_quiet,
 )
 
@@ -115,46 +117,6 @@ def free_port() -> int:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-@dataclass(frozen=True)
-class Proc:
-    ppid: int
-    comm: str
-    start: int  # clock ticks after boot: tells a reused pid from the process we saw
-    ticks: int  # CPU: its own, and that of the children it has reaped
-
-
-def snapshot() -> dict[int, Proc]:
-    """Every process we can see, read once: cheaper than one /proc scan per question on a
-    2-core machine the bench shares with what it measures."""
-    table: dict[int, Proc] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as handle:
-                stat = handle.read()
-        except OSError:
-            continue  # ended while we looked
-        comm = stat[stat.find("(") + 1:stat.rfind(")")]
-        fields = stat[stat.rfind(")") + 2:].split()
-        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-        table[int(entry.name)] = Proc(int(fields[1]), comm, int(fields[19]), ticks)
-    return table
-
-
-def descendants(table: dict[int, Proc], root: int) -> list[int]:
-    """*root* and every process under it."""
-    children: dict[int, list[int]] = {}
-    for pid, proc in table.items():
-        children.setdefault(proc.ppid, []).append(pid)
-    found, todo = [], [root] if root in table else []
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, ()))
-    return found
 
 
 def tree_seconds(roots: list[int]) -> float:
