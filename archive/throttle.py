@@ -118,7 +118,7 @@ class Throttle:
                 and_(failures.c.scope == USER, failures.c.key == attempt.name))))
 
     def refused(self, client: str) -> Refused | None:
-        """Whether the address is locked out (asked before an API token is looked up)."""
+        """Whether the address is locked out (asked once its API token proved bad)."""
         return self._refusal(CLIENT, client, self.clock())
 
     def failed(self, client: str) -> None:

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from rich.console import Console
 from rich.table import Table
@@ -251,8 +252,37 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+class Sampling:
+    """Calls ``sample()`` every ``interval`` seconds on a thread while the ``with`` lasts.
+
+    For dataclasses with ``interval``, ``_stop`` (an Event) and ``_thread`` fields."""
+
+    interval: float
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def sample(self) -> object:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> Self:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=type(self).__name__,
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 @dataclass
-class PeakMemory:
+class PeakMemory(Sampling):
     """Peak of the summed RSS of a process tree, sampled every *interval* seconds.
 
     Tools that fork one process per page use far more memory together than any one of them
@@ -275,20 +305,6 @@ class PeakMemory:
         self.samples += 1
         return total
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self) -> PeakMemory:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="peak-memory", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
 
 def max_rss_bytes(who: int = resource.RUSAGE_SELF) -> int:

@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # the same thing in every bench.
 from common import (
     PrivatePostgres,
+    Sampling,
     _machine_busy_seconds,
     console,
     descendants,
@@ -156,7 +157,7 @@ class TreeMeter:
 
 
 @dataclass
-class PageSampler:
+class PageSampler(Sampling):
     """How many pages each watched process tree really recognises at once: its Tesseract
     processes, counted every *interval* s. Tells whether a page limit was honoured."""
 
@@ -175,20 +176,6 @@ class PageSampler:
             self.peaks[root] = max(self.peaks.get(root, 0), running)
             self.total += running
         self.samples += 1
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self) -> PageSampler:
-        self._thread = threading.Thread(target=self._loop, name="pages", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
     @property
     def mean(self) -> float:
