@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +25,29 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
-    and_,
     create_engine,
     delete,
     event,
     func,
     insert,
-    or_,
     select,
     text,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from archive import events as record_events
 from archive.fold import fold
-from archive.store import records as record_ids
+from archive.ftsindex import FTS_TABLE
+from archive.keystore import KeyStore
 
 LEVELS = ("public", "internal", "restricted", "confidential", "secret")
 """Classifications, lowest first; a user cleared for one sees it and every one below."""
@@ -75,12 +79,16 @@ records = Table(
 pages = Table(
     "pages", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("record_id", String(64), nullable=False, index=True),
+    Column("record_id", String(64), nullable=False),
     Column("page", Integer, nullable=False),
     Column("text", Text, nullable=False),  # as recognised, NFC: snippets are cut from it
     Column("terms", Text, nullable=False),  # folded words separated by spaces: what is indexed
     UniqueConstraint("record_id", "page"),
 )
+# PostgreSQL joins matching pages to their record by record_id and plans filtered searches
+# 6x slower at p95 with only the (record_id, page) index (bench/search.py); SQLite finds
+# records' pages through that index as fast, and writes 3 s less of 100,000 records without it.
+Index("ix_pages_record_id", pages.c.record_id).ddl_if(dialect="postgresql")
 # What search filters, counts and ranks by, one narrow row per record: facet counts join every
 # matching record to it, and a narrow row makes that join twice as fast as the wide records
 # row (measured in bench/search.py). Its ``id`` is the record's row in the SQLite full-text
@@ -97,6 +105,16 @@ record_keys = Table(
     Column("document_date", String(10)),
     Column("signed", Boolean, nullable=False),
     Column("needs_review", Boolean, nullable=False),
+)
+# What changed in record_keys, so a copy of it held in memory (``archive.keystore``) knows when
+# to read it again: ``epoch`` is new whenever the table is created (a rebuilt catalog reuses ids),
+# ``generation`` counts every change, ``removals`` the changes that took a record away.
+catalog_state = Table(
+    "catalog_state", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("epoch", String(32), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("removals", Integer, nullable=False),
 )
 # Every verification of a record (at archiving, by `records verify`, by the fixity audit):
 # the roadmap's "share passing verification" on any past date is the last outcome by then.
@@ -142,6 +160,21 @@ api_tokens = Table(
     Column("revoked", String(32)),
 )
 _NON_WORD = re.compile(r"[\W_]+")
+# The SQLite full-text index (FTS_TABLE): one document per record, all its pages' folded words:
+# a query then finds records, not pages, so nothing is grouped or sorted per page (the best
+# page is picked among the shown hits only). Contentless: pages.terms holds the words.
+FTS_PARTS = ("data", "idx", "docsize", "config")  # its shadow tables: the whole index
+
+
+def key_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A record's ``record_keys`` row (without its id) from its ``records`` row."""
+    values = {name: row.get(name) for name in _KEY_COLUMNS}
+    values.update(record_id=row["record_id"], unit=values["unit"] or "",
+                  series=values["series"] or "", document_type=values["document_type"] or "",
+                  classification=row.get("classification") or "public",
+                  signed=bool(values["signed"]), needs_review=bool(values["needs_review"]),
+                  level=row.get("level", level_of(row.get("classification") or "")))
+    return values
 
 
 def level_of(classification: str) -> int:
@@ -165,6 +198,7 @@ class Catalog:
     """A catalog database; ``url`` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://)."""
 
     engine: Engine
+    keys: KeyStore = field(default_factory=KeyStore, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -184,13 +218,8 @@ class Catalog:
         metadata.create_all(self.engine)
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
-                # One document per record, all its pages' folded words: a query then finds
-                # records, not pages, so nothing is grouped or sorted per page (the best page
-                # is picked among the shown hits only). Contentless: pages.terms holds the words.
                 db.execute(text("DROP TABLE IF EXISTS pages_fts"))  # the index before records_fts
-                db.execute(text(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(terms, "
-                    "content='', tokenize='unicode61 remove_diacritics 0')"))
+                db.execute(text(FTS_TABLE))
             elif self.dialect == "postgresql":
                 # Per page: a tsvector keeps positions only up to 16,383 and 1 MB, too little
                 # for a record of hundreds of pages, so pages are matched and grouped per record.
@@ -198,6 +227,13 @@ class Catalog:
                     "ALTER TABLE pages ADD COLUMN IF NOT EXISTS tsv tsvector GENERATED ALWAYS "
                     "AS (to_tsvector('simple', terms)) STORED"))
                 db.execute(text("CREATE INDEX IF NOT EXISTS pages_tsv ON pages USING gin(tsv)"))
+        with self.engine.begin() as db:
+            # Its own transaction, a write first: workers opening a new catalog at once must
+            # not fail on each other (SQLite cannot turn a read into a write after another
+            # writer committed, PostgreSQL would raise on the duplicate key).
+            state = (sqlite_insert if self.dialect == "sqlite" else pg_insert)(catalog_state)
+            db.execute(state.values(id=1, epoch=secrets.token_hex(8), generation=0, removals=0)
+                       .on_conflict_do_nothing())
         self._backfill_keys()
 
     def _backfill_keys(self) -> None:
@@ -209,6 +245,8 @@ class Catalog:
                 terms = db.execute(select(pages.c.terms).where(
                     pages.c.record_id == row.record_id).order_by(pages.c.page)).scalars().all()
                 self._add_key(db, dict(row._mapping), list(terms))
+            if missing:  # keys went missing behind the catalog's back: all read again
+                mark_changed(db, removed=True)
 
     def drop(self) -> None:
         """Drop the derived tables (records, pages, index); accounts stay."""
@@ -228,7 +266,7 @@ class Catalog:
         """Put one record (replacing an earlier entry of it), its pages and its verifications
         so far (time, passed), in one transaction."""
         with self.transaction() as db:
-            self._remove(db, row["record_id"])
+            removed = self._remove(db, row["record_id"])
             db.execute(insert(records).values(**row))
             if checks:
                 db.execute(insert(verifications), [
@@ -241,34 +279,30 @@ class Catalog:
             if rows:
                 db.execute(insert(pages), rows)
             self._add_key(db, row, terms)
+            mark_changed(db, removed)  # last, so a PostgreSQL writer holds the row lock briefly
 
     def _add_key(self, db: Connection, row: dict[str, Any], terms: list[str]) -> None:
-        values = {name: row.get(name) for name in _KEY_COLUMNS}
-        values.update(record_id=row["record_id"], unit=values["unit"] or "",
-                      series=values["series"] or "", document_type=values["document_type"] or "",
-                      classification=row.get("classification") or "public",
-                      signed=bool(values["signed"]), needs_review=bool(values["needs_review"]),
-                      level=row.get("level", level_of(row.get("classification") or "")))
-        key = db.execute(insert(record_keys).values(**values)).inserted_primary_key[0]
+        key = db.execute(insert(record_keys).values(**key_values(row))).inserted_primary_key[0]
         if self.dialect == "sqlite":
             db.execute(text("INSERT INTO records_fts(rowid, terms) VALUES (:id, :terms)"),
                        {"id": key, "terms": record_terms(terms)})
 
-    def _remove(self, db: Connection, record_id: str) -> None:
-        if self.dialect == "sqlite":
-            key = db.execute(select(record_keys.c.id).where(
-                record_keys.c.record_id == record_id)).scalar_one_or_none()
-            if key is not None:
-                # A contentless index forgets a row only when told the words it indexed.
-                old = db.execute(select(pages.c.terms).where(pages.c.record_id == record_id)
-                                 .order_by(pages.c.page)).scalars().all()
-                db.execute(text("INSERT INTO records_fts(records_fts, rowid, terms) "
-                                "VALUES ('delete', :id, :terms)"),
-                           {"id": key, "terms": record_terms(list(old))})
+    def _remove(self, db: Connection, record_id: str) -> bool:
+        """Take a record out; say whether it was in."""
+        key = db.execute(select(record_keys.c.id).where(
+            record_keys.c.record_id == record_id)).scalar_one_or_none()
+        if self.dialect == "sqlite" and key is not None:
+            # A contentless index forgets a row only when told the words it indexed.
+            old = db.execute(select(pages.c.terms).where(pages.c.record_id == record_id)
+                             .order_by(pages.c.page)).scalars().all()
+            db.execute(text("INSERT INTO records_fts(records_fts, rowid, terms) "
+                            "VALUES ('delete', :id, :terms)"),
+                       {"id": key, "terms": record_terms(list(old))})
         db.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
         db.execute(delete(verifications).where(verifications.c.record_id == record_id))
         db.execute(delete(pages).where(pages.c.record_id == record_id))
         db.execute(delete(records).where(records.c.record_id == record_id))
+        return key is not None
 
     def add_check(self, record_id: str, at: str, ok: bool) -> None:
         """Note one more verification of a catalogued record."""
@@ -291,18 +325,33 @@ class Catalog:
         """The recognised text of these (record id, page) pairs, in one query."""
         if not wanted:
             return {}
-        clause = or_(*[and_(pages.c.record_id == r, pages.c.page == n) for r, n in wanted])
+        # Two plain IN lists, pairs picked here: SQLite does not search its (record_id, page)
+        # index for a list of row values, and reads all pages instead.
+        pairs = set(wanted)
         with self.engine.connect() as db:
             return {(r, n): t for r, n, t in db.execute(
-                select(pages.c.record_id, pages.c.page, pages.c.text).where(clause))}
+                select(pages.c.record_id, pages.c.page, pages.c.text)
+                .where(pages.c.record_id.in_({r for r, _ in pairs}),
+                       pages.c.page.in_({n for _, n in pairs}))) if (r, n) in pairs}
 
     def count(self) -> int:
         with self.engine.connect() as db:
             return db.execute(select(func.count()).select_from(records)).scalar_one()
 
 
+def mark_changed(db: Connection, removed: bool) -> None:
+    """Count a change to ``record_keys`` (in the changing transaction), for ``KeyStore``."""
+    db.execute(update(catalog_state).values(
+        generation=catalog_state.c.generation + 1,
+        removals=catalog_state.c.removals + (1 if removed else 0)))
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
+    # A new catalog's pages are 16 KiB: a page of text and its folded words (3-4 KiB together)
+    # then fills a quarter page instead of spilling over a 4 KiB one. No effect on an existing
+    # catalog, whose page size stays as it was made.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the ingesting writer
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -346,11 +395,17 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
 
 def index_package(catalog: Catalog, record_dir: Path) -> str:
     """Catalog one committed record folder; return its id."""
+    row, texts, checks = read_package(record_dir)
+    catalog.add(row, texts, checks)
+    return row["record_id"]
+
+
+def read_package(record_dir: Path) -> tuple[dict[str, Any], list[str], list[tuple[str, bool]]]:
+    """What the catalog holds of one committed record folder: row, page texts, checks."""
     record = json.loads((record_dir / "record.json").read_text(encoding="utf-8"))
     texts = [p.read_text(encoding="utf-8")
              for p in sorted((record_dir / "pages").glob("*.txt"))]
-    catalog.add(row_of(record), texts, checks_of(record, record_dir.parent))
-    return record["record_id"]
+    return row_of(record), texts, checks_of(record, record_dir.parent)
 
 
 def checks_of(record: dict[str, Any], archive: Path) -> list[tuple[str, bool]]:
@@ -364,12 +419,3 @@ def checks_of(record: dict[str, Any], archive: Path) -> list[tuple[str, bool]]:
     return sorted(found)
 
 
-def rebuild(catalog: Catalog, archive: Path) -> int:
-    """Drop the catalog and index every record of the archive folder; return how many."""
-    catalog.drop()
-    catalog.create()
-    count = 0
-    for record_id in record_ids(archive):
-        index_package(catalog, archive / record_id)
-        count += 1
-    return count

@@ -9,6 +9,7 @@ snippet ever reflects a record the searcher may not see.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -16,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import text
+import numpy as np
+from sqlalchemy import select, text
 
-from archive.catalog import LEVELS, Catalog
+from archive.catalog import LEVELS, Catalog, records
 from archive.fold import fold
 from archive.query import (
     And,
@@ -34,12 +36,17 @@ from archive.query import (
 )
 
 SNIPPET_WORDS = 24
+RANK_LIMIT = 5000
+"""Relevance ranks at most this many matching records; a query matching more (a word on a
+quarter of the archive) comes newest first instead, and says so. Scoring costs about 2.5 us a
+record in FTS5 (bm25), so 50,000 matches would take 130 ms alone; the count, the facets and
+the newest-first order of any number of matches take a few milliseconds (bench/search.py).
+0: always rank, however many match."""
 FACETS = ("unit", "document_type", "classification", "year", "signed")
 _FACET_SQL = {"unit": "unit", "document_type": "document_type",
               "classification": "classification", "year": "substr(document_date, 1, 4)",
               "signed": "CASE WHEN signed THEN 'signed' ELSE 'unsigned' END"}
-_ORDER = {"relevance": "score DESC, record_id",
-          "newest": "document_date IS NULL, document_date DESC, score DESC, record_id"}
+_NEWEST = "document_date IS NULL, document_date DESC, record_id"
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class Hit:
     date: str | None
     page: int
     snippet: str  # HTML: the page's own words, escaped, hits in <mark>
-    score: float
+    score: float | None  # relevance, higher is better; None when not ranked (newest first)
 
 
 @dataclass
@@ -70,76 +77,180 @@ class Results:
     total: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    order: str = "relevance"  # as asked, or "newest" when too many matched to rank
+    rank_limit: int = RANK_LIMIT
+    unranked: bool = False  # relevance was asked for, but more matched than are ranked
 
     def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "hits": [asdict(h) for h in self.hits],
+        return {"total": self.total, "order": self.order, "hits": [asdict(h) for h in self.hits],
                 "facets": self.facets}
+
+
+@dataclass
+class _Found:
+    """What a backend found: the visible total, facet counts, and the shown window."""
+
+    total: int
+    facets: dict[str, dict[str, int]]
+    order: str
+    shown: list[tuple[str, float | None]]  # record id, score
 
 
 def search(catalog: Catalog, query: str, *, clearance: int = 0, filters: Filters | None = None,
            order: Literal["relevance", "newest"] = "relevance", limit: int = 20,
-           offset: int = 0) -> Results:
+           offset: int = 0, rank_limit: int = RANK_LIMIT) -> Results:
     """Records matching ``query`` (see ``archive.query``) that a user of ``clearance`` may see.
 
     A record matches when its pages together satisfy the query (``a AND b`` finds a record
-    with ``a`` on one page and ``b`` on another), on both backends. Raises
-    ``archive.query.QueryError`` for a query that cannot be understood.
+    with ``a`` on one page and ``b`` on another), on both backends. Relevance order ranks up
+    to ``rank_limit`` matching records (0: any number); past it, the results come newest
+    first and ``Results.order`` says so. Raises ``archive.query.QueryError`` for a query
+    that cannot be understood.
     """
     tree = parse(query)
-    statement, params = _statement(catalog, tree, clearance, filters or Filters(), order)
-    params.update(limit=max(0, limit), offset=max(0, offset))
-    with catalog.engine.connect() as db:
-        rows = db.execute(text(statement), params).all()
-    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    shown = []
-    for row in rows:
-        if row.facet == "hit":
-            shown.append(row)
-        else:
-            counts = facets[row.facet]
-            counts[row.value or "unknown"] = counts.get(row.value or "unknown", 0) + row.n
-    shown.sort(key=lambda r: r.position)
-    pages = best_pages(catalog, [r.value for r in shown], tree)
+    filters = filters or Filters()
+    window = (max(0, offset), max(0, offset) + max(0, limit))
+    finder = _sqlite_found if catalog.dialect == "sqlite" else _sql_found
+    found = finder(catalog, tree, clearance, filters, order, window, rank_limit)
+    rows = _shown_rows(catalog, [record_id for record_id, _ in found.shown], clearance)
+    shown = [(rows[r], score) for r, score in found.shown if r in rows]
+    pages = best_pages(catalog, [row.record_id for row, _ in shown], tree)
     texts = catalog.page_texts(list(pages.items()))
-    hits = [Hit(r.value, r.title, r.unit, r.document_date, pages[r.value],
-                snippet(texts.get((r.value, pages[r.value]), ""), tree), round(r.score, 4))
-            for r in shown]
-    ordered = {name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-               for name, counts in facets.items()}
-    return Results(sum(facets["signed"].values()), hits, ordered)
+    hits = [Hit(row.record_id, row.title, row.unit, row.document_date, pages[row.record_id],
+                snippet(texts.get((row.record_id, pages[row.record_id]), ""), tree),
+                None if score is None else round(score, 4))
+            for row, score in shown]
+    facets = {name: dict(sorted(((value or "unknown", n) for value, n in counts.items()),
+                                key=lambda kv: (-kv[1], kv[0])))
+              for name, counts in found.facets.items()}
+    return Results(found.total, hits, facets, found.order, rank_limit,
+                   unranked=order == "relevance" and found.order == "newest")
 
 
-def _statement(catalog: Catalog, tree: Node, clearance: int, filters: Filters,
-               order: str) -> tuple[str, dict[str, Any]]:
+def _shown_rows(catalog: Catalog, record_ids: list[str], clearance: int) -> dict[str, Any]:
+    """Title, unit and date of the shown records, the clearance checked once more in SQL."""
+    if not record_ids:
+        return {}
+    with catalog.engine.connect() as db:
+        return {row.record_id: row for row in db.execute(
+            select(records.c.record_id, records.c.title, records.c.unit,
+                   records.c.document_date)
+            .where(records.c.record_id.in_(record_ids), records.c.level <= clearance))}
+
+
+# ------------------------------------------------------------------------ SQLite: FTS5 + keys
+
+
+def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters, order: str,
+                  window: tuple[int, int], rank_limit: int) -> _Found:
+    """Match in FTS5, count and order in memory (``archive.keystore``): the clearance and the
+    filters are one mask over every record, given to FTS5 as a blob so bm25 scores only the
+    records the searcher may see."""
+    match = to_fts5(tree)
+    with catalog.engine.connect() as db:
+        keys = catalog.keys.current(db)
+        mask = keys.visible(clearance, _wanted(filters)).view(np.uint8).tobytes()
+
+        def scored() -> tuple[np.ndarray, np.ndarray]:
+            rows = db.execute(text(
+                "SELECT rowid, -bm25(records_fts) FROM records_fts WHERE records_fts MATCH :m "
+                "AND substr(:mask, rowid + 1, 1) = x'01'"), {"m": match, "mask": mask}).all()
+            return (np.array([r[0] for r in rows], np.int64),
+                    np.array([r[1] for r in rows], np.float64))
+
+        rank = order == "relevance"
+        if rank and (not rank_limit or db.execute(text(
+                "SELECT count(*) FROM records_fts WHERE records_fts MATCH :m"),
+                {"m": match}).scalar_one() <= rank_limit):
+            ids, scores = scored()  # few enough match at all: scored as they are found
+        else:
+            listed = db.execute(text(
+                "SELECT group_concat(rowid) FROM records_fts WHERE records_fts MATCH :m "
+                "AND substr(:mask, rowid + 1, 1) = x'01'"), {"m": match, "mask": mask}
+            ).scalar_one()
+            ids = np.fromstring(listed or "", dtype=np.int64, sep=",")
+            rank = rank and len(ids) <= rank_limit
+            if rank:
+                ids, scores = scored()
+    # A record added since the keys were read is outside the mask: found by the next search.
+    start, stop = window
+    if rank:
+        shown = keys.best(ids, scores, stop)[start:]
+        by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        listing = [(keys.record(i), by_id[i]) for i in shown.tolist()]
+    else:
+        listing = [(keys.record(i), None) for i in keys.newest(ids, stop)[start:].tolist()]
+    facets = {"unit": keys.counts(ids, "unit"),
+              "document_type": keys.counts(ids, "document_type"),
+              "classification": keys.counts(ids, "classification"),
+              "year": keys.years(ids),
+              "signed": _signed_counts(keys.signed[ids])}
+    return _Found(len(ids), facets, "relevance" if rank else "newest", listing)
+
+
+def _signed_counts(signed: np.ndarray) -> dict[str, int]:
+    yes = int(signed.sum())
+    return {name: n for name, n in (("signed", yes), ("unsigned", len(signed) - yes)) if n}
+
+
+def _wanted(filters: Filters) -> dict[str, Any]:
+    wanted: dict[str, Any] = {name: getattr(filters, name)
+                              for name in ("unit", "series", "document_type", "classification")
+                              if getattr(filters, name)}
+    if filters.date_from:
+        wanted["date_from"] = int(filters.date_from.strftime("%Y%m%d"))
+    if filters.date_to:
+        wanted["date_to"] = int(filters.date_to.strftime("%Y%m%d"))
+    for name in ("signed", "needs_review"):
+        if getattr(filters, name) is not None:
+            wanted[name] = getattr(filters, name)
+    return wanted
+
+
+# ------------------------------------------------------------------ PostgreSQL: one statement
+
+
+def _sql_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters, order: str,
+               window: tuple[int, int], rank_limit: int) -> _Found:
     """One statement: the matching records the user may see (``hit``), the shown window of
     them in order, and every facet's counts, so the match is computed once, in the database."""
     where, params = _filters(filters, clearance)
-    matched, match_params = _matched(catalog, tree, where)
-    params.update(match_params)
+    matched, match_params = _matched(tree, where)
+    params.update(match_params, start=window[0], size=window[1] - window[0],
+                  rank=order == "relevance", rank_limit=rank_limit)
     facets = "".join(
-        f"\n            UNION ALL SELECT '{name}', {expression}, NULL, NULL, NULL, NULL, "
-        f"count(*), NULL FROM hit GROUP BY {expression}"
+        f"\n            UNION ALL SELECT '{name}', {expression}, NULL, count(*), NULL "
+        f"FROM hit GROUP BY {expression}"
         for name, expression in _FACET_SQL.items())
+    # Ranked when relevance is asked for and few enough match (the same rule as SQLite's).
+    ranked = ("(:rank AND (:rank_limit = 0 OR (SELECT count(*) FROM hit) <= :rank_limit))")
     statement = f"""
         WITH hit AS MATERIALIZED ({matched}),
-        shown AS (SELECT record_id, score, row_number() OVER (ORDER BY {_ORDER[order]}) AS position
-                  FROM hit ORDER BY {_ORDER[order]} LIMIT :limit OFFSET :offset)
-        SELECT 'hit' AS facet, s.record_id AS value, r.title, r.unit, r.document_date,
-               s.score, NULL AS n, s.position
-        FROM shown s JOIN records r ON r.record_id = s.record_id{facets}"""
-    return statement, params
+        shown AS (SELECT record_id, CASE WHEN {ranked} THEN score END AS score,
+                         {ranked} AS ranked,
+                         row_number() OVER (ORDER BY CASE WHEN {ranked} THEN score END DESC,
+                                            {_NEWEST}) AS position
+                  FROM hit ORDER BY position LIMIT :size OFFSET :start)
+        SELECT 'hit' AS facet, record_id AS value, score, position AS n, ranked FROM shown
+        {facets}"""
+    with catalog.engine.connect() as db:
+        rows = db.execute(text(statement), params).all()
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    shown = sorted((r for r in rows if r.facet == "hit"), key=lambda r: r.n)
+    for row in rows:
+        if row.facet != "hit":
+            counts[row.facet][row.value or ""] = counts[row.facet].get(row.value or "", 0) + row.n
+    total = sum(counts["signed"].values())
+    ranked_now = order == "relevance" and (not rank_limit or total <= rank_limit)
+    return _Found(total, counts, "relevance" if ranked_now else "newest",
+                  [(r.value, r.score if ranked_now else None) for r in shown])
 
 
 _KEYS = ("k.record_id, k.unit, k.document_type, k.classification, k.document_date, k.signed")
 
 
-def _matched(catalog: Catalog, tree: Node, where: str) -> tuple[str, dict[str, Any]]:
+def _matched(tree: Node, where: str) -> tuple[str, dict[str, Any]]:
     """SELECT of the matching records (key columns and a score, higher is better)."""
-    if catalog.dialect == "sqlite":
-        # CROSS JOIN keeps the full-text index as the outer loop: it is the selective part.
-        return (f"SELECT {_KEYS}, -bm25(records_fts) AS score FROM records_fts "
-                f"CROSS JOIN record_keys k ON k.id = records_fts.rowid "
-                f"WHERE records_fts MATCH :match AND {where}"), {"match": to_fts5(tree)}
     having, params = to_pg_having(tree)
     params["any"] = " | ".join(to_tsquery(t) for t in positive_terms(tree))
     # Pages that hold a wanted word are the candidates; an excluded word must be looked for
@@ -162,14 +273,22 @@ def _has_not(node: Node) -> bool:
 def best_pages(catalog: Catalog, record_ids: list[str], tree: Node) -> dict[str, int]:
     """For each record, the page with the most hits (the first such page): the page a
     snippet is cut from. Done for the shown hits only, from their folded words."""
-    terms = positive_terms(tree)
+    needles = [_needle(term) for term in positive_terms(tree)]
     best: dict[str, tuple[int, int]] = {}  # record -> (hits, -page)
     for record_id, page, words in catalog.page_terms(record_ids):
-        score = (len(_hit_spans(words, terms)), -page)
+        spaced = "  " + words.replace(" ", "  ") + "  "
+        score = (sum(spaced.count(needle) for needle in needles), -page)
         if record_id not in best or score > best[record_id]:
             best[record_id] = score
     return {record_id: -best[record_id][1] if record_id in best else 1
             for record_id in record_ids}
+
+
+def _needle(term: Term) -> str:
+    """What a hit of ``term`` looks like in a page's folded words with every space doubled:
+    one space on each side of each word, so ``str.count`` finds repeated words one by one and
+    a word only where it starts (a prefix) or starts and ends (a word)."""
+    return " " + "  ".join(term.words) + ("" if term.prefix else " ")
 
 
 def _filters(filters: Filters, clearance: int) -> tuple[str, dict[str, Any]]:
@@ -205,13 +324,18 @@ def snippet(page_text: str, tree: Node, words: int = SNIPPET_WORDS) -> str:
     tokens = list(re.finditer(r"\S+", original))
     if not tokens:
         return ""
-    hit_tokens = [i for i, t in enumerate(tokens)
-                  if any(s < t.end() and e > t.start() for s, e in spans)]
+    starts = [t.start() for t in tokens]
+    hit_tokens = sorted({i for s, e in spans
+                         for i in range(max(0, bisect.bisect_right(starts, s) - 1),
+                                        bisect.bisect_left(starts, e))
+                         if tokens[i].end() > s})
     start = _best_window(hit_tokens, len(tokens), words)
     chosen = tokens[start: start + words]
-    out = []
-    for token in chosen:
-        out.append(_marked(original, token.start(), token.end(), spans))
+    near = [(s, e) for s, e in spans if s < chosen[-1].end() and e > chosen[0].start()]
+    marked = set(hit_tokens)
+    out = [_marked(original, token.start(), token.end(), near) if index in marked
+           else html.escape(token.group())
+           for index, token in enumerate(chosen, start)]
     prefix = "… " if start > 0 else ""
     suffix = " …" if start + words < len(tokens) else ""
     return prefix + " ".join(out) + suffix
@@ -231,8 +355,8 @@ def _best_window(hit_tokens: list[int], total: int, width: int) -> int:
     if not hit_tokens:
         return 0
     best, best_count = hit_tokens[0], 0
-    for first in hit_tokens:
-        count = sum(1 for h in hit_tokens if first <= h < first + width)
+    for index, first in enumerate(hit_tokens):
+        count = bisect.bisect_left(hit_tokens, first + width, index) - index
         if count > best_count:
             best, best_count = first, count
     return max(0, min(best - width // 4, total - width))

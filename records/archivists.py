@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from archive import audit
-from archive.catalog import LEVELS, Catalog, rebuild
+from archive.bulkload import rebuild
+from archive.catalog import LEVELS, Catalog
 from archive.progress import rebuild_progress
 from archive.query import QueryError
-from archive.search import Filters, search
+from archive.search import Filters, Results, search
 from config.settings import load_settings
 from ocr.errors import ExitCode
 from records.admin import cli_user
@@ -64,7 +65,8 @@ def search_command(
                       date_to=_date(date_to, "--to"))
     try:
         results = search(_catalog(), query, clearance=FULL_CLEARANCE, filters=filters,
-                         order="newest" if newest else "relevance", limit=limit, offset=offset)
+                         order="newest" if newest else "relevance", limit=limit, offset=offset,
+                         rank_limit=load_settings().catalog.rank_limit)
     except QueryError as exc:
         console.print(f"[red]cannot search for {query!r}:[/red] {exc}")
         raise typer.Exit(ExitCode.usage) from None
@@ -75,13 +77,20 @@ def search_command(
         data.pop("facets")
         out.print_json(json.dumps(data, ensure_ascii=False))
         return
-    table = Table(title=f"{results.total} records match {query!r}")
+    table = Table(title=f"{results.total} records match {query!r}", caption=_unranked(results))
     for column in ("record", "date", "unit", "page", "title / snippet"):
         table.add_column(column, overflow="fold")
     for hit in results.hits:
         table.add_row(hit.record_id, hit.date or "", hit.unit, str(hit.page),
                       f"[bold]{hit.title}[/bold]\n{_terminal(hit.snippet)}")
     out.print(table)
+
+
+def _unranked(results: Results) -> str | None:
+    if not results.unranked:
+        return None
+    return (f"Too many to rank by relevance (more than {results.rank_limit:,}): newest first. "
+            "Add a word or a filter to rank them.")
 
 
 def _terminal(snippet: str) -> str:

@@ -178,7 +178,8 @@ def _run_search(request: Request, user: User, q: str, filters: Filters, order: s
                 page: int) -> Results:
     results = search(request.app.state.catalog, q, clearance=user.clearance, filters=filters,
                      order="newest" if order == "newest" else "relevance", limit=PAGE_SIZE,
-                     offset=(page - 1) * PAGE_SIZE)
+                     offset=(page - 1) * PAGE_SIZE,
+                     rank_limit=request.app.state.settings.catalog.rank_limit)
     audit.record(request.app.state.home, user.name, "search", query=q,
                  filters={k: str(v) for k, v in asdict(filters).items() if v is not None},
                  results=results.total, client=_client(request))

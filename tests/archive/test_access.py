@@ -21,7 +21,8 @@ from archive.access import (
     user_for_token,
     web_sessions,
 )
-from archive.catalog import Catalog, api_tokens, rebuild, users
+from archive.bulkload import rebuild
+from archive.catalog import Catalog, api_tokens, users
 
 
 @pytest.fixture

@@ -156,3 +156,56 @@ def test_operators_typed_as_text_are_only_words(catalog: Catalog) -> None:
     assert ids(catalog, "dang:* NEAR(x) col:y") == []
     assert ids(catalog, "'dang' & quyet") == ["VP-2024-000001"]
     assert ids(catalog, 'dang" OR "x') == []  # a quote mid-word starts a phrase: "or"
+
+
+def test_too_many_matches_to_rank_come_newest_first(catalog: Catalog) -> None:
+    """Past the rank limit the order is newest first, says so, and nothing else changes."""
+    ranked = search(catalog, "digit*", clearance=4, rank_limit=4)
+    assert ranked.order == "relevance" and not ranked.unranked
+    assert all(h.score is not None for h in ranked.hits)
+    broad = search(catalog, "digit*", clearance=4, rank_limit=3)
+    assert broad.order == "newest" and broad.unranked
+    assert [h.record_id for h in broad.hits] == ["VP-2024-000002", "HA-2023-000001",
+                                                 "CRS-2022-000001", "CRS-2021-000002"]
+    assert all(h.score is None for h in broad.hits)
+    assert (broad.total, broad.facets) == (ranked.total, ranked.facets)
+    # The limit counts what the searcher may see: at clearance 0 one record, ranked.
+    assert search(catalog, "digit* OR behorde", clearance=0, rank_limit=1).order == "relevance"
+    assert search(catalog, "digit*", clearance=4, rank_limit=0).order == "relevance"
+    asked = search(catalog, "digit*", clearance=4, order="newest", rank_limit=3)
+    assert asked.as_dict()["order"] == "newest" and not asked.unranked  # as asked: no excuse
+
+
+def test_newest_first_ties_go_by_record_id(catalog: Catalog) -> None:
+    for record_id in ("ZZ-2024-000009", "AA-2024-000009"):
+        catalog.add({"record_id": record_id, "title": "Tie", "unit": "VP",
+                     "document_date": "2030-01-01", "classification": "public", "level": 0,
+                     "signed": False, "needs_review": False, "pages": 1}, ["digitised tie"])
+    hits = search(catalog, "digit*", clearance=4, order="newest", limit=3).hits
+    assert [h.record_id for h in hits] == ["AA-2024-000009", "ZZ-2024-000009",
+                                           "VP-2024-000002"]
+
+
+def test_search_sees_every_change_to_the_catalog_at_once(catalog: Catalog) -> None:
+    """Keys kept in memory between searches never show a record as it no longer is."""
+    assert ids(catalog, "vault", clearance=4) == ["CRS-2021-000002"]
+    row = {"record_id": "CRS-2021-000002", "title": "Secret minutes", "unit": "CRS",
+           "document_type": "MINUTES", "document_date": "2021-05-05", "signed": True,
+           "needs_review": False, "pages": 1}
+    text_ = ["The digital vault holds the secret plans of the Behörde."]
+    catalog.add({**row, "classification": "public", "level": 0}, text_)  # declassified
+    assert ids(catalog, "vault", clearance=0) == ["CRS-2021-000002"]
+    assert search(catalog, "vault", clearance=0).facets["classification"] == {"public": 1}
+    catalog.add({**row, "classification": "secret", "level": 4}, text_)  # and back
+    assert ids(catalog, "vault", clearance=0) == []
+    assert search(catalog, "vault", clearance=0).total == 0
+    catalog.add({**row, "record_id": "CRS-2025-000003", "classification": "public",
+                 "level": 0}, text_)  # a new record
+    assert ids(catalog, "vault", clearance=0) == ["CRS-2025-000003"]
+    catalog.drop()
+    catalog.create()  # a rebuilt catalog reuses row ids
+    catalog.add({**row, "record_id": "HA-2025-000001", "classification": "internal",
+                 "level": 1}, ["vault"])
+    found = search(catalog, "vault", clearance=4)
+    assert [h.record_id for h in found.hits] == ["HA-2025-000001"]
+    assert found.facets["classification"] == {"internal": 1}

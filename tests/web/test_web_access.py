@@ -251,3 +251,18 @@ def test_every_route_as_each_role_hides_what_is_above_clearance(
             if path in MANAGER_ROUTES:
                 assert got.status_code == 403, (role, method, path, got.status_code)
             assert SECRET not in got.text and "Letter 63" not in got.text, (method, path)
+
+
+def test_too_many_to_rank_are_shown_newest_first_and_said_so(web_archive: WebArchive) -> None:
+    settings = web_archive.settings.model_copy(
+        update={"catalog": web_archive.settings.catalog.model_copy(update={"rank_limit": 1})})
+    with TestClient(create_app(settings)) as client:
+        query = "nghia OR digit* OR akten OR behorde* OR freundlichen"
+        api = client.get("/api/search", params={"q": query},
+                         headers=bearer(web_archive, "boss")).json()
+        assert api["order"] == "newest" and api["total"] == 3
+        assert [h["score"] for h in api["hits"]] == [None, None, None]
+        page = signed_in(client, "boss").get("/", params={"q": query}).text
+        assert "Too many to rank by relevance (more than 1)" in page
+        ranked = signed_in(client, "reader").get("/", params={"q": query}).text
+        assert "Too many to rank" not in ranked  # one record at the reader's clearance
