@@ -1,6 +1,6 @@
 """Many records into an empty catalog at once: ``records reindex`` rebuilding it.
 
-``Catalog.add`` takes one transaction per record, as an ingest must (159 records/s: ten
+``Catalog.add`` takes one transaction per record, as an ingest must (about 150 records/s: 11
 minutes for 100,000). A rebuild needs less care: the catalog is empty and derived, and a
 rebuild that stops half-way is simply run again. So rows go in a thousand records per
 transaction, and the SQLite full-text index, half of the work and all of it tokenizing, is

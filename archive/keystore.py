@@ -157,7 +157,7 @@ def _appended(keys: Keys, db: Connection, after: int, state: tuple[Any, ...]) ->
         new[ids] = values
         return new
 
-    dates = [int(d[:4] + d[5:7] + d[8:10]) if d else 0 for d in columns["document_date"]]
+    dates = [_yyyymmdd(d) for d in columns["document_date"]]
     codes, names = {}, {}
     for name in CODED:
         index = {value: code for code, value in enumerate(keys.names[name])}
@@ -172,3 +172,9 @@ def _appended(keys: Keys, db: Connection, after: int, state: tuple[Any, ...]) ->
         signed=grow(keys.signed, [bool(v) for v in columns["signed"]], False),
         needs_review=grow(keys.needs_review, [bool(v) for v in columns["needs_review"]], False),
         codes=codes, names=names)
+
+
+def _yyyymmdd(day: str | None) -> int:
+    """An ISO date as the number 20240916; 0 for none (or one the catalog should not hold)."""
+    digits = (day or "").replace("-", "")
+    return int(digits) if len(digits) == 8 and digits.isdigit() else 0

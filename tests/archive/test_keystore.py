@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from archive.keystore import CODED, NOWHERE, Keys
+from archive.keystore import CODED, NOWHERE, Keys, _yyyymmdd
 
 
 def keys_of(rows: list[tuple[str, int, int]]) -> Keys:
@@ -46,3 +46,8 @@ def test_clearance_and_filters_make_one_mask() -> None:
     with pytest.raises(ValueError, match="no search key"):
         keys.visible(4, {"colour": "red"})
     assert keys.years(np.array([1, 2, 3])) == {"": 1, "2023": 1, "2024": 1}
+
+
+def test_dates_become_numbers_and_anything_else_none() -> None:
+    assert [_yyyymmdd(d) for d in ("2024-09-16", None, "", "2024-09", "16.09.2024")] == [
+        20240916, 0, 0, 0, 0]
