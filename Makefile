@@ -1,6 +1,7 @@
 # records: the two commands of the quick start, and a few for developers.
 #   make demo   installs what is missing, renders sample scans and runs a batch end to end
-#   make test   installs what is missing and runs the test suite (ruff first)
+#   make test   installs what is missing and runs the test suite (ruff and the import
+#               contracts of docs/architecture.md first)
 
 VENV     ?= .venv
 PYTHON   ?= python3
@@ -18,10 +19,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	@$(MAKE) --no-print-directory system DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
@@ -46,4 +49,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) records-home .pytest_cache .ruff_cache
+	rm -rf $(VENV) records-home .pytest_cache .ruff_cache .import_linter_cache

@@ -1,7 +1,7 @@
 """Metadata extraction benchmark: precision and recall per field on OCR'd rendered letters.
 
 The project's synthetic letters (records.samples) are rendered as scans, recognised with the
-plain-Python engine (ocr.pipeline.ocr_pages) and read with archive.extract.extract_fields;
+plain-Python engine (ocr.pipeline.ocr_pages) and read with archive.intake.extract_fields;
 every field is compared with the letter's ground truth. The extractor is also run on the
 exact truth text, the ceiling: the gap between the two rows is OCR's share of the errors.
 Run from the project root:
@@ -39,7 +39,7 @@ from common import (  # the path above makes bench/ importable however this is r
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from archive.extract import extract_fields  # noqa: E402 - needs the path above
+from archive.intake import extract_fields  # noqa: E402 - needs the path above
 from ocr.inputs import open_document  # noqa: E402
 from ocr.options import OcrOptions  # noqa: E402
 from ocr.pipeline import ocr_pages  # noqa: E402

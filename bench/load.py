@@ -72,9 +72,10 @@ from scale import (
     write_manifest,
 )
 
-from archive import audit, batches
-from archive.catalog import LEVELS, Catalog
-from archive.search import search
+from archive.access import AuditLog
+from archive.index import Catalog, search_records
+from archive.intake import Ledger
+from archive.store import LEVELS
 from records.samples import LANGUAGES, render_batch
 
 KINDS = ("search (API)", "search (page)", "record (API)", "record (page)", "pdf")
@@ -249,7 +250,7 @@ def hung(root: int, home: Path) -> str:
         except OSError:
             continue
         lines.append(f"  {pid} {state} {wchan or '-'} {command.decode(errors='replace')[:150]}")
-    for report in batches.find(home)[:1]:
+    for report in Ledger(home).find()[:1]:
         lines.append(f"  ledger {report.batch_id}: {report.state}, pages "
                      f"{report.pages_done}/{report.pages_total}, " + ", ".join(
                          f"{d.source} {d.status} {d.pages_done}/{d.pages}"
@@ -261,7 +262,7 @@ def flow_window(home: Path, batch_id: str) -> tuple[float, float] | None:
     """When the flow itself ran, from its ledger (1 s resolution), on perf_counter's clock:
     `records queue` first imports Python and starts an embedded Prefect server (tens of
     seconds on a busy 2-core machine), during which no page is recognised."""
-    found = batches.find(home, batch_id)
+    found = Ledger(home).find(batch_id)
     if not found or not found[0].finished:
         return None
     offset = time.time() - time.perf_counter()
@@ -288,7 +289,7 @@ def pick_queries(home: Path, clearance: int, count: int, seed: int) -> list[str]
     catalog = Catalog.open(f"sqlite:///{home / 'catalog.sqlite'}")
     try:
         found = [q for q in dict.fromkeys(c for c in candidates if c)
-                 if search(catalog, q, clearance=clearance, limit=1).total > 0]
+                 if search_records(catalog, q, clearance=clearance, limit=1).total > 0]
     finally:
         catalog.engine.dispose()
     rng.shuffle(found)
@@ -714,16 +715,16 @@ def warm_up(crowd: Crowd, seconds: float) -> None:
 
 def audit_append_ms(home: Path, work: Path, appends: int = 20) -> dict[str, Any]:
     """What one audit entry costs (every request writes one) on the log the run left, and on
-    an empty log: ``archive.chain.append`` re-reads the whole log, under an exclusive lock,
-    to chain each new line, so its cost grows with the log."""
-    log = audit.log_path(home)
+    an empty log: ``ChainedLog.append`` (archive.store) re-reads the whole log, under an
+    exclusive lock, to chain each new line, so its cost grows with the log."""
+    log = AuditLog(home).path
     found = {"log_bytes": log.stat().st_size if log.is_file() else 0,
              "log_entries": log.read_bytes().count(b"\n") if log.is_file() else 0}
     for name, where in (("this_log", home), ("empty_log", work / "empty-audit")):
         times = []
         for _ in range(appends):
             started = time.perf_counter()
-            audit.record(where, "load-bench", "probe")
+            AuditLog(where).record("load-bench", "probe")
             times.append((time.perf_counter() - started) * 1000)
         found[f"{name}_ms_median"] = round(sorted(times)[len(times) // 2], 2)
     return found

@@ -56,8 +56,8 @@ from common import (
     wait_for_quiet,
 )
 
-from archive import batches
-from archive.keys import init_dev_pki
+from archive.intake import BatchReport, Ledger
+from archive.signing import init_dev_pki
 from records.samples import render_batch
 
 RECORDS = [sys.executable, "-m", "records.cli"]
@@ -528,11 +528,11 @@ def drain(bench: Bench, runs: list[str], workers: list[subprocess.Popen[bytes]]
     return started, end - started, found
 
 
-def ledgers(home: str) -> dict[str, batches.BatchReport]:
-    return {r.batch_id: r for r in batches.find(Path(home))}
+def ledgers(home: str) -> dict[str, BatchReport]:
+    return {r.batch_id: r for r in Ledger(Path(home)).find()}
 
 
-def outcome(reports: list[batches.BatchReport]) -> dict[str, Any]:
+def outcome(reports: list[BatchReport]) -> dict[str, Any]:
     """Pages and documents the runs really processed, from the batch ledgers."""
     docs = [d for r in reports for d in r.documents]
     return {"pages": sum(d.pages for d in docs), "documents": len(docs),
@@ -615,7 +615,7 @@ def startup_gaps(runs: list[dict[str, Any]]) -> list[float]:
 
 def flow_seconds(home: str) -> float | None:
     """The flow's own time from its ledger (1 s resolution): the same clock on both paths."""
-    found = batches.find(Path(home))
+    found = Ledger(Path(home)).find()
     if not found or not found[0].finished:
         return None
     return (datetime.fromisoformat(found[0].finished)
@@ -680,7 +680,7 @@ def overhead_server(bench: Bench, batch: Batch) -> dict[str, Any]:
         figures = timed_queue(bench, ["queue", str(batch.path), "--unit", "BENCH", "--wait",
                                       "--json"], bench.client_env(setup),
                               bench.logs / "server-queue.log", worker=workers[0].pid)
-        found = batches.find(Path(setup["RECORDS_HOME"]))
+        found = Ledger(Path(setup["RECORDS_HOME"])).find()
         if found and found[0].flow_run:
             stack.callback(bench.api.delete_runs, [found[0].flow_run])
     return {**figures, "flow_seconds": flow_seconds(setup["RECORDS_HOME"])}

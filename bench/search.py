@@ -56,18 +56,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from sqlalchemy import TextClause, text  # noqa: E402
 
-from archive.bulkload import Entry, load  # noqa: E402
-from archive.catalog import (  # noqa: E402
-    LEVELS,
+from archive.index import (  # noqa: E402
+    FACETS,
+    RANK_LIMIT,
     Catalog,
-    level_of,
-    record_keys,
-    record_terms,
+    Filters,
+    Hit,
+    Results,
+    search_records,
+    snippet,
     terms_of,
 )
-from archive.catalog import records as records_table  # noqa: E402
-from archive.keystore import KeyStore  # noqa: E402
-from archive.query import (  # noqa: E402
+from archive.index.bulkload import Entry, load  # noqa: E402
+from archive.index.catalog import record_keys, record_terms  # noqa: E402
+from archive.index.catalog import records as records_table  # noqa: E402
+from archive.index.query import (  # noqa: E402
     And,
     Node,
     Not,
@@ -78,21 +81,16 @@ from archive.query import (  # noqa: E402
     to_fts5,
     to_tsquery,
 )
-from archive.search import (  # noqa: E402
-    FACETS,
-    RANK_LIMIT,
-    Filters,
-    Hit,
-    Results,
+from archive.index.search import (  # noqa: E402
     _filters,
     _hit_spans,
     _shown_rows,
     _sql_found,
     _sqlite_found,
     best_pages,
-    search,
-    snippet,
 )
+from archive.index.searchkeys import KeyStore  # noqa: E402
+from archive.store import LEVELS, level_of  # noqa: E402
 from records.samples import (  # noqa: E402
     _DEU_ISSUERS,
     _DEU_SENTENCES,
@@ -693,7 +691,7 @@ KEY_COLUMNS = [c.name for c in record_keys.columns if c.name != "id"]
 
 
 def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
-    """The project's own bulk load (``archive.bulkload.load``, what ``records reindex`` runs)
+    """The project's own bulk load (``archive.index.bulkload.load``, what ``records reindex`` runs)
     into a new catalog: rows 1,000 records per transaction while a second process builds
     the FTS5 index in a scratch file, then copied in; then a WAL checkpoint. The folded words
     are given, as to every engine."""
@@ -867,9 +865,9 @@ def catalog_add_rate(catalog: Catalog, records: list[Record]) -> float:
 # Each backend is asked the same Query in two ways ("variants"), so that what the project's
 # search costs can be told apart from what its engine costs:
 #
-#   search()  the project's archive.search.search as is (catalog.rank_limit 5,000 unless
+#   search()  the project's archive.index.search_records as is (catalog.rank_limit 5,000 unless
 #             --rank-limit says otherwise). SQLite: the match in records_fts, the clearance and
-#             filters as one mask from the in-memory keys (archive.keystore), bm25 for the
+#             filters as one mask from the in-memory keys (archive.index.searchkeys), bm25 for the
 #             visible matches when no more than the rank limit, the total and 5 facets counted
 #             in memory; PostgreSQL: one SQL statement. Then the best page of each of the 20
 #             shown (most hits, from pages.terms), their texts and 20 snippets;
@@ -882,8 +880,8 @@ def catalog_add_rate(catalog: Catalog, records: list[Record]) -> float:
 #   tantivy engine  top 20 records (stored record id read) and the exact record count;
 #   tantivy full    everything search() returns: top 20 records, the count, the 5 facets
 #             (terms aggregations, per record), the best page of each shown hit (picked as
-#             archive.search.best_pages does, from the stored page texts) and its snippet
-#             by archive.search.snippet.
+#             archive.index.search.best_pages does, from the stored page texts) and its snippet
+#             by archive.index.snippet.
 
 
 @dataclass
@@ -907,8 +905,8 @@ class Runner:
 
 def run_search(catalog: Catalog, query: Query, rank_limit: int = RANK_LIMIT) -> Outcome:
     """The project's search as an archivist's query runs it (relevance order, first page)."""
-    results = search(catalog, query.text, clearance=query.clearance, filters=query.filters,
-                     limit=LIMIT, rank_limit=rank_limit)
+    results = search_records(catalog, query.text, clearance=query.clearance,
+                             filters=query.filters, limit=LIMIT, rank_limit=rank_limit)
     return Outcome(results.total, [h.score for h in results.hits], results.facets,
                    results.order)
 
@@ -1007,7 +1005,7 @@ def run_tantivy_engine(engine: Tantivy, query: Query) -> Outcome:
 
 
 def best_page(texts: list[str], terms: list[Term]) -> int:
-    """archive.search.best_pages for one record whose page texts are at hand: the first
+    """archive.index.search.best_pages for one record whose page texts are at hand: the first
     page with the most hits, counted on its folded words."""
     return -max((len(_hit_spans(terms_of(t), terms)), -number)
                 for number, t in enumerate(texts, start=1))[1]

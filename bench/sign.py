@@ -53,17 +53,20 @@ from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 
-from archive.keys import DevPki, init_dev_pki
-from archive.sign import (
+from archive.signing import (
     FIELD_NAME,
     ArchiveSigner,
+    DevPki,
+    Expected,
     Signature,
     SignOptions,
+    expected_of,
+    init_dev_pki,
     load_pkcs12,
     sign_pdf,
     trust_roots,
+    verify_bytes,
 )
-from archive.verify import Expected, expected_of, verify_bytes
 from config.settings import SigningSettings
 from ocr.options import OcrOptions
 from ocr.pipeline import ocr_to_pdfa

@@ -8,11 +8,10 @@ rest of the batch goes on.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,23 +29,42 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from archive import batches
-from archive.catalog import Catalog, index_package
-from archive.extract import extract_fields
-from archive.files import sha256_file
-from archive.manifest import read_manifest, unknown_sources
-from archive.metadata import Descriptive, Event, describe, dublin_core, sidecar
-from archive.quarantine import quarantine
-from archive.sign import (
+from archive.index import Catalog, index_package
+from archive.intake import (
+    OUTCOMES,
+    BatchReport,
+    DocumentStatus,
+    Ledger,
+    describe_record,
+    extract_fields,
+    quarantine_document,
+    read_manifest,
+    unknown_sources,
+)
+from archive.signing import (
     ArchiveSigner,
+    Expected,
     SigningError,
     SignOptions,
     load_signer,
     sign_archival,
     sign_options,
+    verify_bytes,
 )
-from archive.store import known_record, reserve_id, store_record
-from archive.verify import Expected, verify_bytes
+from archive.store import (
+    Descriptive,
+    Event,
+    archive_root,
+    dublin_core,
+    known_record,
+    now,
+    read_sidecar,
+    reserve_id,
+    sha256_file,
+    sidecar,
+    store_record,
+)
+from config.errors import ExitCode, RecordsError
 from config.settings import Settings, load_settings
 from flows.retries import (
     DATABASE_RETRIES,
@@ -56,7 +74,7 @@ from flows.retries import (
 )
 from flows.roadmap import record_progress
 from ocr import limits
-from ocr.errors import InputRejected, OcrFailed
+from ocr.errors import InputRejected
 from ocr.inputs import SourceDocument, batch_children, open_document, printable_name
 from ocr.options import OcrOptions
 from ocr.page import PageResult, process_page
@@ -65,6 +83,30 @@ from ocr.recognize import tesseract_version
 
 Signing = tuple[ArchiveSigner, SignOptions]
 HSM_LIMIT = "records-hsm"  # global concurrency limit for a signing token (see flows.deployments)
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What became of a document that reached the archive."""
+
+    record_id: str
+    needs_review: bool
+    duplicate: bool  # the same scans were archived by another batch: nothing new was written
+
+
+class CopyNotVerified(SigningError):
+    """The copy just signed failed the checks ``records verify`` makes: it is not stored."""
+
+
+@dataclass
+class WorkItem:
+    """One document of a batch while it runs: its ledger entry and the tasks working on it."""
+
+    source: Path
+    status: DocumentStatus
+    futures: list[PrefectFuture] = field(default_factory=list)  # every task, pages included
+    pages: list[PrefectFuture] = field(default_factory=list)
+    archived: PrefectFuture | None = None  # the archive_document task, once submitted
 
 
 @task(cache_policy=NO_CACHE)
@@ -91,24 +133,25 @@ def archive_document(
     doc: SourceDocument, pages: list[PageResult], given: dict[str, str],
     defaults: dict[str, str], batch_id: str, home: Path, events: list[Event],
     options: OcrOptions, signing: Signing | None, catalog: Catalog,
-) -> dict[str, Any]:
+) -> Archived:
     """Describe, assemble, sign, commit and catalog the record; say its id, and whether it
     was known."""
     review = any(p.low_confidence for p in pages)
-    known = known_record(home / "archive", doc.sha256)
+    archive = archive_root(home)
+    known = known_record(archive, doc.sha256)
     if known:
         if catalog.get(known) is None:  # committed before a crash, or the catalog was lost
-            index_package(catalog, home / "archive" / known)
+            index_package(catalog, archive / known)
         # Written by an earlier attempt of this very batch (a rerun, a retry): not a duplicate.
-        return {"record_id": known, "needs_review": review,
-                "duplicate": _batch_of(home / "archive" / known) != batch_id}
+        return Archived(known, review,
+                        duplicate=read_sidecar(archive / known).get("batch_id") != batch_id)
     texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
-    descriptive = describe(given, defaults, extract_fields(texts, options.languages),
-                           doc.source.stem)
+    descriptive = describe_record(given, defaults, extract_fields(texts, options.languages),
+                                  doc.source.stem)
     year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
-    record_id, exists = reserve_id(home / "archive", doc.sha256, descriptive.unit, year)
+    record_id, exists = reserve_id(archive, doc.sha256, descriptive.unit, year)
     if exists:
-        return {"record_id": record_id, "duplicate": True, "needs_review": review}
+        return Archived(record_id, review, duplicate=True)
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home / "tmp") as work:
         pdf = Path(work) / "record.pdf"
@@ -128,18 +171,12 @@ def archive_document(
         meta = sidecar(descriptive, technical, [*events, Event("stored", "success")],
                        batch_id, doc.sha256, doc.source.name, signature)
         stored = store_record(
-            home / "archive", content_sha=doc.sha256, unit=descriptive.unit, year=year,
+            archive, content_sha=doc.sha256, unit=descriptive.unit, year=year,
             source=doc.source, pdf=pdf, page_dirs=[p.path for p in pages], sidecar=meta,
             record_id=record_id,
         )
     index_package(catalog, stored.path)
-    return {"record_id": stored.record_id, "duplicate": stored.duplicate,
-            "needs_review": review}
-
-
-def _batch_of(record_dir: Path) -> str:
-    return json.loads((record_dir / "record.json").read_text(encoding="utf-8")).get("batch_id",
-                                                                                    "")
+    return Archived(stored.record_id, review, stored.duplicate)
 
 
 def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
@@ -148,11 +185,8 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
     signer, sign_opts = signing
     signed = pdf.with_name("signed.pdf")
     started = time.perf_counter()
-    try:
-        with _token_slot(signer):
-            result = sign_archival(signer, sign_opts, pdf, signed)
-    except SigningError as exc:
-        raise OcrFailed(str(exc)) from None
+    with _token_slot(signer):
+        result = sign_archival(signer, sign_opts, pdf, signed)
     fallback = f"; without a time-stamp: {result.tsa_fallback}" if result.tsa_fallback else ""
     event = Event("signed", "success",
                   f"PAdES {result.level}, {result.signer['identity']} certificate "
@@ -165,7 +199,8 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
     expected = Expected(result.pdf_sha256, result.as_dict(), dublin_core(descriptive, record_id))
     verdict = verify_bytes(signed.read_bytes(), signer.trust_roots, expected)
     if not verdict.ok:
-        raise OcrFailed(f"the signed copy failed verification: {'; '.join(verdict.failures())}")
+        raise CopyNotVerified("the signed copy failed verification: "
+                              + "; ".join(verdict.failures()))
     checked = Event("verified", "success", ", ".join(verdict.checks),
                     checksums_in={"pdf": result.pdf_sha256},
                     seconds=round(time.perf_counter() - started, 4))
@@ -205,14 +240,14 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def _reason(futures: list[PrefectFuture]) -> tuple[str, str]:
-    """Status and reason of a document from the first failed future among its tasks."""
+    """Status and reason of a document from the first failed future among its tasks: the
+    input's fault (exit code 3 in the error tree) quarantines it, anything else fails it."""
     for future in futures:
         if future.state.is_failed() or future.state.is_crashed():
             error = future.result(raise_on_failure=False)
-            if isinstance(error, InputRejected):
-                return "quarantined", error.reason
-            if isinstance(error, OcrFailed):
-                return "failed", error.reason
+            if isinstance(error, RecordsError):
+                bad_input = error.exit_code == ExitCode.quarantined
+                return ("quarantined" if bad_input else "failed"), error.reason
             return "failed", explain(error)
     return "failed", "a stage did not finish"
 
@@ -228,21 +263,22 @@ def _page_workers() -> int:
 def digitise_batch(
     paths: list[str], batch_id: str, unit: str, series: str = "", classification: str = "public",
     languages: str | None = None, redo_ocr: bool = False,
-) -> dict[str, Any]:
-    """Digitise every record of a batch; returns the batch report as a dict."""
+) -> BatchReport:
+    """Digitise every record of a batch; returns the batch's report (also in its ledger)."""
     settings = load_settings()
     home = settings.home.resolve()
+    ledger = Ledger(home)
     options = OcrOptions.from_settings(settings.ocr, languages=languages,
                                        redo_ocr=redo_ocr or None)
     limits.configure(options.tool_memory_mb, home / "tmp")
     signing = _signing(settings, home)
     catalog = Catalog.open(settings.catalog_url())
     sources = batch_sources(paths)
-    report = batches.BatchReport(batch_id, paths, host=settings.node_name(),
-                                 flow_run=str(flow_run.id) if flow_run.id else None)
-    report.documents = [batches.DocumentStatus(printable_name(s.name)) for s in sources]
+    report = BatchReport(batch_id, paths, host=settings.node_name(),
+                         flow_run=str(flow_run.id) if flow_run.id else None)
+    report.documents = [DocumentStatus(printable_name(s.name)) for s in sources]
     manifest = _manifest(paths, report, {s.name for s in sources})
-    batches.save(home, report)
+    ledger.save(report)
     defaults = {"unit": unit, "series": series, "classification": classification,
                 "language": options.languages}
     checks = [validate_document.submit(s, options.max_page_pixels, options.max_pages)
@@ -254,15 +290,15 @@ def digitise_batch(
         work.append(_start_document(source, status, check, given, defaults, options, home,
                                     batch_id, (signing, catalog)))
     _follow(work, report, home)
-    report.state, report.finished = "finished", batches.now()
-    batches.save(home, report)
+    report.state, report.finished = "finished", now()
+    ledger.save(report)
     create_table_artifact(
         [{"source": d.source, "record_id": d.record_id or "", "status": d.status,
           "reason": d.reason or "", "pages": d.pages} for d in report.documents],
         key="batch-summary", description=f"Batch {batch_id}: {report.counts()}",
     )
-    record_progress(report.to_dict(), catalog)
-    return report.to_dict()
+    record_progress(report, catalog)
+    return report
 
 
 def batch_sources(paths: list[str]) -> list[Path]:
@@ -274,7 +310,7 @@ def batch_sources(paths: list[str]) -> list[Path]:
     return sources
 
 
-def _manifest(paths: list[str], report: batches.BatchReport,
+def _manifest(paths: list[str], report: BatchReport,
               names: set[str]) -> dict[str, dict[str, str]]:
     rows: dict[str, dict[str, str]] = {}
     for folder in dict.fromkeys(p if p.is_dir() else p.parent for p in map(Path, paths)):
@@ -293,36 +329,39 @@ def _signing(settings: Settings, home: Path) -> Signing | None:
     return load_signer(settings.signing, home), sign_options(settings.signing)
 
 
-def _start_document(source: Path, status: batches.DocumentStatus, check: PrefectFuture,
+def _start_document(source: Path, status: DocumentStatus, check: PrefectFuture,
                     given: dict[str, str], defaults: dict[str, str], options: OcrOptions,
                     home: Path, batch_id: str,
-                    services: tuple[Signing | None, Catalog]) -> dict[str, Any]:
+                    services: tuple[Signing | None, Catalog]) -> WorkItem:
     """Once a document is validated, submit its pages and its archiving."""
     check.wait()
-    where = {"source": source, "status": status, "home": home, "batch_id": batch_id}
+    item = WorkItem(source, status)
     if not check.state.is_completed():
-        return {**where, "futures": [check], "pages": []}
+        item.futures = [check]
+        return item
     doc = check.result()
     if isinstance(doc, str):
         status.status, status.reason = "quarantined", doc
-        quarantine(home, batch_id, source, doc)
-        return {**where, "futures": [], "pages": []}
+        quarantine_document(home, batch_id, source, doc)
+        return item
     status.pages = len(doc.pages)
     doc_options = replace(options, languages=given.get("language") or defaults["language"])
     pages = ocr_page.map(doc.pages, unmapped(doc_options), unmapped(home / "cache" / "pages"))
     events = [Event("received", "success", str(source)),
               Event("validated", "success", checksums_in=doc.checksums)]
-    archived = archive_document.submit(doc, pages, given, defaults, batch_id, home, events,
-                                       doc_options, *services)
-    return {**where, "futures": [*pages, archived], "pages": list(pages), "archived": archived}
+    item.archived = archive_document.submit(doc, pages, given, defaults, batch_id, home,
+                                            events, doc_options, *services)
+    item.pages = list(pages)
+    item.futures = [*pages, item.archived]
+    return item
 
 
-def _follow(work: list[dict[str, Any]], report: batches.BatchReport, home: Path) -> None:
+def _follow(work: list[WorkItem], report: BatchReport, home: Path) -> None:
     """Wait for the batch, saving progress to the ledger and the progress artifact."""
     total = max(1, report.pages_total)
     artifact = create_progress_artifact(0.0, key="batch-progress",
                                         description=f"Batch {report.batch_id}: pages done")
-    pending = {f for item in work for f in item["futures"]}
+    pending = {f for item in work for f in item.futures}
     finished: set[PrefectFuture] = set()
     while pending:
         done, pending = wait(list(pending), timeout=1.0)
@@ -331,26 +370,31 @@ def _follow(work: list[dict[str, Any]], report: batches.BatchReport, home: Path)
             future.wait()
         finished |= done
         for item in work:
-            _update_status(item, finished)
-        batches.save(home, report)
+            if _update_status(item, finished) == "quarantined":
+                quarantine_document(home, report.batch_id, item.source,
+                                    item.status.reason or "")
+        Ledger(home).save(report)
         update_progress_artifact(artifact, 100.0 * report.pages_done / total)
 
 
-def _update_status(item: dict[str, Any], finished: set[PrefectFuture]) -> None:
-    status: batches.DocumentStatus = item["status"]
-    status.pages_done = sum(1 for f in item["pages"] if f in finished)
-    if status.status in ("archived", "quarantined", "failed"):
-        return
-    ended = [f for f in item["futures"] if f in finished]
+def _update_status(item: WorkItem, finished: set[PrefectFuture]) -> str | None:
+    """Bring a document's ledger entry up to date; return its outcome if it just ended."""
+    status = item.status
+    status.pages_done = sum(1 for f in item.pages if f in finished)
+    if status.status in OUTCOMES:
+        return None
+    ended = [f for f in item.futures if f in finished]
     if any(f.state.is_failed() or f.state.is_crashed() for f in ended):
         status.status, status.reason = _reason(ended)
-        if status.status == "quarantined":
-            quarantine(item["home"], item["batch_id"], item["source"], status.reason or "")
-    elif item.get("archived") in finished and item["archived"].state.is_completed():
-        outcome = item["archived"].result()
-        status.status, status.record_id = "archived", outcome["record_id"]
-        status.needs_review = outcome["needs_review"]
-        if outcome["duplicate"]:
-            status.reason = f"already archived as {outcome['record_id']}; nothing new was written"
-    elif ended:
+        return status.status
+    if item.archived is not None and item.archived in finished \
+            and item.archived.state.is_completed():
+        outcome: Archived = item.archived.result()
+        status.status, status.record_id = "archived", outcome.record_id
+        status.needs_review = outcome.needs_review
+        if outcome.duplicate:
+            status.reason = f"already archived as {outcome.record_id}; nothing new was written"
+        return status.status
+    if ended:
         status.status = "running"
+    return None

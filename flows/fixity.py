@@ -14,19 +14,18 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from archive.catalog import Catalog
-from archive.fixity import audit, due_for_check
-from archive.sign import trust_roots
-from archive.store import records
+from archive.index import Catalog
+from archive.signing import check_fixity, due_for_check, trust_roots
+from archive.store import archive_root, record_ids
 from config.settings import load_settings
 
 NIGHTLY = "0 2 * * *"  # cron of the scheduled run (deployments are defined with the server)
 
 
 @task(cache_policy=NO_CACHE)
-def check_records(archive: Path, record_ids: list[str], roots: list[Any],
+def check_records(archive: Path, ids: list[str], roots: list[Any],
                   catalog: Catalog) -> list[dict]:
-    return [v.as_dict() for v in audit(archive, record_ids, roots, "fixity", catalog)]
+    return [v.as_dict() for v in check_fixity(archive, ids, roots, "fixity", catalog)]
 
 
 @flow(name="fixity_audit", log_prints=True)
@@ -34,8 +33,8 @@ def fixity_audit(sample: int | None = None) -> dict[str, Any]:
     """Verify ``sample`` records due for a check (all records when None)."""
     settings = load_settings()
     home = settings.home.resolve()
-    archive = home / "archive"
-    ids = due_for_check(archive, sample) if sample else records(archive)
+    archive = archive_root(home)
+    ids = due_for_check(archive, sample) if sample else record_ids(archive)
     verdicts = check_records(archive, ids, trust_roots(settings.signing, home),
                              Catalog.open(settings.catalog_url()))
     failed = [{"record_id": v["record_id"],

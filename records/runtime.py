@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.files import sha256_file
+from archive.store import sha256_file
 from config.settings import Settings
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.catalog import Catalog
-from archive.keys import DevPki, init_dev_pki
+from archive.index import Catalog
+from archive.signing import DevPki, init_dev_pki
 from ocr.options import OcrOptions
 from ocr.pipeline import ocr_to_pdfa
 from ocr.quality import cer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.catalog import Catalog
+from archive.index import Catalog
 from archive.store import verify_package
 from config.settings import load_settings
 from flows.digitise import digitise_batch
@@ -37,7 +37,8 @@ def batch(tmp_path: Path, scans: Scans) -> Path:
 
 
 def _run(batch: Path, batch_id: str) -> dict[str, dict]:
-    report = digitise_batch(paths=[str(batch)], batch_id=batch_id, unit="VP", languages="eng")
+    report = digitise_batch(paths=[str(batch)], batch_id=batch_id, unit="VP",
+                            languages="eng").to_dict()
     return {d["source"]: d for d in report["documents"]}
 
 

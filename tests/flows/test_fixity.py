@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import events
+from archive.store import check_events, read_events
 from flows.digitise import digitise_batch
 from flows.fixity import fixity_audit
 from tests.conftest import Scans
@@ -20,7 +20,8 @@ def test_audit_reports_damage_and_samples_oldest_first(home: Path, scans: Scans,
     for seed in (21, 22):
         page, _ = scans.page("eng", seed=seed)
         (batch / f"letter-{seed}.png").write_bytes(page.read_bytes())
-    report = digitise_batch(paths=[str(batch)], batch_id="B-fix", unit="VP", languages="eng")
+    report = digitise_batch(paths=[str(batch)], batch_id="B-fix", unit="VP",
+                            languages="eng").to_dict()
     ids = sorted(d["record_id"] for d in report["documents"])
     assert fixity_audit() == {"checked": 2, "ok": 2, "failed": []}
 
@@ -32,6 +33,6 @@ def test_audit_reports_damage_and_samples_oldest_first(home: Path, scans: Scans,
     assert result["failed"][0]["record_id"] == ids[0]
     assert any("record.json: changed" in f for f in result["failed"][0]["failures"])
     assert fixity_audit(sample=1)["failed"] == []  # next night: the other record, intact
-    logged = [e["outcome"] for e in events.read(home / "archive", ids[0])]
+    logged = [e["outcome"] for e in read_events(home / "archive", ids[0])]
     assert logged == ["success", "failure"]
-    assert events.check_chain(home / "archive", ids[0]) == []
+    assert check_events(home / "archive", ids[0]) == []

@@ -1,6 +1,6 @@
 """The hostile-input campaign: every file a careless share or an attacker could put in a batch.
 
-One real batch holds them all (made by ``records.hostile``, no corpus needed). Each is
+One real batch holds them all (made by ``tests.hostile``, no corpus needed). Each is
 archived or quarantined with a reason a records officer understands, the batch finishes,
 no original changes, and nothing active (script, attachment) reaches an archival copy.
 """
@@ -17,7 +17,7 @@ import pytest
 from archive.store import verify_package
 from flows.digitise import digitise_batch
 from ocr.inputs import printable_name
-from records.hostile import render_hostile
+from tests.hostile import render_hostile
 
 
 def _regular_files(folder: Path) -> dict[str, bytes]:
@@ -32,7 +32,7 @@ def test_every_hostile_input_is_archived_or_quarantined_with_its_reason(
     expected = render_hostile(batch, outside)
     originals, beyond = _regular_files(batch), _regular_files(outside)
     report = digitise_batch(paths=[str(batch)], batch_id="B-hostile", unit="VP",
-                            languages="eng")
+                            languages="eng").to_dict()
     outcome = {d["source"]: d for d in report["documents"]}
     assert sorted(outcome) == sorted(printable_name(h.name) for h in expected)
     for item in expected:

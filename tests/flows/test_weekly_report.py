@@ -9,8 +9,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from sqlalchemy import select
 
-from archive.catalog import Catalog, progress, verifications
-from archive.progress import load_facts
+from archive.index import Catalog
+from archive.index.catalog import progress, verifications
+from archive.roadmap import load_facts
 from config.settings import load_settings
 from flows.digitise import digitise_batch
 from flows.fixity import fixity_audit

@@ -1,0 +1,20 @@
+"""The index: the catalog of every record's metadata and page text, and search over it.
+
+The catalog (``catalog``) is derived from the archive and rebuilt from it at will
+(``bulkload``); SQLite with FTS5 by default, PostgreSQL for many machines. Archivists' queries
+(``query``) are folded like the text (``folding``: no diacritics needed), matched per record,
+filtered, counted and ranked within the searcher's clearance (``search``), with each
+process's search keys held in memory (``searchkeys``). Stands on the record store only.
+"""
+
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "bulkload": ["Loaded", "rebuild"],
+    "catalog": ["TABLES", "Catalog", "CatalogTables", "index_package", "read_package",
+                "row_of", "terms_of"],
+    "folding": ["fold"],
+    "query": ["QueryError"],
+    "search": ["FACETS", "RANK_LIMIT", "Filters", "Hit", "Results", "clearance_of",
+               "search_records", "snippet"],
+})

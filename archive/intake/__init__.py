@@ -1,0 +1,23 @@
+"""Intake: what comes in, and what is said about it before and after it is archived.
+
+Scanning stations drop batch folders into a hot folder (``inbox``); records officers describe
+records in a batch's manifest (``manifest``); what cannot be archived is set aside with its
+reason, originals untouched (``quarantine``); each batch's progress and outcome are kept in a
+ledger (``ledger``); a letter's number, date, issuer, type and title are read off its first
+page (``extract``) and merged with what people said (``describe``). Stands on the record
+store and the index (its folding of text).
+"""
+
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "describe": ["describe_record"],
+    "extract": ["LANGUAGES", "Extracted", "extract_fields"],
+    "inbox": ["FAILED", "HOLDING", "MARKER", "QUEUED", "REFUSED", "Inbox", "InboxError",
+              "Ready", "Scan", "Snapshot", "claim", "holding", "listing", "problems",
+              "reason_path", "refusal_text", "remove_marker", "set_aside", "snapshot",
+              "watching"],
+    "ledger": ["OUTCOMES", "BatchReport", "DocumentStatus", "Ledger", "load_report"],
+    "manifest": ["FIELDS", "Manifest", "read_manifest", "unknown_sources"],
+    "quarantine": ["quarantine_document"],
+})

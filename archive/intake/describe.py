@@ -1,0 +1,47 @@
+"""A record's descriptive metadata, merged from what people said and what the page says.
+
+Descriptive fields come from three places, in this order of authority: the records officer's
+manifest, what the text of the document itself says (``archive.intake.extract``), and the
+batch's defaults. Each field records where its value came from.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from archive.intake.extract import Extracted
+from archive.store import Descriptive
+
+
+def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: Extracted,
+             fallback_title: str) -> Descriptive:
+    """Merge manifest values (``given``), extracted values and defaults, recording sources."""
+    found = {"title": extracted.title, "document_type": extracted.document_type,
+             "document_number": extracted.document_number, "issuer": extracted.issuer,
+             "date": extracted.document_date}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    given = {**given, "date": _iso_date(given.get("date", ""))}
+    for name in ("title", "unit", "series", "classification", "date", "language",
+                 "document_type", "document_number", "issuer"):
+        if given.get(name):
+            values[name], sources[name] = given[name], "manifest"
+        elif found.get(name):
+            values[name], sources[name] = found[name], "extracted"
+        elif defaults.get(name):
+            values[name], sources[name] = defaults[name], "default"
+    if "title" not in values:
+        values["title"], sources["title"] = fallback_title, "default"
+    subjects = [s.strip() for s in given.get("subjects", "").split(";") if s.strip()]
+    if subjects:
+        sources["subjects"] = "manifest"
+    return Descriptive(**values, subjects=subjects, sources=sources)
+
+
+def _iso_date(value: str) -> str:
+    """The date if it is a real ISO date (2024-05-31), else "" so the next source is used."""
+    try:
+        return date.fromisoformat(value.strip()).isoformat() if value.strip() else ""
+    except ValueError:
+        return ""

@@ -1,0 +1,627 @@
+"""The fields a person reads off an official letter, found in its OCR text.
+
+A records office files a letter under its number, date, issuer, kind and subject. Those sit
+in fixed places of the first page (letterhead, number line, "place, date" line, heading,
+subject line), written to the conventions of Vietnamese, German and English administrations;
+this module finds them with patterns for those conventions, not with a model, so every
+answer can be traced to a line of the page.
+
+OCR text is noisy: tone marks and umlauts get lost or garbled ("So:" for "Số:"), spaces
+appear and vanish, specks become stray punctuation. Every pattern is therefore matched on a
+*folded* copy of each line (diacritics stripped, lower case, one character per character of
+the line), and the answer is cut from the line itself, so it keeps the text's own spelling.
+A field that cannot be found with some confidence is None rather than a guess: a wrong
+number or date misfiles a record, a missing one only leaves it for a person to fill in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from itertools import takewhile
+from typing import TypeVar
+
+from rapidfuzz.distance import Levenshtein
+
+from archive.index import fold as _fold
+
+__all__ = ["LANGUAGES", "Extracted", "extract_fields"]
+
+_T = TypeVar("_T")
+
+LANGUAGES: tuple[str, ...] = ("vie", "deu", "eng")
+"""Tesseract codes of the conventions this module knows, in the order tried without a hint."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What was read off a letter; None where the field was not found."""
+
+    document_number: str | None
+    """Without its label, e.g. "123/QĐ-BQP", "12-345/24", "45/2024"."""
+    document_date: str | None
+    """ISO date, e.g. "2024-09-16"."""
+    issuer: str | None
+    """The letterhead's organisation lines joined by " / "."""
+    document_type: str | None
+    """Upper-case kind from a closed list, e.g. "QUYẾT ĐỊNH", "CÔNG VĂN", "BESCHEID"."""
+    title: str | None
+    """The subject without its label, wrapped lines joined by a space."""
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of OCR text: ``text`` to cut answers from, ``key`` to match patterns on.
+
+    ``key`` is as long as ``text`` and aligned with it character by character, so a match
+    position in the key is the same position in the text.
+    """
+
+    text: str
+    key: str
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+
+_HOMOGLYPHS = str.maketrans({"Ð": "Đ", "ð": "đ"})  # OCR confuses Icelandic eth with Đ
+_SPACES = re.compile(r"\s+")
+_LEADING_SPECKS = re.compile(r"^(?:[^\w(\[]|_)+")
+_APOSTROPHES = "\u02bc\u02bb"  # modifier letters that Vietnamese and English do write
+
+
+def _is_mark(char: str) -> bool:
+    """A mark standing alone: a combining one NFC could not attach (it would break the
+    alignment of key and text) or a spacing one (circumflex, tilde), which none of the
+    languages writes on its own; OCR makes them of specks above a letter."""
+    return bool(unicodedata.combining(char)) or (
+        unicodedata.category(char) in ("Sk", "Lm") and char not in _APOSTROPHES)
+
+
+def _clean(text: str, vietnamese: bool) -> str:
+    """NFC, one space between words, no stray marks, and no specks before the first word
+    ("- Về việc", "“Subject:", "-No."), which would hide a label from the patterns
+    anchored at the start of a line."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(c for c in text if not _is_mark(c))
+    if vietnamese:
+        text = text.translate(_HOMOGLYPHS)
+    return _LEADING_SPECKS.sub("", _SPACES.sub(" ", text).strip())
+
+
+def _lines(page: str, vietnamese: bool) -> list[_Line]:
+    lines = []
+    for raw in page.splitlines():
+        text = _clean(raw, vietnamese)
+        lines.append(_Line(text, _fold(text)))
+    return lines
+
+
+def _is_letter(char: str) -> bool:
+    """A real letter: modifier letters such as a lone circumflex are specks, not text."""
+    return unicodedata.category(char) in ("Lu", "Ll", "Lt", "Lo")
+
+
+def _letters(text: str) -> list[str]:
+    return [c for c in text if _is_letter(c)]
+
+
+def _has_word(token: str) -> bool:
+    return any(_is_letter(c) or c.isdigit() for c in token)
+
+
+def _is_noise(line: _Line) -> bool:
+    """Specks and rules read as text ("-----", ". ,", "ee"): not a line of the letter."""
+    letters = _letters(line.text)
+    visible = line.text.replace(" ", "")
+    return len(letters) < 3 or len(letters) < 0.6 * len(visible)
+
+
+def _bare(text: str) -> str:
+    """Words only: for matching fixed phrases that specks may have split ("Sehr “geehrte")."""
+    return _SPACES.sub(" ", re.sub(r"[^\w ]", " ", text)).strip()
+
+
+def _is_upper(text: str) -> bool:
+    """Mostly capitals: headings and Vietnamese letterheads are set in capitals, and OCR
+    sometimes reads one of them as a small letter."""
+    letters = _letters(text)
+    return len(letters) >= 2 and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
+
+
+def _trim(text: str) -> str:
+    """Drop specks read as words at either end (".", "*", "_", a quote) of an answer."""
+    words = text.split()
+    while words and not _has_word(words[0]):
+        words.pop(0)
+    while words and not _has_word(words[-1]):
+        words.pop()
+    return " ".join(words)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+_TYPES: dict[str, tuple[str, ...]] = {
+    "vie": ("QUYẾT ĐỊNH", "KẾ HOẠCH", "THÔNG BÁO", "BÁO CÁO", "TỜ TRÌNH", "CHỈ THỊ",
+            "HƯỚNG DẪN", "NGHỊ QUYẾT", "BIÊN BẢN", "CÔNG VĂN"),
+    "deu": ("ANORDNUNG", "BESCHEID", "VERFÜGUNG", "RUNDSCHREIBEN", "VERMERK", "BERICHT",
+            "MITTEILUNG", "ERLASS"),
+    "eng": ("MEMORANDUM", "DIRECTIVE", "NOTICE", "REPORT", "CIRCULAR", "LETTER", "DECISION",
+            "MINUTES"),
+}
+_CONG_VAN = "CÔNG VĂN"
+
+_NUMBER_LABELS = {
+    "vie": r"s[o0]\s?(?:hieu)?",
+    "deu": r"(?:az|aktenzeichen|gz|geschaftszeichen|unser zeichen)",
+    "eng": r"(?:no|nr|number|ref|reference|our ref(?:erence)?|file ref(?:erence)?)",
+}
+_SPECK_TAIL = re.compile(r" ?[\u2013\u2014] ?[^\W\d]$")  # "45/2024—o": a dash and a letter of dust
+# OCR may space out "/" and "-", and split a run of digits ("21 19/TB")
+_NUMBER_VALUE = r"(?P<value>\w+(?: \d+(?= ?[/-]))?(?:(?: ?[/-] ?|\.)\w+)*)"
+
+_TITLE_LABELS = {
+    "vie": r"(?:ve ?viec|v ?[/\\|] ?v\.?|trich ?yeu)\s?[:.]?",
+    "deu": r"(?:betreff|betr\.|gegenstand)\s?[:.]?",
+    "eng": r"(?:subject\s?[:.]?|subj\.\s?:?|re\s?:)",
+}
+_CONG_VAN_LABEL = re.compile(r"^v ?[/\\|] ?v\b")
+
+_MOTTO = re.compile(r"cong hoa xa hoi chu nghia|doc lap ?- ?tu do")
+_OPENERS = re.compile(
+    r"^(?:kinh gui|kinh thua|can cu|theo de nghi|noi nhan|dieu \d|sehr geehrte|liebe|"
+    r"mit freundlichen|dear|to\b|an\b|cc\b|attn|for the attention|yours)"
+)
+_FIELD_LABEL = re.compile(r"^[^\s:]+(?: [^\s:]+)? ?:")
+_NUMBERED = re.compile(r"^\d+[.)] ")
+
+_MONTHS = {
+    "deu": ("januar jänner jan", "februar feber feb", "märz maerz mrz mär", "april apr",
+            "mai", "juni jun", "juli jul", "august aug", "september sept sep",
+            "oktober okt", "november nov", "dezember dez"),
+    "eng": ("january jan", "february feb", "march mar", "april apr", "may", "june jun",
+            "july jul", "august aug", "september sept sep", "october oct",
+            "november nov", "december dec"),
+}
+
+
+@functools.cache
+def _month_table(language: str) -> dict[str, int]:
+    """Folded month name or abbreviation -> month number."""
+    return {_fold(name): number
+            for number, names in enumerate(_MONTHS[language], 1) for name in names.split()}
+
+
+def _month(word: str, languages: Sequence[str]) -> int | None:
+    """A month from a word as OCR read it: exact, or one letter off for full names."""
+    word = word.rstrip(".")
+    for language in languages:
+        table = _month_table(language) if language in _MONTHS else {}
+        for spelling in dict.fromkeys((word, word.replace("rn", "m"))):  # "Septernber"
+            if spelling in table:
+                return table[spelling]
+            near = {n for name, n in table.items() if len(name) >= 5 and len(spelling) >= 5
+                    and Levenshtein.distance(spelling, name) <= 1}
+            if len(near) == 1:
+                return near.pop()
+    return None
+
+
+# --------------------------------------------------------------------------- languages
+
+
+_COMMON_WORDS = {  # folded; short words that are common in one language and rare in the others
+    "vie": frozenset({"va", "cua", "cac", "duoc", "trong", "nhung", "co", "la", "cho", "voi",
+                      "khong", "nay", "ve", "theo"}),
+    "deu": frozenset({"der", "die", "und", "das", "den", "nicht", "mit", "fur", "von", "zu",
+                      "ist", "sie", "ein", "eine", "im"}),
+    "eng": frozenset({"the", "and", "of", "to", "is", "in", "for", "be", "are", "with", "that",
+                      "this", "by", "on"}),
+}
+_MINOR_LANGUAGE = 0.25  # a language with fewer common words than this share of the top one
+
+
+def _languages(hint: str | None, lines: Sequence[_Line]) -> tuple[str, ...]:
+    """The conventions to try, in order: the hinted ones, then the others the page is
+    written in, most used first.
+
+    A hint orders, it never excludes, because manifests are sometimes wrong. A language
+    whose common words hardly occur on the page is left out unless hinted, so that its
+    patterns cannot misread another's text ("So, 12.05." is a Sunday in German, not a
+    Vietnamese number); a page too short to tell keeps every language.
+    """
+    hinted = [code for code in (hint or "").split("+") if code in LANGUAGES]
+    words = [word for line in lines for word in _bare(line.key).split()]
+    use = {code: sum(word in _COMMON_WORDS[code] for word in words) for code in LANGUAGES}
+    top = max(use.values())
+    written = [code for code in sorted(LANGUAGES, key=lambda c: -use[c])
+               if use[code] >= _MINOR_LANGUAGE * top]
+    return tuple(dict.fromkeys([*hinted, *written]))
+
+
+def _first_found(languages: Sequence[str], find: Callable[[str], _T | None]) -> _T | None:
+    for language in languages:
+        found = find(language)
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------- number
+
+
+@functools.cache
+def _number_pattern(language: str) -> re.Pattern[str]:
+    return re.compile(rf"^(?P<label>{_NUMBER_LABELS[language]})(?P<sep> ?[.:;,]+ ?| )"
+                      + _NUMBER_VALUE)
+
+
+def _number_in(line: _Line, language: str) -> str | None:
+    """The number on a number line ("Số: 123/QĐ-BQP", "Az.: 12-345/24", "No. 45/2024").
+
+    The value must hold a digit; without punctuation after the label it must also look
+    like a reference ("12/QĐ", "3-45") so that a sentence starting "No 3 ..." is not one.
+    A Vietnamese label needs its capital S or a colon: "số hóa ..." starts body lines.
+    """
+    match = _number_pattern(language).match(line.key)
+    if not match:
+        return None
+    value = line.text[match.start("value"):match.end("value")]
+    value = _SPECK_TAIL.sub("", value).replace(" ", "").rstrip(".,;:")
+    if not any(c.isdigit() for c in value):
+        return None
+    if not match["sep"].strip() and not re.search(r"\d[/-]|[/-]\d", value):
+        return None
+    if language == "vie" and not (line.text[0] == "S" or ":" in match["sep"]):
+        return None
+    return value
+
+
+def _number(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str] | None:
+    """(line index, number) of the first number line: it belongs to the letterhead."""
+    def find(language: str) -> tuple[int, str] | None:
+        for index, line in enumerate(lines):
+            value = _number_in(line, language)
+            if value:
+                return index, value
+        return None
+    return _first_found(languages, find)
+
+
+# --------------------------------------------------------------------------- date
+
+_D = r"(?P<d>\d{1,2})"
+_Y = r"(?P<y>\d{4})"
+_DATE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "vie": (re.compile(rf"\bngay\W{{0,3}}{_D}\W{{0,3}}thang\W{{0,3}}(?P<m>\d{{1,2}})"
+                       rf"\W{{0,3}}nam\W{{0,3}}{_Y}"),),
+    "deu": (re.compile(rf"(?:den\W{{1,3}})?\b{_D}\W{{0,3}}(?P<mon>[a-z]{{3,10}}\.?)\W{{0,3}}{_Y}"),
+            re.compile(rf"(?:den\W{{1,3}})?\b{_D} ?\. ?(?P<m>\d{{1,2}}) ?\. ?{_Y}")),
+    "eng": (re.compile(rf"\b{_D}(?:st|nd|rd|th)?\W{{0,3}}(?:of )?(?P<mon>[a-z]{{3,10}}\.?)"
+                       rf"\W{{0,3}}{_Y}"),
+            re.compile(rf"\b(?P<mon>[a-z]{{3,10}}\.?) {_D}(?:st|nd|rd|th)?,? {_Y}")),
+}
+_DATE_LABEL = re.compile(r"(?:datum|date|dated|ngay ban hanh)\s?:?\s?$")
+
+
+def _date_value(match: re.Match[str], language: str) -> dt.date | None:
+    """The calendar date of a match; None for impossible ones (31 February)."""
+    groups = match.groupdict()
+    month = int(groups["m"]) if groups.get("m") else _month(groups["mon"], (language,))
+    if month is None:
+        return None
+    try:
+        return dt.date(int(groups["y"]), month, int(groups["d"]))
+    except ValueError:
+        return None
+
+
+def _date_rank(line: _Line, match: re.Match[str]) -> int:
+    """How surely a date is the letter's own date rather than one quoted in the text.
+
+    2: labelled ("Datum:") or "place, date" (a few words and a comma before it, perhaps
+    after the number on the same line); 1: a few words without the comma, which OCR may
+    have lost, or none; 0: anything else, such as a deadline inside a sentence. The date
+    must end its line, but for specks; a full stop may follow only a labelled or placed
+    date, as the end of a sentence wrapped onto a line of its own ("9 February 2025.") is
+    no letter date.
+    """
+    after = line.key[match.end():]
+    if any(c.isalnum() for c in after):
+        return 0
+    before = line.key[:match.start()].rstrip()
+    if _DATE_LABEL.search(before):
+        return 2
+    words = before.split()
+    place = list(takewhile(lambda w: not any(c.isdigit() for c in w), reversed(words)))
+    if before.endswith((",", ";")) and len(place) <= 5:  # OCR reads some commas as ";"
+        return 2
+    return 1 if len(place) == len(words) <= 4 and "." not in after else 0
+
+
+def _dates_in(line: _Line, language: str) -> list[tuple[int, dt.date]]:
+    found = []
+    for pattern in _DATE_PATTERNS[language]:
+        for match in pattern.finditer(line.key):
+            day = _date_value(match, language)
+            rank = _date_rank(line, match)
+            if day and rank:
+                found.append((rank, day))
+    return found
+
+
+def _date(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, dt.date] | None:
+    """(line index, date) of the letter's date: the best-ranked, the first of equals."""
+    def find(language: str) -> tuple[int, dt.date] | None:
+        best: tuple[int, int, dt.date] | None = None
+        for index, line in enumerate(lines):
+            for rank, day in _dates_in(line, language):
+                if best is None or rank > best[0]:
+                    best = (rank, index, day)
+        return (best[1], best[2]) if best else None
+    return _first_found(languages, find)
+
+
+# --------------------------------------------------------------------------- document type
+
+
+def _heading(line: _Line, languages: Sequence[str]) -> tuple[str, bool] | None:
+    """(type, ends with a colon) when the line is a heading of a known kind.
+
+    A heading is a line in capitals that is the kind ("QUYẾT ĐỊNH"), perhaps followed by
+    more words ("BÁO CÁO TỔNG KẾT"); OCR may drop the space ("QUYẾTĐỊNH"), misread one
+    letter of a longer name, or add specks. The colon tells the body's "QUYẾT ĐỊNH:"
+    (which introduces the articles) from the heading.
+    """
+    text = _trim(line.text)
+    if not _is_upper(text):
+        return None
+    colon = _fold(text).rstrip(" .").endswith(":")
+    words = _bare(text).split()
+    while len(words) > 1 and len(words[0]) <= 2 and not words[0].isupper():
+        words.pop(0)  # a speck read as a short word in front ("o NOTICE")
+    key = _fold(" ".join(words))
+    squeezed = key.replace(" ", "")
+    for language in languages:
+        for name in _TYPES[language]:
+            folded = _fold(name)
+            if squeezed == folded.replace(" ", "") or key.startswith(folded + " "):
+                return name, colon
+            if len(folded) >= 7 and Levenshtein.distance(squeezed, folded.replace(" ", "")) <= 1:
+                return name, colon
+    return None
+
+
+def _document_type(lines: Sequence[_Line], languages: Sequence[str]
+                   ) -> tuple[int, str] | None:
+    """(line index, type) of the first heading; a "QUYẾT ĐỊNH:" only when there is none."""
+    with_colon: tuple[int, str] | None = None
+    for index, line in enumerate(lines):
+        found = _heading(line, languages)
+        if found and not found[1]:
+            return index, found[0]
+        if found and with_colon is None:
+            with_colon = index, found[0]
+    return with_colon
+
+
+# --------------------------------------------------------------------------- title
+
+_QUOTE_MARKS = "'\"`\u00b4\u2018\u2019\u201c\u201d\u201e"
+_EDGE_QUOTES = re.compile(rf"(?<!\w)[{_QUOTE_MARKS}](?=\w)|(?<=\w)[{_QUOTE_MARKS}](?!\w)")
+# An opening quote inside a word, or an apostrophe between two long words ("sensitive'records";
+# "Queen's", "don't", "O'Brien" have a short part on one side): a speck, not punctuation.
+_INNER_QUOTES = re.compile(r"(?<=\w)[\u2018\u201c](?=\w)|(?<=\w{3})['\u2019`\u00b4](?=\w{3})")
+
+
+def _despeck(text: str) -> str:
+    """Drop what dust and rules put into a line: a quote mark without its pair
+    ("Government 'Records"), a quote or apostrophe inside a word where none is written,
+    a bracket that never closes ("CHÍNH TR]Ị"), bars, and lone marks at either end."""
+    text = _INNER_QUOTES.sub(" ", text)
+    if len(_EDGE_QUOTES.findall(text)) % 2:
+        text = _SPACES.sub(" ", _EDGE_QUOTES.sub("", text))
+    for opening, closing in ("[]", "()", "{}"):
+        if text.count(opening) != text.count(closing):
+            text = text.replace(opening, "").replace(closing, "")
+    return _trim(text.replace("|", " "))
+
+
+@functools.cache
+def _title_pattern(language: str) -> re.Pattern[str]:
+    return re.compile(rf"^{_TITLE_LABELS[language]} ?")
+
+
+def _title_start(line: _Line, languages: Sequence[str], under_heading: bool = False
+                 ) -> int | None:
+    """Where the subject starts on a subject line (perhaps at its end, when the subject
+    is on the next line), or None if the line is not one.
+
+    "Về việc" must start with its capital, unless it stands right under the heading: in
+    a body, "về việc" continues a sentence from the line above.
+    """
+    for language in languages:
+        match = _title_pattern(language).match(line.key)
+        if match:
+            if line.key.startswith("ve") and line.text[0] != "V" and not under_heading:
+                continue
+            return match.end()
+    return None
+
+
+def _ends_title(line: _Line, languages: Sequence[str], upper_title: bool) -> bool:
+    """A line that is no longer the subject: a gap, another field, a salutation, a body."""
+    return (
+        line.blank
+        or _is_noise(line)
+        or (_is_upper(line.text) and not upper_title)
+        or bool(_OPENERS.match(_bare(line.key)) or _FIELD_LABEL.match(line.key))
+        or bool(_NUMBERED.match(line.key) or _MOTTO.search(line.key))
+        or any(_number_in(line, code) or _dates_in(line, code) for code in languages)
+        or _heading(line, languages) is not None
+        or _title_start(line, languages) is not None
+    )
+
+
+def _column_width(lines: Sequence[_Line]) -> int:
+    """Characters in a full line of the page: a high percentile, so one line run together
+    with its neighbour by OCR does not set it."""
+    lengths = sorted(len(line.text) for line in lines if not line.blank)
+    return lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
+
+
+def _wraps(last: _Line, following: _Line, after: _Line | None, width: int) -> bool:
+    """Whether *following* carries on the subject of *last*; *after* is the line below it.
+
+    It does when *last* was full (the typesetter wrapped it), when *following* starts in
+    the middle of a phrase, or when it is a short last line of a narrow block (a subject
+    set in the left column beside the motto). A body set without a gap under the subject
+    is none of these: its lines are sentences, or full lines that run on.
+    """
+    if following.text[:1].isupper() and following.text.endswith("."):
+        return False  # a sentence: subjects are not written as sentences
+    if len(last.text) >= 0.8 * width or following.text[:1].islower():
+        return True
+    short = len(following.text) < 0.8 * width and not following.text.endswith((",", "."))
+    return short and (after is None or after.blank)
+
+
+def _continuation(lines: Sequence[_Line], index: int, languages: Sequence[str],
+                  upper: bool) -> list[str]:
+    """The lines a subject starting on line *index* was wrapped onto (at most three)."""
+    width, parts = _column_width(lines), []
+    for at in range(index + 1, min(index + 4, len(lines))):
+        after = lines[at + 1] if at + 1 < len(lines) else None
+        if _ends_title(lines[at], languages, upper) or not _wraps(
+                lines[at - 1], lines[at], after, width):
+            break
+        parts.append(lines[at].text)
+    return parts
+
+
+def _title(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str] | None:
+    """(line index, subject) of the first subject line, with its wrapped continuation."""
+    previous: _Line | None = None
+    for index, line in enumerate(lines):
+        under_heading = previous is not None and _heading(previous, languages) is not None
+        previous = previous if line.blank else line
+        start = _title_start(line, languages, under_heading)
+        if start is None:
+            continue
+        first, at = line.text[start:], index
+        if not first and index + 1 < len(lines) and not _ends_title(
+                lines[index + 1], languages, False):
+            first, at = lines[index + 1].text, index + 1  # the label on a line of its own
+        title = _final_stop(_despeck(" ".join(
+            [first, *_continuation(lines, at, languages, _is_upper(first))])))
+        return (index, title) if title else None
+    return None
+
+
+def _is_cong_van(line: _Line) -> bool:
+    """A "V/v" subject under the number is what marks a Vietnamese công văn."""
+    return bool(_CONG_VAN_LABEL.match(line.key))
+
+
+# --------------------------------------------------------------------------- issuer
+
+
+def _letterhead_part(line: _Line) -> str:
+    """The line without the national motto, which a two-column letterhead puts beside the
+    organisation's name ("BỘ QUỐC PHÒNG CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")."""
+    motto = _MOTTO.search(line.key)
+    return _trim(line.text[:motto.start()] if motto else line.text)
+
+
+_LETTERHEAD_WORDS = 10  # more is a sentence, not the name of an office
+
+
+def _issuer(lines: Sequence[_Line], end: int, vietnamese: bool) -> str | None:
+    """The letterhead: the first run of lines above the first field, at most four.
+
+    Vietnamese letterheads are set in capitals, so only capital lines count there; German
+    and English ones are not. A gap ends the run: what follows is an address or a field.
+    """
+    parts: list[str] = []
+    for line in lines[:end]:
+        if line.blank:
+            if parts:
+                break
+            continue
+        text = _letterhead_part(line)
+        if not text or _is_noise(_Line(text, _fold(text))):
+            continue
+        if (vietnamese and not _is_upper(text)) or len(text.split()) > _LETTERHEAD_WORDS:
+            continue
+        parts.append(_final_stop(_despeck(text)))
+    return " / ".join(parts[:4]) or None
+
+
+def _final_stop(text: str) -> str:
+    """Drop a full stop a speck put after a letterhead line or subject ("Records
+    Service.", "lưu trữ."): neither is a sentence. Keep those of abbreviations, which
+    are short and capitalised or dotted inside ("Ltd.", "Abt.", "e.V.")."""
+    last = text.split()[-1][:-1] if text.endswith((".", ",")) else ""
+    letters = len(_letters(last))
+    word = letters >= 2 and "." not in last and (letters >= 4 or last.islower())
+    return text[:-1] if word or last.isdigit() else text
+
+
+# --------------------------------------------------------------------------- the letter
+
+
+def _main_page(pages: Sequence[str], vietnamese: bool) -> list[_Line]:
+    """The first page with text on it: a blank leading sheet is not the letter."""
+    for page in pages:
+        lines = _lines(page, vietnamese)
+        if any(not _is_noise(line) for line in lines if not line.blank):
+            return lines
+    return []
+
+
+def _letterhead_end(mottos: list[int], *fields: tuple[int, object] | None) -> int:
+    """The line where the letterhead ends: the first field found, else the line after
+    the motto. Without either, the top of the page is not known to be a letterhead (a
+    book page, a form), and no issuer is read from it."""
+    found = [field[0] for field in fields if field]
+    if found:
+        return min(found)
+    return mottos[-1] + 1 if mottos else 0
+
+
+def extract_fields(pages: list[str], language: str | None = None) -> Extracted:
+    """Read number, date, issuer, type and subject off a letter's OCR text.
+
+    pages: OCR text of each page (the first page with text is the one read; the fields
+    of a letter are on its first page); language: Tesseract code(s) like "vie", "deu",
+    "eng" or "vie+eng", a hint that orders the conventions tried; None tries all, the
+    language the page looks written in first.
+    """
+    lines = _main_page(pages, vietnamese=language is None or "vie" in language)
+    languages = _languages(language, lines)
+    number = _number(lines, languages)
+    date = _date(lines, languages)
+    title = _title(lines, languages)
+    kind = _document_type(lines, languages)
+    if kind is None and title and _is_cong_van(lines[title[0]]):
+        kind = title[0], _CONG_VAN
+    mottos = [index for index, line in enumerate(lines) if _MOTTO.search(line.key)]
+    vietnamese = bool(mottos) or bool(number and _number_in(lines[number[0]], "vie"))
+    return Extracted(
+        document_number=number[1] if number else None,
+        document_date=date[1].isoformat() if date else None,
+        issuer=_issuer(lines, _letterhead_end(mottos, number, date, title, kind), vietnamese),
+        document_type=kind[1] if kind else None,
+        title=title[1] if title else None,
+    )

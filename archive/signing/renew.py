@@ -1,0 +1,60 @@
+"""Renewing B-LTA copies: a fresh document time-stamp before the last one ages.
+
+A document time-stamp proves the file existed, unchanged, while the time-stamping
+authority's certificate and the hash algorithm were sound. Adding a new one (with the
+revocation data of the old) before either ages carries that proof forward indefinitely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from archive.signing.sign import ArchiveSigner, SignOptions, renew
+from archive.store import committed_record, read_sidecar, replace_copy
+from config.errors import UsageError
+
+
+class NotRenewable(UsageError):
+    """Only B-LTA copies carry a document time-stamp that a renewal extends."""
+
+
+def signature_level_of(record_dir: Path) -> str:
+    """The PAdES level a record was signed at, or "unsigned"."""
+    return (read_sidecar(record_dir).get("signature") or {}).get("level", "unsigned")
+
+
+def last_timestamp_expiry(pdf: Path) -> datetime | None:
+    """When the certificate of the newest document time-stamp expires (None: there is none)."""
+    reader = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False)
+    stamps = reader.embedded_timestamp_signatures
+    if not stamps:
+        return None
+    return stamps[-1].signer_cert["tbs_certificate"]["validity"]["not_after"].native
+
+
+def is_due(record_dir: Path, within_days: int) -> bool:
+    expiry = last_timestamp_expiry(record_dir / f"{record_dir.name}.pdf")
+    return expiry is not None and expiry <= datetime.now(UTC) + timedelta(days=within_days)
+
+
+def renew_record(archive: Path, record_id: str, signer: ArchiveSigner,
+                 options: SignOptions) -> dict[str, Any]:
+    """Add a document time-stamp to a B-LTA record; return the renewal entry recorded."""
+    paths = committed_record(archive, record_id)
+    level = signature_level_of(paths.folder)
+    if level != "B-LTA":
+        raise NotRenewable(f"{record_id} is {level}, not B-LTA: only B-LTA copies are renewed")
+    data = paths.pdf.read_bytes()
+    renewed = renew(signer, options, data)
+    entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+             "tsa_url": options.tsa_url,
+             "previous_sha256": hashlib.sha256(data).hexdigest(),
+             "pdf_sha256": hashlib.sha256(renewed).hexdigest()}
+    replace_copy(archive, record_id, renewed, entry)
+    return entry

@@ -1,0 +1,19 @@
+"""Classifications: how much protection a record needs, and how they rank.
+
+A user cleared for one classification sees records of it and of every one below. A value that
+is not one of them ranks highest: when records cannot tell what protection a record needs, it
+takes the stricter answer.
+"""
+
+from __future__ import annotations
+
+LEVELS = ("public", "internal", "restricted", "confidential", "secret")
+"""Classifications, lowest first; a user cleared for one sees it and every one below."""
+
+FULL_CLEARANCE = len(LEVELS) - 1
+
+
+def level_of(classification: str) -> int:
+    """The classification's rank; an unknown one ranks highest (fail closed)."""
+    value = classification.strip().lower()
+    return LEVELS.index(value) if value in LEVELS else FULL_CLEARANCE

@@ -1,0 +1,174 @@
+"""Archivists' commands: ``records search | show | export | reindex``.
+
+The command line is for people who run the archive machine: they can read the archive folder
+anyway, so the CLI searches at full clearance. The web app and its API are where clearance
+is enforced per user. Exit codes: 0 done, 1 failed, 2 usage (a malformed query included).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import bagit
+import typer
+from rich.table import Table
+
+from archive.access import AuditLog
+from archive.index import Catalog, Filters, QueryError, Results, rebuild, search_records
+from archive.roadmap import rebuild_progress
+from archive.store import (
+    FULL_CLEARANCE,
+    RecordPaths,
+    UnknownRecord,
+    archive_root,
+    committed_record,
+    read_sidecar,
+)
+from config.settings import load_settings
+from records.cli.console import cli_user, err, fail, out, stop
+
+
+def _catalog() -> Catalog:
+    return Catalog.open(load_settings().catalog_url())
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        stop(f"{option} wants a date as YYYY-MM-DD, not {value!r}")
+
+
+def search_command(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", prefix*, AND/OR/NOT')],
+    unit: Annotated[str | None, typer.Option("--unit")] = None,
+    doc_type: Annotated[str | None, typer.Option("--type", help="Document type")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD")] = None,
+    newest: Annotated[bool, typer.Option("--newest", help="Newest first")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the archive's full text and metadata (diacritics optional)."""
+    filters = Filters(unit=unit, document_type=doc_type, date_from=_date(date_from, "--from"),
+                      date_to=_date(date_to, "--to"))
+    settings = load_settings()
+    try:
+        results = search_records(_catalog(), query, clearance=FULL_CLEARANCE, filters=filters,
+                                 order="newest" if newest else "relevance", limit=limit,
+                                 offset=offset, rank_limit=settings.catalog.rank_limit)
+    except QueryError as exc:
+        fail(exc, f"cannot search for {query!r}")
+    AuditLog(settings.home.resolve()).record(cli_user(), "search", query=query,
+                                             results=results.total)
+    if as_json:
+        data = results.as_dict()
+        data.pop("facets")
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    table = Table(title=f"{results.total} records match {query!r}", caption=_unranked(results))
+    for column in ("record", "date", "unit", "page", "title / snippet"):
+        table.add_column(column, overflow="fold")
+    for hit in results.hits:
+        table.add_row(hit.record_id, hit.date or "", hit.unit, str(hit.page),
+                      f"[bold]{hit.title}[/bold]\n{_terminal(hit.snippet)}")
+    out.print(table)
+
+
+def _unranked(results: Results) -> str | None:
+    if not results.unranked:
+        return None
+    return (f"Too many to rank by relevance (more than {results.rank_limit:,}): newest first. "
+            "Add a word or a filter to rank them.")
+
+
+def _terminal(snippet: str) -> str:
+    """The HTML snippet as rich markup: hits in reverse video."""
+    escaped = snippet.replace("[", r"\[")
+    return html.unescape(re.sub(r"<mark>(.*?)</mark>", r"[reverse]\1[/reverse]", escaped))
+
+
+def show(
+    record_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a record's metadata, signature and provenance."""
+    settings = load_settings()
+    record = _committed(settings.home.resolve(), record_id).read_sidecar()
+    AuditLog(settings.home.resolve()).record(cli_user(), "view", record_id=record_id)
+    if as_json:
+        out.print_json(json.dumps(record, ensure_ascii=False))
+        return
+    described, signature = record["descriptive"], record.get("signature") or {}
+    table = Table(title=record_id, show_header=False)
+    for name, value in described.items():
+        if name != "sources" and value:
+            source = described.get("sources", {}).get(name, "")
+            table.add_row(name, f"{value}" + (f"  [dim]({source})[/dim]" if source else ""))
+    table.add_row("pages", str(record["technical"].get("page_count", "")))
+    table.add_row("signature", f"{signature.get('level', 'unsigned')} "
+                  f"{(signature.get('signer') or {}).get('identity', '')}")
+    for event in record.get("provenance", []):
+        table.add_row(f"  {event['type']}", f"{event['time']} {event['outcome']} "
+                      f"{event.get('detail', '')[:80]}")
+    out.print(table)
+
+
+def export(
+    record_id: Annotated[str, typer.Argument()],
+    dest: Annotated[Path, typer.Argument(help="Folder to write the bag into")],
+) -> None:
+    """Write a record as a BagIt bag (sha256 manifests) to DEST/<record id>."""
+    settings = load_settings()
+    folder = _committed(settings.home.resolve(), record_id).folder
+    target = dest / record_id
+    if target.exists():
+        stop(f"{target} already exists")
+    bag = export_bag(folder, target)
+    AuditLog(settings.home.resolve()).record(cli_user(), "export", record_id=record_id,
+                                             dest=str(target))
+    err.print(f"wrote {target} (BagIt {bag.version}, {len(bag.payload_entries())} files, "
+              "valid)")
+
+
+def _committed(home: Path, record_id: str) -> RecordPaths:
+    try:
+        return committed_record(archive_root(home), record_id)
+    except UnknownRecord as exc:
+        fail(exc)
+
+
+def export_bag(folder: Path, target: Path) -> bagit.Bag:
+    """Copy the package and make it a bag; validate it before saying so."""
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(folder, staging)
+    for path in [staging, *staging.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    record = read_sidecar(staging)
+    bag = bagit.make_bag(str(staging), {
+        "External-Identifier": record["record_id"],
+        "External-Description": record["descriptive"].get("title", ""),
+        "Source-Organization": record["descriptive"].get("unit", ""),
+    }, checksums=["sha256"])
+    bag.validate()
+    staging.rename(target)
+    return bagit.Bag(str(target))
+
+
+def reindex() -> None:
+    """Rebuild the catalog from the archive folder alone."""
+    settings = load_settings()
+    catalog = _catalog()
+    count = rebuild(catalog, archive_root(settings.home.resolve()))
+    batches = rebuild_progress(catalog, settings.home.resolve())
+    err.print(f"catalog rebuilt: {count} records, {batches} batch documents")

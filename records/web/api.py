@@ -1,0 +1,69 @@
+"""The JSON API (OpenAPI at ``/openapi.json``): the same work as the pages, for programs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from archive.access import User
+from archive.index import QueryError
+from archive.roadmap import RoadmapError
+from records.web import shared
+from records.web.context import api_user, client, context
+
+router = APIRouter(prefix="/api")
+Caller = Annotated[User, Depends(api_user)]
+
+
+@router.get("/search", tags=["search"])
+def api_search(request: Request, user: Caller, q: str, unit: str = "",
+               doc_type: Annotated[str, Query(alias="type")] = "",
+               date_from: Annotated[date | None, Query(alias="from")] = None,
+               date_to: Annotated[date | None, Query(alias="to")] = None,
+               classification: str = "", signed: str = "", review: str = "",
+               order: str = "relevance",
+               page: Annotated[int, Query(ge=1)] = 1) -> dict[str, Any]:
+    """Records matching ``q`` that the caller may see: hits with snippets, and facets."""
+    filters = shared.filters_of(unit, doc_type, date_from, date_to, classification, signed,
+                                review)
+    try:
+        return shared.run_search(request, user, q, filters, order, page).as_dict()
+    except QueryError as exc:
+        raise HTTPException(400, exc.reason) from None
+
+
+@router.get("/records/{record_id}", tags=["records"])
+def api_record(request: Request, record_id: str, user: Caller) -> dict[str, Any]:
+    """A record's metadata, signature, provenance and later events."""
+    paths = shared.record_within_clearance(request, record_id, user, "view")
+    context(request).audit.record(user.name, "view", record_id=record_id,
+                                  client=client(request))
+    return shared.record_view(paths)
+
+
+@router.get("/records/{record_id}/pdf", tags=["records"],
+            responses={200: {"content": {"application/pdf": {}}}})
+def api_pdf(request: Request, record_id: str, user: Caller) -> Response:
+    """The signed archival copy."""
+    return shared.pdf(request, record_id, user, download=True)
+
+
+@router.get("/roadmap", tags=["roadmap"])
+def api_roadmap(request: Request, user: Caller, period: str = "",
+                as_of: date | None = None) -> dict[str, Any]:
+    """Where each unit stands against the roadmap (managers and administrators)."""
+    shared.require_manager(request, user)
+    try:
+        return shared.roadmap(request, user, period or None, as_of)["s"].as_dict()
+    except RoadmapError as exc:
+        raise HTTPException(400, "; ".join(exc.problems)) from None
+
+
+@router.post("/records/{record_id}/verify", tags=["records"])
+def api_verify(request: Request, record_id: str, user: Caller) -> dict[str, Any]:
+    """Verify the archival copy now (hashes, signature, trust, changes, XMP, PDF/A)."""
+    paths = shared.record_within_clearance(request, record_id, user, "verify")
+    return shared.verify(request, user, paths).as_dict()

@@ -1,0 +1,472 @@
+"""The metadata extractor reads number, date, issuer, type and subject off letters' text.
+
+Exact text of the synthetic letters must give exactly their truth; hand-written pages cover
+the conventions one by one, with the noise OCR adds (lost diacritics, stray spaces, specks).
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+
+import pytest
+
+from archive.intake import Extracted, extract_fields
+from records.samples import LANGUAGES, LetterTruth, make_letter
+
+FIELDS = ("document_number", "document_date", "issuer", "document_type", "title")
+
+VIE_DECISION = """BỘ QUỐC PHÒNG
+TỔNG CỤC CHÍNH TRỊ
+
+Số: 123/QĐ-BQP
+
+CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+Độc lập - Tự do - Hạnh phúc
+
+Hà Nội, ngày 16 tháng 9 năm 2024
+
+QUYẾT ĐỊNH
+Về việc ban hành Quy chế công tác văn thư, lưu trữ
+
+Căn cứ Luật Lưu trữ ngày 11 tháng 11 năm 2011;
+Theo đề nghị của Chánh Văn phòng,
+
+QUYẾT ĐỊNH:
+
+Điều 1. Thời hạn hoàn thành chậm nhất là ngày 05 tháng 8 năm 2025."""
+
+VIE_CONG_VAN = """UBND TỈNH THỪA THIÊN HUẾ
+SỞ NỘI VỤ
+
+Số: 703/SNV-VP
+V/v giao nộp hồ sơ, tài liệu vào Lưu trữ cơ quan
+
+CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+Độc lập - Tự do - Hạnh phúc
+
+Huế, ngày 05 tháng 02 năm 2024
+
+Kính gửi: Các cơ quan, đơn vị trực thuộc
+
+Việc số hóa tài liệu lưu trữ phải bảo đảm tính xác thực."""
+
+DEU_LETTER = """Stadt Köln
+Historisches Archiv
+
+Az. 12-345/24
+Köln, den 16. September 2024
+
+BESCHEID
+
+Betreff: Gebühren für beglaubigte Abschriften
+
+Sehr geehrte Damen und Herren,
+
+Bitte teilen Sie uns Änderungen bis zum 6. Januar 2025 mit."""
+
+ENG_LETTER = """HOME OFFICE
+Knowledge and Information Management
+
+No. 45/2024
+London, 16 September 2024
+
+MEMORANDUM
+
+Subject: Retention of scanned personnel files
+
+To: All heads of section
+
+Please return the completed transfer list to the records team by
+9 February 2025."""
+
+
+def fold(text: str) -> str:
+    """The text as OCR without diacritics would give it."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", "".join(
+        c for c in decomposed if not unicodedata.combining(c)))
+
+
+@functools.cache
+def letters(language: str) -> tuple[LetterTruth, ...]:
+    """30 letters of one language, of one to three pages, drawn once for every test."""
+    return tuple(make_letter(language, seed, pages=1 + seed % 3) for seed in range(30))
+
+
+def fields(text: str, language: str | None = None) -> dict[str, str | None]:
+    return extract_fields([text], language).as_dict()
+
+
+# --------------------------------------------------------------------------- generated letters
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("hint", ["own", None])
+def test_exact_text_of_generated_letters_gives_the_truth(language: str, hint: str | None) -> None:
+    wrong = []
+    for seed, truth in enumerate(letters(language)):
+        got = extract_fields(truth.pages, language if hint else None)
+        for name in FIELDS:
+            if getattr(got, name) != getattr(truth, name):
+                wrong.append((seed, name, getattr(got, name), getattr(truth, name)))
+    assert wrong == []
+
+
+def test_generated_letters_cover_every_type_of_their_lists() -> None:
+    """The loop above is only meaningful if the seeds reach every kind of letter."""
+    kinds = {truth.document_type for lang in LANGUAGES for truth in letters(lang)}
+    assert {"QUYẾT ĐỊNH", "KẾ HOẠCH", "THÔNG BÁO", "CÔNG VĂN"} <= kinds
+    assert {"ANORDNUNG", "BESCHEID", "VERFÜGUNG", "MITTEILUNG"} <= kinds
+    assert {"MEMORANDUM", "NOTICE", "DIRECTIVE", "CIRCULAR"} <= kinds
+
+
+def test_generated_letters_without_diacritics_or_gaps() -> None:
+    """OCR that loses every mark and every blank line still finds each field."""
+    for language in LANGUAGES:
+        for seed, truth in enumerate(letters(language)):
+            page = "\n".join(line for line in fold(truth.pages[0]).splitlines() if line)
+            got = extract_fields([page, *truth.pages[1:]], None)
+            for name in ("document_number", "issuer", "title"):
+                assert getattr(got, name) == fold(getattr(truth, name)), (language, seed, name)
+            assert got.document_date == truth.document_date
+            assert got.document_type == truth.document_type
+
+
+# --------------------------------------------------------------------------- Vietnamese
+
+
+def test_vietnamese_decision() -> None:
+    assert fields(VIE_DECISION, "vie") == {
+        "document_number": "123/QĐ-BQP",
+        "document_date": "2024-09-16",
+        "issuer": "BỘ QUỐC PHÒNG / TỔNG CỤC CHÍNH TRỊ",
+        "document_type": "QUYẾT ĐỊNH",
+        "title": "ban hành Quy chế công tác văn thư, lưu trữ",
+    }
+
+
+def test_body_decision_line_is_not_the_heading_when_another_exists() -> None:
+    plan = VIE_DECISION.replace("QUYẾT ĐỊNH\n", "KẾ HOẠCH\n")
+    assert "QUYẾT ĐỊNH:" in plan
+    assert fields(plan, "vie")["document_type"] == "KẾ HOẠCH"
+
+
+def test_body_decision_line_is_used_when_the_heading_was_lost() -> None:
+    lost = VIE_DECISION.replace("QUYẾT ĐỊNH\n", "")
+    assert fields(lost, "vie")["document_type"] == "QUYẾT ĐỊNH"
+
+
+def test_cong_van_is_recognised_by_its_subject_line() -> None:
+    assert fields(VIE_CONG_VAN, "vie") == {
+        "document_number": "703/SNV-VP",
+        "document_date": "2024-02-05",
+        "issuer": "UBND TỈNH THỪA THIÊN HUẾ / SỞ NỘI VỤ",
+        "document_type": "CÔNG VĂN",
+        "title": "giao nộp hồ sơ, tài liệu vào Lưu trữ cơ quan",
+    }
+
+
+def test_vietnamese_without_diacritics() -> None:
+    got = fields(fold(VIE_DECISION), "vie")
+    assert got["document_number"] == "123/QD-BQP"
+    assert got["document_date"] == "2024-09-16"
+    assert got["issuer"] == "BO QUOC PHONG / TONG CUC CHINH TRI"
+    assert got["document_type"] == "QUYẾT ĐỊNH"  # a kind from the list, spelt properly
+    assert got["title"] == "ban hanh Quy che cong tac van thu, luu tru"
+
+
+@pytest.mark.parametrize("line", ["So : 123/QĐ-BQP", "Số:123/QĐ-BQP", "Sô: 123/QĐ- BQP",
+                                  "So 123/QĐ-BQP", "Số: 123 /QĐ-BQP."])
+def test_vietnamese_number_line_variants(line: str) -> None:
+    assert fields(VIE_DECISION.replace("Số: 123/QĐ-BQP", line))["document_number"] == (
+        "123/QĐ-BQP")
+
+
+def test_number_needs_a_digit_and_body_lines_starting_with_so_are_not_numbers() -> None:
+    text = "BỘ NỘI VỤ\n\nsố hóa tài liệu lưu trữ\nSố: chưa cấp\n"
+    assert fields(text, "vie")["document_number"] is None
+
+
+@pytest.mark.parametrize(("line", "iso"), [
+    ("Hà Nội, ngày 05 tháng 02 năm 2024", "2024-02-05"),
+    ("Ha Noi, ngay 16 thang 9 nam 2024", "2024-09-16"),
+    ("Hà Nội ngày 16 tháng 9 năm 2024", "2024-09-16"),  # OCR lost the comma
+    ("TP. Hồ Chí Minh, ngày  1  tháng 12  năm 2023", "2023-12-01"),
+    ("Đà Nẵng, ngày 29 tháng 02 năm 2024", "2024-02-29"),
+    ("Đà Nẵng, ngày 31 tháng 02 năm 2024", None),  # there is no 31 February
+    ("Đà Nẵng, ngày 29 tháng 02 năm 2023", None),
+])
+def test_vietnamese_dates(line: str, iso: str | None) -> None:
+    text = VIE_DECISION.replace("Hà Nội, ngày 16 tháng 9 năm 2024", line)
+    assert fields(text, "vie")["document_date"] == iso
+
+
+def test_dates_inside_sentences_are_not_the_letter_date() -> None:
+    """Without a "place, date" line, the preamble's and the deadline's dates are no answer."""
+    text = VIE_DECISION.replace("Hà Nội, ngày 16 tháng 9 năm 2024", "")
+    assert fields(text, "vie")["document_date"] is None
+
+
+def test_two_column_letterhead_read_as_one() -> None:
+    text = ("BỘ QUỐC PHÒNG CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+            "TỔNG CỤC CHÍNH TRỊ Độc lập - Tự do - Hạnh phúc\n"
+            "Số: 123/QĐ-BQP Hà Nội, ngày 16 tháng 9 năm 2024\n\n"
+            "QUYẾT ĐỊNH\nVề việc ban hành Quy chế\n")
+    got = fields(text, "vie")
+    assert got["issuer"] == "BỘ QUỐC PHÒNG / TỔNG CỤC CHÍNH TRỊ"
+    assert got["document_number"] == "123/QĐ-BQP"
+    assert got["document_date"] == "2024-09-16"
+
+
+@pytest.mark.parametrize("heading", ["TỜ TRÌNH", "CHỈ THỊ", "HƯỚNG DẪN", "NGHỊ QUYẾT",
+                                     "BIÊN BẢN", "BÁO CÁO", "THÔNG BÁO", "KẾ HOẠCH"])
+def test_vietnamese_types(heading: str) -> None:
+    text = VIE_DECISION.replace("QUYẾT ĐỊNH\n", f"{heading}\n").replace("QUYẾT ĐỊNH:", "")
+    assert fields(text, "vie")["document_type"] == heading
+    assert fields(fold(text), "vie")["document_type"] == heading
+
+
+def test_ocr_specks_around_letterhead_and_heading() -> None:
+    text = (VIE_DECISION.replace("BỘ QUỐC PHÒNG", "- BỘ QUỐC PHÒNG")
+            .replace("TỔNG CỤC CHÍNH TRỊ", "TỔNG CỤC CHÍNH TR]Ị")
+            .replace("QUYẾT ĐỊNH\n", "\u02c6 KẾ HOẠCH\n"))
+    got = fields(text, "vie")
+    assert got["issuer"] == "BỘ QUỐC PHÒNG / TỔNG CỤC CHÍNH TRỊ"
+    assert got["document_type"] == "KẾ HOẠCH"
+
+
+def test_lower_case_subject_right_under_the_heading() -> None:
+    text = VIE_DECISION.replace("Về việc", "về việc")
+    assert fields(text, "vie")["title"] == "ban hành Quy chế công tác văn thư, lưu trữ"
+
+
+# --------------------------------------------------------------------------- German
+
+
+def test_german_letter() -> None:
+    assert fields(DEU_LETTER, "deu") == {
+        "document_number": "12-345/24",
+        "document_date": "2024-09-16",
+        "issuer": "Stadt Köln / Historisches Archiv",
+        "document_type": "BESCHEID",
+        "title": "Gebühren für beglaubigte Abschriften",
+    }
+
+
+@pytest.mark.parametrize("line", ["Az.: 12-345/24", "Az: 12-345/24", "AZ. 12-345/24",
+                                  "Az 12-345/24", "Az. 12 - 345/24", "Aktenzeichen: 12-345/24",
+                                  "Geschäftszeichen: 12-345/24"])
+def test_german_number_variants(line: str) -> None:
+    assert fields(DEU_LETTER.replace("Az. 12-345/24", line), "deu")["document_number"] == (
+        "12-345/24")
+
+
+@pytest.mark.parametrize(("line", "iso"), [
+    ("Berlin, den 3. März 2024", "2024-03-03"),
+    ("Berlin, den 3. Maerz 2024", "2024-03-03"),
+    ("Berlin, den 3. Marz 2024", "2024-03-03"),  # OCR lost the umlaut
+    ("Berlin, den 3.März 2024", "2024-03-03"),
+    ("Berlin, 16. Septernber 2024", "2024-09-16"),  # one letter misread
+    ("Berlin, den 16.09.2024", "2024-09-16"),
+    ("Berlin, den 31. Februar 2024", None),
+])
+def test_german_dates(line: str, iso: str | None) -> None:
+    text = DEU_LETTER.replace("Köln, den 16. September 2024", line)
+    assert fields(text, "deu")["document_date"] == iso
+
+
+@pytest.mark.parametrize("heading", ["ANORDNUNG", "VERFÜGUNG", "VERFUGUNG", "RUNDSCHREIBEN",
+                                     "VERMERK", "BERICHT", "MITTEILUNG", "ERLASS"])
+def test_german_types(heading: str) -> None:
+    expected = "VERFÜGUNG" if heading == "VERFUGUNG" else heading
+    text = DEU_LETTER.replace("BESCHEID", heading)
+    assert fields(text, "deu")["document_type"] == expected
+
+
+# --------------------------------------------------------------------------- English
+
+
+def test_english_letter() -> None:
+    assert fields(ENG_LETTER, "eng") == {
+        "document_number": "45/2024",
+        "document_date": "2024-09-16",
+        "issuer": "HOME OFFICE / Knowledge and Information Management",
+        "document_type": "MEMORANDUM",
+        "title": "Retention of scanned personnel files",
+    }
+
+
+@pytest.mark.parametrize(("line", "iso"), [
+    ("London, 16 September 2024", "2024-09-16"),
+    ("Washington, September 16, 2024", "2024-09-16"),
+    ("London, 16th September 2024", "2024-09-16"),
+    ("16 Sept. 2024", "2024-09-16"),
+    ("Date: 1 May 2023", "2023-05-01"),
+    ("London, 31 February 2024", None),
+])
+def test_english_dates(line: str, iso: str | None) -> None:
+    text = ENG_LETTER.replace("London, 16 September 2024", line)
+    assert fields(text, "eng")["document_date"] == iso
+
+
+@pytest.mark.parametrize("line", ["No. 45/2024", "No: 45/2024", "No 45/2024", "Ref: 45/2024",
+                                  "Our ref: 45/2024", "No.45/2024"])
+def test_english_number_variants(line: str) -> None:
+    assert fields(ENG_LETTER.replace("No. 45/2024", line), "eng")["document_number"] == "45/2024"
+
+
+@pytest.mark.parametrize("heading", ["DIRECTIVE", "NOTICE", "REPORT", "CIRCULAR", "LETTER",
+                                     "DECISION", "MINUTES"])
+def test_english_types(heading: str) -> None:
+    text = ENG_LETTER.replace("MEMORANDUM", heading)
+    assert fields(text, "eng")["document_type"] == heading
+
+
+def test_wrapped_subject_is_joined_and_the_body_is_not() -> None:
+    text = ENG_LETTER.replace(
+        "Subject: Retention of scanned personnel files\n\nTo: All heads of section\n",
+        "Subject: Retention of scanned personnel files held by the registry and by the\n"
+        "local offices of the department\n"
+        "Please return the completed transfer list to the records team by\n")
+    assert fields(text, "eng")["title"] == (
+        "Retention of scanned personnel files held by the registry and by the local offices "
+        "of the department")
+
+
+def test_subject_below_its_label() -> None:
+    text = DEU_LETTER.replace("Betreff: Gebühren", "Betreff:\nGebühren")
+    assert fields(text, "deu")["title"] == "Gebühren für beglaubigte Abschriften"
+
+
+def test_short_subject_followed_by_body_without_a_gap() -> None:
+    text = DEU_LETTER.replace("\n\nSehr geehrte Damen und Herren,\n",
+                              "\nDie Akten werden geprüft und fortlaufend paginiert.\n")
+    assert fields(text, "deu")["title"] == "Gebühren für beglaubigte Abschriften"
+
+
+def test_full_stops_of_abbreviations_stay() -> None:
+    text = ENG_LETTER.replace("Knowledge and Information Management", "Records Services Ltd.")
+    assert fields(text, "eng")["issuer"] == "HOME OFFICE / Records Services Ltd."
+
+
+def test_stray_quote_in_letterhead() -> None:
+    text = ENG_LETTER.replace("Knowledge and", "Knowledge \u2018and")
+    assert fields(text, "eng")["issuer"] == "HOME OFFICE / Knowledge and Information Management"
+
+
+# --------------------------------------------------------------------------- general
+
+
+@pytest.mark.parametrize("pages", [[], [""], ["  \n\n \n"], ["\n", ""]])
+def test_empty_text_gives_nothing(pages: list[str]) -> None:
+    assert extract_fields(pages) == Extracted(None, None, None, None, None)
+    assert set(extract_fields(pages).as_dict()) == set(FIELDS)
+
+
+def test_a_blank_first_sheet_is_skipped() -> None:
+    assert fields(ENG_LETTER) == extract_fields([". ,\n", ENG_LETTER]).as_dict()
+
+
+def test_only_the_first_page_is_read() -> None:
+    got = extract_fields(["Some text without any fields at all.", DEU_LETTER], "deu")
+    assert got.document_number is None
+
+
+@pytest.mark.parametrize("hint", [None, "vie", "deu", "eng", "vie+eng", "fra"])
+def test_language_is_only_a_hint(hint: str | None) -> None:
+    for text in (VIE_DECISION, DEU_LETTER, ENG_LETTER):
+        assert fields(text, hint) == fields(text, None)
+
+
+def test_without_a_hint_the_language_of_the_page_goes_first() -> None:
+    """"So," (Sunday) would be a Vietnamese number label if Vietnamese were tried first."""
+    text = DEU_LETTER.replace("Az. 12-345/24\n", "").replace(
+        "Sehr geehrte Damen und Herren,", "So, 12.05.2024 ist die Stelle nicht besetzt.")
+    got = fields(text)
+    assert got["document_number"] is None
+    assert got["document_date"] == "2024-09-16"
+
+
+def test_output_is_nfc_whatever_the_input() -> None:
+    decomposed = unicodedata.normalize("NFD", VIE_DECISION)
+    got = fields(decomposed, "vie")
+    assert got == fields(VIE_DECISION, "vie")
+    assert all(unicodedata.is_normalized("NFC", v) for v in got.values() if v)
+
+
+def test_icelandic_eth_read_for_d_with_stroke_is_repaired_in_vietnamese() -> None:
+    text = VIE_DECISION.replace("QĐ", "QÐ")  # U+00D0 looks the same as U+0110
+    assert fields(text, "vie")["document_number"] == "123/QĐ-BQP"
+
+
+# --------------------------------------------------------------------------- OCR noise
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("Về việc", "- Về việc"),
+    ("Số: 123/QĐ-BQP", "\u201c Số: 123/QĐ-BQP :"),
+    ("Số: 123/QĐ-BQP", "Số: 12 3/QĐ-BQP"),  # a run of digits split by OCR
+    ("QUYẾT ĐỊNH\n", "QUYẾTĐỊNH ~\n"),
+    ("QUYẾT ĐỊNH\n", "cà QUYẾT ĐỊNH\n"),
+    ("Hà Nội, ngày 16 tháng 9 năm 2024", "Hà Nội, ngày 16 tháng 9.năm 2024 -"),
+    ("Hà Nội, ngày 16 tháng 9 năm 2024", ". -Hà Nội, ngày 16 tháng 9 năm 2024,"),
+    ("BỘ QUỐC PHÒNG", "BỘ QUỐC PHòNG"),  # mostly capitals is a capital line
+    ("ban hành Quy chế công tác văn thư, lưu trữ",
+     "ban hành Quy chế công tác văn thư, lưu trữ."),
+])
+def test_vietnamese_ocr_noise(old: str, new: str) -> None:
+    expected = fields(VIE_DECISION, "vie")
+    if "PHòNG" in new:
+        expected["issuer"] = "BỘ QUỐC PHòNG / TỔNG CỤC CHÍNH TRỊ"
+    assert fields(VIE_DECISION.replace(old, new), "vie") == expected
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("Az. 12-345/24", "\u201c Az. 12-345/24 ..* \u00b0"),
+    ("Köln, den 16. September 2024", "Köln; den 16. September 2024"),
+    ("Köln, den 16. September 2024", ".. Köln, den 16.-September 2024"),
+    ("BESCHEID", "_ BESCHEID"),
+    ("Sehr geehrte Damen und Herren,", "Sehr \u201cgeehrte Damen \u2019und Herren,"),
+    ("\n\nSehr geehrte", "\nSehr \u201cgeehrte"),  # and no gap under the subject
+])
+def test_german_ocr_noise(old: str, new: str) -> None:
+    assert fields(DEU_LETTER.replace(old, new), "deu") == fields(DEU_LETTER, "deu")
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("No. 45/2024", "-No. 45/2024"),
+    ("No. 45/2024", "No. 45/2024 \u2014o"),
+    ("Subject:", "\u201cSubject:"),
+    ("MEMORANDUM", "o \u201cMEMORANDUM"),
+    ("scanned personnel", "scanned'personnel"),
+    ("personnel files", "personnel files."),
+    ("Knowledge and", "Knowledge\u2019 and"),
+    ("Information Management", "Information\u2018Management"),
+])
+def test_english_ocr_noise(old: str, new: str) -> None:
+    assert fields(ENG_LETTER.replace(old, new), "eng") == fields(ENG_LETTER, "eng")
+
+
+def test_speck_after_a_subject_ending_in_a_number() -> None:
+    text = ENG_LETTER.replace("personnel files", "personnel files 2024.")
+    assert fields(text, "eng")["title"] == "Retention of scanned personnel files 2024"
+
+
+def test_apostrophes_that_are_written_stay() -> None:
+    text = ENG_LETTER.replace("Knowledge and Information Management", "Queen's Remembrancer")
+    assert fields(text, "eng")["issuer"] == "HOME OFFICE / Queen's Remembrancer"
+
+
+def test_subject_wrapped_in_a_narrow_left_column() -> None:
+    text = VIE_CONG_VAN.replace("V/v giao nộp hồ sơ, tài liệu vào Lưu trữ cơ quan",
+                                "V/v giao nộp hồ sơ, tài liệu vào\nLưu trữ cơ quan")
+    assert fields(text, "vie")["title"] == "giao nộp hồ sơ, tài liệu vào Lưu trữ cơ quan"
+
+
+def test_a_page_that_is_no_letter_gives_no_issuer() -> None:
+    """Without any field, the top lines of a page are not known to be a letterhead."""
+    page = ("THE BOY APPRENTICED TO AN ENCHANTER\n\n"
+            "Once upon a time there was an old man and his wife who had one son.\n"
+            "They were poor, and the boy was sent to learn a trade.\n")
+    assert extract_fields([page]) == Extracted(None, None, None, None, None)

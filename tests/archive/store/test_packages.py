@@ -1,0 +1,127 @@
+"""Records are committed whole, write-once, once per content; quarantine keeps originals."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from archive.intake import quarantine_document, read_manifest
+from archive.store import sha256_file, store_record, verify_package
+
+
+def _inputs(tmp_path: Path) -> dict:
+    source = tmp_path / "scan-folder"
+    source.mkdir(parents=True)
+    (source / "page-1.png").write_bytes(b"pixels-1")
+    (source / "page-2.png").write_bytes(b"pixels-2")
+    page = tmp_path / "page-cache"
+    page.mkdir()
+    for name in ("page.txt", "page.xml", "page.hocr"):
+        (page / name).write_text(f"{name} Quyết định")
+    pdf = tmp_path / "made.pdf"
+    pdf.write_bytes(b"%PDF-1.7 archival")
+    return {"source": source, "pdf": pdf, "page_dirs": [page, page],
+            "sidecar": {"descriptive": {"title": "t"}}}
+
+
+def test_commit_is_whole_read_only_and_checksummed(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    stored = store_record(archive, content_sha="a" * 64, unit="Tổng cục CT", year=2024,
+                          **_inputs(tmp_path))
+    assert stored.record_id == "TONGCUCCT-2024-000001"
+    record = stored.path
+    assert (record / f"{stored.record_id}.pdf").read_bytes() == b"%PDF-1.7 archival"
+    assert sorted(p.name for p in (record / "pages").iterdir()) == [
+        "0001.alto.xml", "0001.hocr", "0001.txt", "0002.alto.xml", "0002.hocr", "0002.txt"]
+    sidecar = json.loads((record / "record.json").read_text())
+    assert sidecar["originals"]["scan-folder/page-1.png"] == sha256_file(
+        tmp_path / "scan-folder" / "page-1.png")
+    assert verify_package(record) == []
+    assert not os.access(record / "record.json", os.W_OK) or os.geteuid() == 0
+    assert (record / "record.json").stat().st_mode & 0o222 == 0
+    assert not list((archive / ".staging").iterdir())
+
+
+def test_same_content_is_one_record(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    first = store_record(archive, content_sha="b" * 64, unit="VP", year=2024, **_inputs(tmp_path))
+    second = store_record(archive, content_sha="b" * 64, unit="VP", year=2024,
+                          **_inputs(tmp_path / "x"))
+    assert second.duplicate and second.record_id == first.record_id == "VP-2024-000001"
+    third = store_record(archive, content_sha="c" * 64, unit="VP", year=2024,
+                         **_inputs(tmp_path / "y"))
+    assert third.record_id == "VP-2024-000002" and not third.duplicate
+
+
+def test_crash_during_commit_leaves_no_record_and_rerun_reuses_the_id(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "archive"
+    inputs = _inputs(tmp_path)
+    import archive.store.packages as store
+
+    def disk_full(stage: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_manifest", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        store_record(archive, content_sha="d" * 64, unit="VP", year=2024, **inputs)
+    assert not list(archive.glob("VP-*")) and not list((archive / ".staging").iterdir())
+    monkeypatch.undo()
+    again = store_record(archive, content_sha="d" * 64, unit="VP", year=2024, **inputs)
+    assert again.record_id == "VP-2024-000001" and not again.duplicate
+
+
+def test_tampering_is_detected(tmp_path: Path) -> None:
+    stored = store_record(tmp_path / "a", content_sha="e" * 64, unit="VP", year=2024,
+                          **_inputs(tmp_path))
+    target = stored.path / "pages" / "0001.txt"
+    target.chmod(0o644)
+    target.write_text("rewritten")
+    assert verify_package(stored.path) == ["pages/0001.txt: changed"]
+
+
+def test_quarantine_copies_and_explains(tmp_path: Path) -> None:
+    bad = tmp_path / "batch" / "broken.tif"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a tiff")
+    folder = quarantine_document(tmp_path / "home", "B1", bad, "not an image or PDF")
+    assert (folder / "broken.tif").read_bytes() == bad.read_bytes() == b"not a tiff"
+    reason = json.loads((folder / "broken.tif.reason.json").read_text())
+    assert reason["reason"] == "not an image or PDF"
+    assert reason["checksums"]["broken.tif"] == sha256_file(bad)
+
+
+def test_manifest_reads_rows_and_reports_problems(tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text(
+        "source,title,unit,secret_column,language\n"
+        "letter-1,Quyết định số 5,TCCT,x,vie\n"
+        ",no source,,,\n"
+        "letter-2,=cmd|' /C calc'!A0\x07,VP,,deu\n", encoding="utf-8")
+    manifest = read_manifest(tmp_path)
+    assert manifest.fields_for("letter-1") == {"title": "Quyết định số 5", "unit": "TCCT",
+                                               "language": "vie"}
+    assert "\x07" not in manifest.fields_for("letter-2")["title"]
+    assert any("secret_column" in w for w in manifest.warnings)
+    assert any("no source" in w for w in manifest.warnings)
+
+
+def test_manifest_without_source_column_is_ignored_with_warning(tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text("title,unit\nA,B\n")
+    manifest = read_manifest(tmp_path)
+    assert manifest.rows == {} and "no 'source' column" in manifest.warnings[0]
+
+
+def test_batch_ledger_reports_eta_and_interrupted_runs(tmp_path: Path) -> None:
+    from archive.intake import BatchReport, DocumentStatus, Ledger
+
+    report = BatchReport("B-1", ["/scans"], pid=2**22 + 12345)  # no such process
+    report.documents = [DocumentStatus("a", pages=4, pages_done=1, status="running")]
+    Ledger(tmp_path).save(report)
+    [loaded] = Ledger(tmp_path).find("B-")
+    assert loaded.effective_state() == "interrupted"
+    assert loaded.eta_seconds() is not None and loaded.eta_seconds() >= 0
+    loaded.state = "finished"
+    assert loaded.eta_seconds() is None and loaded.effective_state() == "finished"

@@ -1,0 +1,248 @@
+"""Scaling out, for real: PostgreSQL, a Prefect server on it, two workers in separate
+folders (two machines), three batches queued from another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from archive.index import Catalog
+from archive.index.catalog import records
+from tests.conftest import PgServer, Scans, free_port, new_database
+
+RECORDS = [sys.executable, "-m", "records.cli"]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
+    return env
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer in {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def prefect_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[str]:
+    """`records server start` with Prefect's database on PostgreSQL."""
+    database = make_url(new_database(postgres_url, "prefect")).set(
+        drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    process = subprocess.Popen(
+        [*RECORDS, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment(RECORDS_HOME=str(tmp_path_factory.mktemp("server-home")),
+                        PREFECT_API_DATABASE_CONNECTION_URL=database),
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/health", process)
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([*RECORDS, *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def batch_of(folder: Path, scans: Scans, seeds: tuple[int, ...]) -> Path:
+    folder.mkdir(parents=True)
+    for seed in seeds:
+        page, _ = scans.page("eng", seed=seed)
+        (folder / f"letter-{seed}.png").write_bytes(page.read_bytes())
+    return folder
+
+
+@pytest.mark.flow
+def test_two_workers_drain_three_batches_once_each(prefect_server: str, postgres_url: str,
+                                                   home: Path, scans: Scans,
+                                                   tmp_path: Path) -> None:
+    catalog_url = new_database(postgres_url, "catalog_workers")
+    shared = environment(RECORDS_HOME=str(home), RECORDS_CATALOG__URL=catalog_url,
+                         RECORDS_OCR__LANGUAGES="eng", PREFECT_API_URL=prefect_server,
+                         PREFECT_HOME=str(tmp_path / "client-prefect"))
+    deployed = cli(["deploy"], shared)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "digitise_batch/digitise" in deployed.stderr
+
+    workers = [start_worker(node, shared, tmp_path) for node in ("a", "b")]
+    try:
+        inbox = tmp_path / "shared-inbox"
+        folders = [batch_of(inbox / f"batch-{n}", scans, (80 + 2 * n, 81 + 2 * n))
+                   for n in range(3)]
+        queued = []
+        for folder in folders:
+            done = cli(["queue", str(folder), "--unit", "HN", "--json"], shared)
+            assert done.returncode == 0, done.stderr
+            queued.append(json.loads(done.stdout))
+        assert [q["outcome"] for q in queued] == ["queued"] * 3
+        again = json.loads(cli(["queue", str(folders[0]), "--unit", "HN", "--json"],
+                               shared).stdout)
+        assert again["batch_id"] == queued[0]["batch_id"]  # the same scans: the same run
+        assert again["outcome"] in ("already queued", "already done")
+
+        reports = wait_all_finished(shared, {q["batch_id"] for q in queued})
+        assert {r["host"] for r in reports} == {"a", "b"}  # both machines took work
+        assert all(r["prefect_state"] == "COMPLETED" for r in reports)
+        archived = [d for r in reports for d in r["documents"] if d["status"] == "archived"]
+        assert len(archived) == 6, [(d["source"], d["status"], d["reason"]) for r in reports
+                                    for d in r["documents"]]
+        catalog = Catalog.open(catalog_url)
+        with catalog.engine.connect() as db:
+            assert db.execute(select(func.count()).select_from(records)).scalar_one() == 6
+        catalog.engine.dispose()
+        assert len([p for p in (home / "archive").iterdir() if not p.name.startswith(".")]) == 6
+
+        last = json.loads(cli(["queue", str(folders[2]), "--unit", "HN", "--json"],
+                              shared).stdout)
+        assert last["outcome"] == "already done"
+        fourth = batch_of(inbox / "batch-3", scans, (88,))
+        followed = cli(["queue", str(fourth), "--unit", "HN", "--wait", "--json"], shared)
+        assert followed.returncode == 0, followed.stderr  # --wait: to the end, then the result
+        assert [d["status"] for d in json.loads(followed.stdout)["documents"]] == ["archived"]
+    finally:
+        for worker in workers:
+            stop(worker)
+
+
+def wait_all_finished(env: dict[str, str], batch_ids: set[str],
+                      seconds: float = 420) -> list[dict]:
+    deadline = time.monotonic() + seconds
+    reports: list[dict] = []
+    while time.monotonic() < deadline:
+        shown = cli(["status", "--json"], env)
+        assert shown.returncode == 0, shown.stderr
+        reports = [r for r in json.loads(shown.stdout) if r["batch_id"] in batch_ids]
+        if len(reports) == len(batch_ids) and all(
+                r.get("prefect_state") in ("COMPLETED", "FAILED", "CRASHED") for r in reports):
+            return reports
+        time.sleep(3)
+    raise TimeoutError(f"batches not finished in {seconds} s: "
+                       f"{[(r['batch_id'], r.get('prefect_state')) for r in reports]}")
+
+
+@pytest.mark.flow
+def test_a_worker_killed_mid_batch_is_detected_and_the_batch_rerun(
+        prefect_server: str, postgres_url: str, home: Path, scans: Scans,
+        tmp_path: Path) -> None:
+    """kill -9 of a worker machine mid-batch: the heartbeat automation marks the run Crashed,
+    `records status` says the batch was interrupted, `records queue` of the same scans runs
+    it again on another worker, the pages done are not recognised again, no record doubles."""
+    shared = environment(RECORDS_HOME=str(home),
+                         RECORDS_CATALOG__URL=new_database(postgres_url, "catalog_crash"),
+                         RECORDS_OCR__LANGUAGES="eng", PREFECT_API_URL=prefect_server,
+                         PREFECT_HOME=str(tmp_path / "client-prefect"),
+                         RECORDS_SERVER__HEARTBEAT_SECONDS="31",
+                         RECORDS_SERVER__ZOMBIE_AFTER_SECONDS="60")
+    assert cli(["deploy"], shared).returncode == 0
+    batch = tmp_path / "inbox" / "batch"
+    for number in range(1, 4):
+        batch_of(batch / f"record-{number}", scans, (90 + 2 * number, 91 + 2 * number))
+    doomed = start_worker("a", shared, tmp_path, new_session=True)
+    queued = json.loads(cli(["queue", str(batch), "--unit", "HN", "--json"], shared).stdout)
+    cache = home / "cache" / "pages"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(cache.rglob("result.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(doomed.pid, signal.SIGKILL)  # the machine is gone: worker, run, Tesseract
+    doomed.wait()
+    survivors = {p: p.stat().st_mtime_ns for p in cache.rglob("result.json")}
+    assert 2 <= len(survivors) < 6, "the kill came too late to test anything"
+
+    deadline = time.monotonic() + 240
+    state: dict = {}
+    while time.monotonic() < deadline and state.get("effective_state") != "interrupted":
+        time.sleep(5)
+        state = json.loads(cli(["status", queued["batch_id"], "--json"], shared).stdout)
+    assert state["effective_state"] == "interrupted", state
+    assert state["prefect_state"] == "CRASHED" and "records queue" in state["reason"]
+
+    rescuer = start_worker("b", shared, tmp_path)
+    try:
+        again = json.loads(cli(["queue", str(batch), "--unit", "HN", "--json"], shared).stdout)
+        assert (again["batch_id"], again["outcome"]) == (queued["batch_id"], "queued again")
+        [report] = wait_all_finished(shared, {queued["batch_id"]})
+        assert report["prefect_state"] == "COMPLETED" and report["host"] == "b"
+        assert [d["status"] for d in report["documents"]] == ["archived"] * 3
+        assert {p: p.stat().st_mtime_ns for p in survivors} == survivors  # not redone
+        records_dirs = [p for p in (home / "archive").iterdir() if not p.name.startswith(".")]
+        assert len(records_dirs) == 3
+        assert all((p / "manifest-sha256.txt").is_file() for p in records_dirs)
+    finally:
+        stop(rescuer)
+
+
+def start_worker(node: str, shared: dict[str, str], tmp_path: Path,
+                 new_session: bool = False) -> subprocess.Popen:
+    folder = tmp_path / f"machine-{node}"
+    folder.mkdir(exist_ok=True)
+    env = {**shared, "RECORDS_SERVER__NODE": node, "PREFECT_HOME": str(folder / "prefect"),
+           "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    return subprocess.Popen([*RECORDS, "worker", "start"], env=env, cwd=folder,
+                            stdout=(folder / "worker.log").open("a"), stderr=subprocess.STDOUT,
+                            start_new_session=new_session)
+
+
+def stop(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+def test_the_catalog_database_restarts_mid_batch(postgres: PgServer, home: Path,
+                                                 scans: Scans, tmp_path: Path) -> None:
+    """PostgreSQL goes down for 8 s while a batch is archiving: the catalog writes that meet
+    it are retried (2, 5, 10 s apart), the batch completes, every record catalogued once."""
+    catalog_url = new_database(postgres.url, "catalog_restart")
+    env = environment(RECORDS_HOME=str(home), RECORDS_CATALOG__URL=catalog_url,
+                      RECORDS_OCR__LANGUAGES="eng")
+    batch = tmp_path / "batch"
+    for number in range(1, 5):
+        batch_of(batch / f"record-{number}", scans, (110 + number,))
+    running = subprocess.Popen([*RECORDS, "queue", str(batch), "--unit", "HN", "--json"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    archive = home / "archive"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(
+            p.name.startswith("HN-") for p in archive.glob("*")):
+        time.sleep(0.1)
+    postgres.restart(down_seconds=8)  # mid-batch: one record in, three to go
+    stdout, stderr = running.communicate(timeout=600)
+    assert running.returncode == 0, stderr
+    documents = json.loads(stdout)["documents"]
+    assert [d["status"] for d in documents] == ["archived"] * 4
+    catalog = Catalog.open(catalog_url)
+    with catalog.engine.connect() as db:
+        assert db.execute(select(func.count()).select_from(records)).scalar_one() == 4
+    catalog.engine.dispose()
