@@ -48,6 +48,7 @@ from archive.signing import (
     SignOptions,
     load_signer,
     sign_archival,
+    sign_log,
     sign_options,
     verify_bytes,
 )
@@ -59,6 +60,7 @@ from archive.store import (
     known_record,
     now,
     read_sidecar,
+    recover,
     reserve_id,
     sha256_file,
     sidecar,
@@ -175,7 +177,7 @@ def archive_document(
             source=doc.source, pdf=pdf, page_dirs=[p.path for p in pages], sidecar=meta,
             record_id=record_id,
         )
-    index_package(catalog, stored.path)
+    index_package(catalog, stored.path, later_checks=[])  # just committed: no checks yet
     return Archived(stored.record_id, review, stored.duplicate)
 
 
@@ -205,6 +207,20 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
                     checksums_in={"pdf": result.pdf_sha256},
                     seconds=round(time.perf_counter() - started, 4))
     return signed, result.as_dict(), [event, checked]
+
+
+@task(cache_policy=NO_CACHE)
+def sign_archive_log(home: Path, signing: Signing | None) -> int | None:
+    """Sign a head of the archive's log over what the batch added (and the audit and checks
+    logs as they are now); return its number. Nothing to sign with, nothing signed."""
+    if signing is None:
+        return None
+    signer, options = signing
+    with _token_slot(signer):
+        head, fallback = sign_log(home, signer, options)
+    if fallback:
+        print(f"log head {head.number} signed without a time-stamp: {fallback}")
+    return head.number
 
 
 def _token_slot(signer: ArchiveSigner) -> AbstractContextManager[None]:
@@ -271,6 +287,7 @@ def digitise_batch(
     options = OcrOptions.from_settings(settings.ocr, languages=languages,
                                        redo_ocr=redo_ocr or None)
     limits.configure(options.tool_memory_mb, home / "tmp")
+    recover(archive_root(home))  # finish what a crashed run left half-committed
     signing = _signing(settings, home)
     catalog = Catalog.open(settings.catalog_url())
     sources = batch_sources(paths)
@@ -298,6 +315,7 @@ def digitise_batch(
         key="batch-summary", description=f"Batch {batch_id}: {report.counts()}",
     )
     record_progress(report, catalog)
+    sign_archive_log(home, signing)
     return report
 
 

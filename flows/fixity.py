@@ -15,34 +15,57 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from archive.index import Catalog
-from archive.signing import check_fixity, due_for_check, trust_roots
-from archive.store import archive_root, record_ids
-from config.settings import load_settings
+from archive.signing import (
+    ArchiveVerdict,
+    SigningError,
+    load_signer,
+    sign_log,
+    sign_options,
+    trust_roots,
+    verify_archive,
+)
+from archive.store import archive_root
+from config.settings import Settings, load_settings
 
 NIGHTLY = "0 2 * * *"  # cron of the scheduled run (deployments are defined with the server)
 
 
 @task(cache_policy=NO_CACHE)
-def check_records(archive: Path, ids: list[str], roots: list[Any],
-                  catalog: Catalog) -> list[dict]:
-    return [v.as_dict() for v in check_fixity(archive, ids, roots, "fixity", catalog)]
+def check_archive(archive: Path, roots: list[Any], catalog: Catalog,
+                  sample: int | None) -> ArchiveVerdict:
+    return verify_archive(archive, roots, catalog, sample=sample, event_type="fixity")
+
+
+@task(cache_policy=NO_CACHE)
+def sign_checks(settings: Settings) -> str:
+    """Sign a head over the checks just logged, so they cannot be quietly rewritten."""
+    if not settings.signing.enabled:
+        return "signing is off: the checks are not under a signed head"
+    try:
+        head, _ = sign_log(settings.home.resolve(), load_signer(
+            settings.signing, settings.home.resolve()), sign_options(settings.signing))
+    except SigningError as exc:
+        return f"the log was not signed: {exc.reason}"
+    return f"log head {head.number} signed"
 
 
 @flow(name="fixity_audit", log_prints=True)
 def fixity_audit(sample: int | None = None) -> dict[str, Any]:
-    """Verify ``sample`` records due for a check (all records when None)."""
+    """Check the archive's log, and ``sample`` records due for a check (all when None)."""
     settings = load_settings()
     home = settings.home.resolve()
-    archive = archive_root(home)
-    ids = due_for_check(archive, sample) if sample else record_ids(archive)
-    verdicts = check_records(archive, ids, trust_roots(settings.signing, home),
-                             Catalog.open(settings.catalog_url()))
-    failed = [{"record_id": v["record_id"],
-               "failures": [f"{n}: {c['detail']}" for n, c in v["checks"].items() if not c["ok"]]}
-              for v in verdicts if not v["ok"]]
-    lines = [f"# Fixity audit: {len(verdicts) - len(failed)} of {len(verdicts)} copies intact", ""]
+    verdict = check_archive(archive_root(home), trust_roots(settings.signing, home),
+                            Catalog.open(settings.catalog_url()), sample)
+    failed = [{"record_id": v.record_id, "failures": v.failures()}
+              for v in verdict.records if not v.ok]
+    log = [f"{name}: {check.detail}" for name, check in verdict.log.items() if not check.ok]
+    checked = len(verdict.records)
+    lines = [f"# Fixity audit: {checked - len(failed)} of {checked} copies intact; the log "
+             + ("intact" if not log else "FAILED"), ""]
+    lines += [f"- **log**: {problem}" for problem in log]
     lines += [f"- **{f['record_id']}**: {'; '.join(f['failures'])}" for f in failed]
     create_markdown_artifact("\n".join(lines), key="fixity",
-                             description="Archived copies re-hashed and re-verified")
+                             description="The archive checked against its signed log")
     print(lines[0].lstrip("# "))
-    return {"checked": len(verdicts), "ok": len(verdicts) - len(failed), "failed": failed}
+    print(sign_checks(settings))
+    return {"checked": checked, "ok": checked - len(failed), "failed": failed, "log": log}

@@ -28,7 +28,13 @@ class DocumentInfo:
     source: str = ""  # dc:source: the paper original's reference number
     rights: str = ""  # dc:rights: the access classification
     publisher: str = ""  # dc:publisher: the unit holding the record
-    subjects: tuple[str, ...] = ()  # dc:subject
+    subjects: tuple[str, ...] = ()  # dc:subject: a set (an XMP Bag), kept sorted
+
+    def __post_init__(self) -> None:
+        # dc:subject is an unordered Bag: pikepdf reads it back as a Python set, whose order
+        # changes with the hash seed. One canonical order (sorted, no repeats) makes what is
+        # written, signed and compared the same on every run.
+        object.__setattr__(self, "subjects", tuple(sorted(set(self.subjects))))
 
     def differences(self, other: DocumentInfo) -> list[str]:
         """Names of the fields whose values differ, e.g. ["title", "date"]."""

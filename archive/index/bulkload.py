@@ -38,7 +38,7 @@ from archive.index.catalog import (
     records,
     terms_of,
 )
-from archive.store import record_ids
+from archive.store import home_of, read_checks, record_ids
 
 BATCH = 1000  # records per transaction and per message to the indexing process
 _RECORD_COLUMNS = [c.name for c in records.columns]
@@ -62,8 +62,9 @@ def rebuild(catalog: Catalog, archive: Path) -> int:
 
 def entries(archive: Path) -> Iterator[Entry]:
     """Every committed record of the archive folder, as the catalog holds it."""
+    checks = read_checks(home_of(archive))  # one read of the checks log, not one a record
     for record_id in record_ids(archive):
-        yield Entry(*read_package(archive / record_id))
+        yield Entry(*read_package(archive / record_id, checks.get(record_id, [])))
 
 
 @dataclass(frozen=True)

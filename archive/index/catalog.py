@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,11 +48,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from archive.index.folding import fold
 from archive.index.ftsindex import FTS_TABLE
 from archive.index.searchkeys import KeyStore
-from archive.store import level_of, read_events, read_sidecar
+from archive.store import RecordPaths, home_of, level_of, read_checks, record_events
 
 metadata = MetaData()
 records = Table(
@@ -209,11 +211,11 @@ class Catalog:
         """Make another wing's tables in this database if they are missing, once per object:
         their owners call this before each use, so it must cost nothing the second time."""
         if id(schema) not in self._ensured:
-            schema.create_all(self.engine)
+            create_tables(schema, self.engine)
             self._ensured.add(id(schema))
 
     def create(self) -> None:
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
                 db.execute(text("DROP TABLE IF EXISTS pages_fts"))  # the index before records_fts
@@ -302,6 +304,13 @@ class Catalog:
         db.execute(delete(records).where(records.c.record_id == record_id))
         return key is not None
 
+    def checks(self, record_id: str) -> list[tuple[str, bool]]:
+        """Every verification of a record the catalog knows: (time, passed), oldest first."""
+        with self.engine.connect() as db:
+            return [(at, bool(ok)) for at, ok in db.execute(
+                select(verifications.c.at, verifications.c.ok)
+                .where(verifications.c.record_id == record_id).order_by(verifications.c.at))]
+
     def add_check(self, record_id: str, at: str, ok: bool) -> None:
         """Note one more verification of a catalogued record."""
         with self.transaction() as db:
@@ -335,6 +344,21 @@ class Catalog:
     def count(self) -> int:
         with self.engine.connect() as db:
             return db.execute(select(func.count()).select_from(records)).scalar_one()
+
+
+def create_tables(schema: MetaData, engine: Engine, attempts: int = 5) -> None:
+    """Make the tables of ``schema`` that are missing, safely when several processes open a
+    new catalog at once: SQLAlchemy looks before it creates, so two of them can both find a
+    table missing and the second CREATE fails. Looking again finds it made; a failure that
+    persists is real and raised."""
+    for attempt in range(attempts):
+        try:
+            schema.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def mark_changed(db: Connection, removed: bool) -> None:
@@ -391,28 +415,35 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def index_package(catalog: Catalog, record_dir: Path) -> str:
-    """Catalog one committed record folder; return its id."""
-    row, texts, checks = read_package(record_dir)
+def index_package(catalog: Catalog, record_dir: Path,
+                  later_checks: list[dict[str, Any]] | None = None) -> str:
+    """Catalog one committed record object; return its id. ``later_checks`` are its entries
+    of the checks log (None: read them from the log; a record just committed has none)."""
+    row, texts, checks = read_package(record_dir, later_checks)
     catalog.add(row, texts, checks)
     return row["record_id"]
 
 
-def read_package(record_dir: Path) -> tuple[dict[str, Any], list[str], list[tuple[str, bool]]]:
-    """What the catalog holds of one committed record folder: row, page texts, checks."""
-    record = read_sidecar(record_dir)
-    texts = [p.read_text(encoding="utf-8")
-             for p in sorted((record_dir / "pages").glob("*.txt"))]
-    return row_of(record), texts, checks_of(record, record_dir.parent)
+def read_package(record_dir: Path, later_checks: list[dict[str, Any]] | None = None
+                 ) -> tuple[dict[str, Any], list[str], list[tuple[str, bool]]]:
+    """What the catalog holds of one committed record object: row, page texts, checks."""
+    paths = RecordPaths(record_dir, record_dir.name)
+    record = paths.read_sidecar()
+    pages = sorted(logical for logical in paths.inventory.state()
+                   if logical.startswith("pages/") and logical.endswith(".txt"))
+    texts = [paths.folder.joinpath(paths.inventory.content_path(logical) or logical)
+             .read_text(encoding="utf-8") for logical in pages]
+    if later_checks is None:
+        later_checks = read_checks(home_of(record_dir.parent)).get(paths.record_id, [])
+    return row_of(record), texts, checks_of(record, record_events(paths) + later_checks)
 
 
-def checks_of(record: dict[str, Any], archive: Path) -> list[tuple[str, bool]]:
-    """Every verification of a record: before it was stored (its provenance), and after (its
-    event log)."""
+def checks_of(record: dict[str, Any], later: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """Every verification of a record: before it was stored (its provenance), and after (the
+    checks log, and the events its versions carry)."""
     found = [(e["time"], e.get("outcome") == "success") for e in record.get("provenance", [])
              if e.get("type") == "verified"]
-    found += [(e["time"], e.get("outcome") == "success")
-              for e in read_events(archive, record["record_id"])
+    found += [(e["time"], e.get("outcome") == "success") for e in later
               if e.get("type") in ("verified", "fixity")]
     return sorted(found)
 

@@ -1,59 +1,134 @@
-"""The fixity audit: re-hash and re-verify archived copies, and log an event for each.
+"""The fixity audit: every record against its object and the archive's signed log, and the
+archive as a whole against the log: nothing missing, nothing added, nothing unreadable.
 
-``records verify --all`` checks everything now; the scheduled flow checks a nightly sample,
-taking the records whose last check is oldest first, so the whole archive is covered in turn
-without reading all of it every night.
+``records verify --all`` checks everything now; the scheduled flow checks the log and a
+nightly sample, taking the records whose last check is oldest first, so the whole archive is
+covered in turn without reading all of it every night. Each record's outcome is written to the
+checks log. A record that cannot even be read is a named failure, never the end of the run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import x509
 
 from archive.index import Catalog
+from archive.signing.heads import LogState, read_log
 from archive.signing.verify import Check, Verdict, verify_record
 from archive.store import (
     Event,
     UnknownRecord,
-    append_event,
-    read_events,
+    append_check,
+    home_of,
+    is_record_id,
+    read_checks,
     record_ids,
     record_paths,
     recover,
 )
 
+# What an OCFL storage root holds besides its objects (OCFL 1.1, section 4.1), and the folder
+# a file system puts at the root of a volume mounted there.
+ROOT_FILES = {"0=ocfl_1.1", "ocfl_1.1.md", "ocfl_layout.json", "extensions", "lost+found"}
 
-def check_fixity(archive: Path, record_ids: list[str], roots: list[x509.Certificate],
-                 event_type: str = "verified", catalog: Catalog | None = None
-                 ) -> list[Verdict]:
-    """Verify each record and append the outcome to its event log (and, given a catalog,
-    to its verifications there, which the roadmap counts)."""
+
+@dataclass
+class ArchiveVerdict:
+    """The log as a whole, and every record: ``ok`` only when all of it is."""
+
+    log: dict[str, Check]
+    records: list[Verdict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.log.values()) and all(v.ok for v in self.records)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok,
+                "log": {n: {"ok": c.ok, "detail": c.detail} for n, c in self.log.items()},
+                "records": [v.as_dict() for v in self.records]}
+
+
+def check_fixity(archive: Path, ids: list[str], roots: list[x509.Certificate],
+                 event_type: str = "verified", catalog: Catalog | None = None,
+                 log: LogState | None = None) -> list[Verdict]:
+    """Verify each record (against ``log``, read now when not given) and write the outcome to
+    the checks log (and, given a catalog, to its verifications, which the roadmap counts)."""
+    home = home_of(archive)
     recover(archive)
+    state = log or read_log(home, roots, all_signatures=False)
     verdicts = []
-    for record_id in record_ids:
+    for record_id in ids:
         try:
             folder = record_paths(archive, record_id).folder
         except UnknownRecord as exc:  # not an id: nothing to read, nothing to log
             verdicts.append(Verdict(exc.record_id, archive,
-                                    {"package": Check(False, f"{exc.reason}: not a record id")}))
+                                    {"object": Check(False, f"{exc.reason}: not a record id")}))
             continue
-        verdict = verify_record(folder, roots)
+        verdict = _verified(folder, roots, state)
         if folder.is_dir():
             detail = "all checks passed" if verdict.ok else "; ".join(verdict.failures())
             event = Event(event_type, "success" if verdict.ok else "failure", detail)
-            append_event(archive, record_id, event)
+            append_check(home, record_id, event)
             if catalog is not None and catalog.get(record_id) is not None:
                 catalog.add_check(record_id, event.time, verdict.ok)
         verdicts.append(verdict)
     return verdicts
 
 
-def due_for_check(archive: Path, count: int) -> list[str]:
+def _verified(folder: Path, roots: list[x509.Certificate], state: LogState) -> Verdict:
+    try:
+        return verify_record(folder, roots, state.record_check)
+    except Exception as exc:  # a record broken in a way no check foresaw: say so, go on
+        return Verdict(folder.name, folder, {"object": Check(
+            False, f"the record cannot be read: {type(exc).__name__}: {exc}"[:300])})
+
+
+def verify_archive(archive: Path, roots: list[x509.Certificate],
+                   catalog: Catalog | None = None, sample: int | None = None,
+                   event_type: str = "verified") -> ArchiveVerdict:
+    """The log, then every record the log or the archive holds (or a ``sample`` of those due
+    for a check), then whatever else lies in the storage root."""
+    home = home_of(archive)
+    recover(archive)
+    state = read_log(home, roots)
+    logged = set(state.contents.latest())
+    on_disk = set(record_ids(archive))
+    everything = sorted(logged | on_disk)
+    wanted = due_for_check(archive, sample, everything) if sample else everything
+    verdict = ArchiveVerdict(dict(state.checks))
+    verdict.records = check_fixity(archive, wanted, roots, event_type, catalog, state)
+    verdict.records += [Verdict(name, archive / name, {"object": Check(False, why)})
+                        for name, why in stray(archive, on_disk | logged)]
+    return verdict
+
+
+def stray(archive: Path, objects: set[str]) -> list[tuple[str, str]]:
+    """What lies in the storage root that is neither a record's object nor the root's own
+    files: added behind records' back."""
+    if not archive.is_dir():
+        return []
+    found = []
+    for entry in sorted(archive.iterdir()):
+        if entry.name in ROOT_FILES or entry.name in objects:
+            continue
+        kind = "a folder" if entry.is_dir() else "a file"
+        why = "not a record's OCFL object" if is_record_id(entry.name) else "not a record"
+        found.append((entry.name, f"{kind} in the archive that is {why}"))
+    return found
+
+
+def due_for_check(archive: Path, count: int, among: list[str] | None = None) -> list[str]:
     """The ``count`` records checked longest ago (never-checked ones first)."""
+    checks = read_checks(home_of(archive))
+
     def last_check(record_id: str) -> str:
-        times = [e["time"] for e in read_events(archive, record_id)
-                 if e["type"] in ("fixity", "verified")]
+        times = [e["time"] for e in checks.get(record_id, [])
+                 if e.get("type") in ("fixity", "verified")]
         return max(times, default="")
 
-    return sorted(record_ids(archive), key=lambda r: (last_check(r), r))[:count]
+    candidates = among if among is not None else record_ids(archive)
+    return sorted(candidates, key=lambda r: (last_check(r), r))[:count]

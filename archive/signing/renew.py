@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from archive.signing.sign import ArchiveSigner, SignOptions, renew
-from archive.store import committed_record, read_sidecar, replace_copy
+from archive.signing.sign import ArchiveSigner, SignOptions, public_url, renew
+from archive.store import (
+    EVENTS,
+    RENEWALS,
+    Event,
+    committed_record,
+    home_of,
+    new_version,
+    read_sidecar,
+    with_event,
+    work_dir,
+)
 from config.errors import UsageError
 
 
@@ -39,13 +51,14 @@ def last_timestamp_expiry(pdf: Path) -> datetime | None:
 
 
 def is_due(record_dir: Path, within_days: int) -> bool:
-    expiry = last_timestamp_expiry(record_dir / f"{record_dir.name}.pdf")
+    expiry = last_timestamp_expiry(committed_record(record_dir.parent, record_dir.name).pdf)
     return expiry is not None and expiry <= datetime.now(UTC) + timedelta(days=within_days)
 
 
 def renew_record(archive: Path, record_id: str, signer: ArchiveSigner,
                  options: SignOptions) -> dict[str, Any]:
-    """Add a document time-stamp to a B-LTA record; return the renewal entry recorded."""
+    """Add a document time-stamp to a B-LTA record, as a new version of its object (the
+    renewed PDF, ``renewals.json`` and the ``renewed`` event); return the renewal entry."""
     paths = committed_record(archive, record_id)
     level = signature_level_of(paths.folder)
     if level != "B-LTA":
@@ -53,8 +66,19 @@ def renew_record(archive: Path, record_id: str, signer: ArchiveSigner,
     data = paths.pdf.read_bytes()
     renewed = renew(signer, options, data)
     entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
-             "tsa_url": options.tsa_url,
+             "tsa_url": public_url(options.tsa_url),
              "previous_sha256": hashlib.sha256(data).hexdigest(),
              "pdf_sha256": hashlib.sha256(renewed).hexdigest()}
-    replace_copy(archive, record_id, renewed, entry)
+    earlier = json.loads(paths.renewals.read_text(encoding="utf-8")) if paths.renewals else []
+    event = Event("renewed", "success", f"document time-stamp from {entry['tsa_url']}",
+                  checksums_in={"pdf": entry["previous_sha256"]},
+                  checksums_out={"pdf": entry["pdf_sha256"]})
+    scratch_root = work_dir(home_of(archive))
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
+        events = with_event(paths, event, Path(scratch) / EVENTS)
+    new_version(archive, record_id, {
+        paths.pdf.name: renewed,
+        RENEWALS: json.dumps([*earlier, entry], indent=2, ensure_ascii=False).encode(),
+        EVENTS: events}, message="renewal: a fresh document time-stamp")
     return entry

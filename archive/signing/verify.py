@@ -1,6 +1,8 @@
 """Verifying an archival copy: every promise the record makes, checked one by one, offline.
 
-A copy passes only if the package is intact, the PDF is byte for byte what was recorded, the
+A copy passes only if its OCFL object is intact (every file its inventory names, with its
+SHA-512, and nothing added), the log holds that very version under a signed head (checked by
+the caller, ``archive.signing.heads``), the PDF is byte for byte what was recorded, the
 certification signature is intact, valid and from the recorded, trusted certificate, nothing
 but DSS and time-stamp updates came after it, a B-LTA copy gets an AdES "passed" verdict,
 the XMP signed is the XMP the record describes (pyHanko's difference analysis lets a later
@@ -43,7 +45,14 @@ from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolic
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from archive.signing.sign import FIELD_NAME
-from archive.store import RecordPaths, descriptive_from, dublin_core, read_sidecar, verify_package
+from archive.store import (
+    Inventory,
+    ObjectDamaged,
+    RecordPaths,
+    check_object,
+    descriptive_from,
+    dublin_core,
+)
 from ocr.xmp import read_info
 
 ACCEPTED_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
@@ -53,6 +62,10 @@ ACCEPTED_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 class Check:
     ok: bool
     detail: str
+
+
+LogCheck = Callable[[str, Inventory | None], Check]
+"""Whether the log holds a record's current version: (record id, inventory) -> check."""
 
 
 @dataclass
@@ -85,29 +98,46 @@ class Expected:
 
 
 def expected_of(record_dir: Path) -> tuple[str, Expected, dict[str, Any]]:
-    record = read_sidecar(record_dir)
+    paths = RecordPaths(record_dir, record_dir.name)
+    record = paths.read_sidecar()
     signature = record.get("signature") or {}
-    renewals = _renewals(record_dir)
+    renewals = _renewals(paths)
     current = renewals[-1]["pdf_sha256"] if renewals else signature.get("pdf_sha256")
     dc = dublin_core(descriptive_from(record), record["record_id"])
     return record["record_id"], Expected(current, signature or None, dc), record
 
 
-def _renewals(record_dir: Path) -> list[dict[str, Any]]:
-    path = RecordPaths(record_dir, record_dir.name).renewals
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+def _renewals(paths: RecordPaths) -> list[dict[str, Any]]:
+    path = paths.renewals
+    return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else []
 
 
-def verify_record(record_dir: Path, roots: list[x509.Certificate]) -> Verdict:
-    """Verify an archived record folder ``archive/<record id>``."""
+def verify_record(record_dir: Path, roots: list[x509.Certificate],
+                  log: LogCheck | None = None) -> Verdict:
+    """Verify an archived record object ``archive/<record id>``; ``log`` says whether the
+    archive's log holds the object's current version (``archive.signing.heads``)."""
     verdict = Verdict(record_dir.name, record_dir)
-    if not RecordPaths(record_dir, record_dir.name).committed:
-        verdict.checks["package"] = Check(False, f"no record at {record_dir}")
+    paths = RecordPaths(record_dir, record_dir.name)
+    if not paths.committed:
+        verdict.checks["object"] = Check(False, f"no record at {record_dir}")
+        if log is not None:
+            verdict.checks["log"] = log(record_dir.name, None)
         return verdict
-    problems = verify_package(record_dir)
-    verdict.checks["package"] = Check(not problems, "; ".join(problems) or
-                                      "every file matches manifest-sha256.txt")
-    record_id, expected, _ = expected_of(record_dir)
+    problems = check_object(record_dir)
+    verdict.checks["object"] = Check(not problems, "; ".join(problems[:10]) or
+                                     "every file matches the OCFL inventory")
+    try:
+        inventory = paths.inventory
+    except ObjectDamaged as exc:
+        verdict.checks["object"] = Check(False, exc.reason)
+        return verdict
+    if log is not None:
+        verdict.checks["log"] = log(record_dir.name, inventory)
+    try:
+        record_id, expected, _ = expected_of(record_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        verdict.checks["sidecar"] = Check(False, f"record.json cannot be read: {_short(exc)}")
+        return verdict
     pdf = RecordPaths(record_dir, record_id).pdf
     if not pdf.is_file():
         verdict.checks["file"] = Check(False, f"the archival copy {pdf.name} is missing")
@@ -118,15 +148,30 @@ def verify_record(record_dir: Path, roots: list[x509.Certificate]) -> Verdict:
 def verify_file(pdf: Path, roots: list[x509.Certificate]) -> Verdict:
     """Verify a loose copy (e.g. one downloaded): its own signature, trust and PDF/A.
 
-    If the file lies in a record folder, the record's expectations apply too.
+    If the file is a record's current copy in the archive, the record's expectations apply
+    too.
     """
-    if RecordPaths(pdf.parent, pdf.parent.name).committed and pdf.stem == pdf.parent.name:
-        return verify_record(pdf.parent, roots)
+    record = _record_holding(pdf)
+    if record is not None:
+        return verify_record(record, roots)
     verdict = Verdict(None, pdf)
     if not pdf.is_file():
         verdict.checks["file"] = Check(False, f"{pdf} does not exist")
         return verdict
     return _verify_pdf(pdf.read_bytes(), verdict, roots, Expected())
+
+
+def _record_holding(pdf: Path) -> Path | None:
+    """The record object whose current copy ``pdf`` is (``archive/<id>/vN/content/<id>.pdf``),
+    if it is one."""
+    for folder in pdf.resolve().parents:
+        paths = RecordPaths(folder, folder.name)
+        if paths.committed:
+            try:
+                return folder if paths.pdf == pdf.resolve() else None
+            except ObjectDamaged:
+                return None
+    return None
 
 
 def verify_bytes(data: bytes, roots: list[x509.Certificate], expected: Expected,

@@ -1,25 +1,37 @@
-"""The record store: what a record is on disk, how it is named, and how it is committed.
+"""The record store: what a record is on disk, how it is named, committed and logged.
 
-A record is a write-once folder under ``RECORDS_HOME/archive`` (``layout``), named by an id of
-one grammar (``ids``), built in staging and committed by one rename (``packages``), described
-by its sidecar (``record``: descriptive, technical and provenance metadata) and followed by an
-append-only, hash-chained log of later events (``events``, ``chain``). Every other wing stands
-on this one; it imports none of them.
+Each record is an OCFL object in the archive's storage root (``objects``, ``layout``), named
+by an id of one grammar (``ids``), built in staging and committed by one rename, a change
+being a new version (``packages``), and described by its sidecar (``record``: descriptive,
+technical and provenance metadata). Every version is a leaf of the archive's log, a Merkle
+tree whose heads the signing wing signs (``archivelog``, ``merkle``); checks of a record and
+the audit trail are hash-chained logs (``events``, ``chain``) whose lengths those heads
+record. Every other wing stands on this one; it imports none of them.
 """
 
 import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "archivelog": ["ArchiveLog", "ChainHead", "Leaf", "LogContents", "StoredHead",
+                   "TreeHead", "canonical"],
     "chain": ["GENESIS", "ChainedLog"],
     "classification": ["FULL_CLEARANCE", "LEVELS", "level_of"],
-    "events": ["append_event", "check_events", "read_events"],
+    "events": ["append_check", "read_checks", "record_events", "with_event"],
     "files": ["copy_tree_verified", "copy_verified", "make_read_only", "sha256_file",
               "write_atomic", "write_json"],
     "ids": ["is_record_id", "unit_code"],
-    "layout": ["RecordPaths", "UnknownRecord", "archive_root", "committed_record",
-               "events_path", "read_sidecar", "record_paths"],
-    "packages": ["Stored", "known_record", "record_ids", "recover", "replace_copy",
-                 "reserve_id", "store_record", "verify_package"],
+    "layout": ["EVENTS", "RENEWALS", "SIDECAR", "RecordPaths", "UnknownRecord",
+               "archive_root", "audit_log_path", "chained_logs", "checks_log_path",
+               "committed_record", "home_of", "log_dir", "read_sidecar", "record_paths",
+               "work_dir"],
+    "migrate": ["LEGACY", "Migrated", "Migration", "is_legacy", "legacy_size",
+                "migrate_archive"],
+    "merkle": ["consistency_proof", "inclusion_proof", "leaf_hash", "merkle_root",
+               "verify_consistency", "verify_inclusion"],
+    "objects": ["INVENTORY", "Inventory", "ObjectDamaged", "check_object",
+                "init_storage_root", "read_inventory", "sha512_file"],
+    "packages": ["Stored", "known_record", "new_version", "record_ids", "recover",
+                 "reserve_id", "store_record"],
     "record": ["BCP47", "Descriptive", "Event", "descriptive_from", "dublin_core", "now",
                "sidecar"],
 })

@@ -2,10 +2,11 @@
 
 Each line carries ``previous``, the SHA-256 of the line before it (zeros for the first).
 Deleting, inserting, reordering or editing a line breaks the chain at that point, which
-:meth:`ChainedLog.check` reports. Appends are serialised with a file lock, so several processes (or
-machines on a POSIX shared folder) can write one log. Cutting lines off the *end* leaves a
-valid shorter chain: that is caught only by comparing with a head kept elsewhere (see
-``records audit verify --head HASH``).
+:meth:`ChainedLog.check` reports. Appends are serialised with a file lock, so several
+processes (or machines on a POSIX shared folder) can write one log. Cutting lines off the
+*end*, or rewriting a line and every line after it, leaves a valid chain: that is caught by
+the signed heads of the archive's log, which record each chained log's length and last hash
+(``archive.store.archivelog``), or by a head kept elsewhere (``records audit verify --head``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ class ChainedLog:
     path: Path
 
     def append(self, entry: dict[str, Any]) -> str:
-        """Add one entry after the last line; return the new line's hash (the log's head)."""
+        """Add one entry after the last line; return the new line's hash (the log's head).
+
+        A last line left half-written (a crash, a full disk) is ended first, so the new entry
+        is never glued onto it; the damaged line stays, for :meth:`check` to name."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -36,31 +40,53 @@ class ChainedLog:
             previous = hashlib.sha256(last).hexdigest() if last else GENESIS
             line = json.dumps({**entry, "previous": previous}, ensure_ascii=False,
                               sort_keys=True).encode()
-            handle.write(line + b"\n")
+            handle.seek(0, os.SEEK_END)
+            ended = handle.tell() == 0 or _ends_a_line(handle)
+            handle.write((b"" if ended else b"\n") + line + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
         return hashlib.sha256(line).hexdigest()
 
+    def lines(self) -> list[bytes]:
+        return self.path.read_bytes().splitlines() if self.path.is_file() else []
+
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
-            return []
-        return [json.loads(line) for line in self.path.read_bytes().splitlines()
-                if line.strip()]
+        """The entries, in order; a damaged line (not a JSON entry) is left out (``check``
+        names it)."""
+        return [entry for line in self.lines() if (entry := _entry(line)) is not None]
 
     def check(self) -> tuple[list[str], str]:
         """Where the chain is broken (empty: intact), and the hash of its last line."""
-        if not self.path.is_file():
-            return [], GENESIS
         problems, previous = [], GENESIS
-        for number, line in enumerate(self.path.read_bytes().splitlines(), start=1):
-            try:
-                claimed = json.loads(line).get("previous")
-            except ValueError:
-                claimed = None
-            if claimed != previous:
+        for number, line in enumerate(self.lines(), start=1):
+            entry = _entry(line)
+            if entry is None:
+                problems.append(f"line {number} is damaged: not a JSON entry")
+            elif entry.get("previous") != previous:
                 problems.append(f"line {number} does not follow line {number - 1}")
             previous = hashlib.sha256(line).hexdigest()
         return problems, previous
+
+    def head_at(self, entries: int) -> str | None:
+        """The hash of line ``entries`` (GENESIS for 0): what a signed head of the log's
+        first ``entries`` lines recorded. None when the log is shorter."""
+        lines = self.lines()
+        if entries > len(lines):
+            return None
+        return hashlib.sha256(lines[entries - 1]).hexdigest() if entries else GENESIS
+
+
+def _entry(line: bytes) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _ends_a_line(handle: BinaryIO) -> bool:
+    handle.seek(-1, os.SEEK_END)
+    return handle.read(1) == b"\n"
 
 
 def _last_line(handle: BinaryIO, block: int = 1 << 16) -> bytes:

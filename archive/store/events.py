@@ -1,32 +1,48 @@
-"""Events that happen to a record after it was committed (fixity checks, verifications, renewals).
+"""What happened to a record after it was committed.
 
-A committed package is write-once, so later events go to an append-only, hash-chained log
-beside the archive, ``archive/.events/<record id>.jsonl`` (see ``archive.store.chain``).
+Events that change a record (a renewal; later, a correction) go into the new version they
+make: the object's ``events.jsonl``, covered by its inventory like every other file.
+Verifications and fixity checks change nothing, so they are not versions: they go to the
+archive's checks log (``log/checks.jsonl``), one hash-chained line per check, whose length and
+last hash every signed tree head records.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from archive.store.chain import ChainedLog
-from archive.store.layout import events_path
+from archive.store.layout import RecordPaths, checks_log_path
 from archive.store.record import Event
 
 
-def _log(archive: Path, record_id: str) -> ChainedLog:
-    return ChainedLog(events_path(archive, record_id))
+def append_check(home: Path, record_id: str, event: Event) -> None:
+    """Log one verification or fixity check of a record."""
+    ChainedLog(checks_log_path(home)).append({"record_id": record_id, **asdict(event)})
 
 
-def append_event(archive: Path, record_id: str, event: Event) -> None:
-    _log(archive, record_id).append(asdict(event))
+def read_checks(home: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every check logged, by record id, oldest first (one read of the whole log)."""
+    checks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in ChainedLog(checks_log_path(home)).read():
+        checks[str(entry.get("record_id"))].append(entry)
+    return dict(checks)
 
 
-def read_events(archive: Path, record_id: str) -> list[dict[str, Any]]:
-    return _log(archive, record_id).read()
+def record_events(paths: RecordPaths) -> list[dict[str, Any]]:
+    """The events the record's current version carries (renewals; for a record migrated from
+    the first layout, its earlier later-events log as it was)."""
+    events = paths.events
+    return ChainedLog(events).read() if events else []
 
 
-def check_events(archive: Path, record_id: str) -> list[str]:
-    """Where the record's log is broken (empty: every line follows the one before)."""
-    return _log(archive, record_id).check()[0]
+def with_event(paths: RecordPaths, event: Event, staged: Path) -> bytes:
+    """The record's ``events.jsonl`` with ``event`` appended (chained), built in ``staged``
+    (a scratch file): the bytes a new version carries."""
+    current = paths.events
+    staged.write_bytes(current.read_bytes() if current else b"")
+    ChainedLog(staged).append(asdict(event))
+    return staged.read_bytes()

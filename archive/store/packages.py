@@ -1,9 +1,15 @@
-"""Committing a record to the archive: staged, checksummed, renamed into place, read-only.
+"""Committing records to the archive: staged, made an OCFL object, renamed into place, logged.
 
-A record is a folder ``archive/<record id>/`` holding the PDF/A, the original scans byte for
-byte, each page's text, ALTO and hOCR, the ``record.json`` sidecar and ``manifest-sha256.txt``
-over all of it. It is built in ``archive/.staging`` and appears by one rename, so a crash
-leaves either no record or a whole one. Identical scans map to one record (content hash).
+A record is built in ``work/staging`` (the PDF/A, the original scans byte for byte, each
+page's text, ALTO and hOCR, the ``record.json`` sidecar), made an OCFL object there, and
+appears in the archive by one rename: a crash leaves either no record or a whole one. Its
+version is then entered in the archive's log. A change (a renewal) is a new version of a
+staged copy, swapped in by two renames; nothing in a committed object is rewritten.
+
+Between the rename and the log entry a crash would leave a record the log does not know, so
+an *intent* (``work/intents/<id>.json``: the id, version and inventory digest just made) is
+written before the rename and removed after the entry: :func:`recover` finishes what it
+names, and only that. Identical scans map to one record (content hash).
 """
 
 from __future__ import annotations
@@ -17,16 +23,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.store.files import (
-    copy_tree_verified,
-    make_read_only,
-    sha256_file,
-    write_atomic,
-    write_json,
-)
-from archive.store.ids import id_prefix
+from archive.store.archivelog import ArchiveLog, Leaf
+from archive.store.files import copy_tree_verified, make_read_only, write_atomic, write_json
+from archive.store.ids import id_prefix, is_record_id
 from archive.store.ids import record_id as nth_record_id
-from archive.store.layout import MANIFEST, SIDECAR, RecordPaths
+from archive.store.layout import SIDECAR, RecordPaths, home_of, work_dir
+from archive.store.objects import (
+    INVENTORY,
+    Inventory,
+    add_version,
+    create_object,
+    init_storage_root,
+    read_inventory,
+)
+
+STAGING = "records-staging"  # the storage root's local extension folder records builds in
 
 
 @dataclass(frozen=True)
@@ -39,8 +50,9 @@ class Stored:
 @contextmanager
 def _locked(archive: Path) -> Iterator[None]:
     """Serialise id allocation between threads and processes sharing the archive."""
-    archive.mkdir(parents=True, exist_ok=True)
-    with (archive / ".lock").open("a") as handle:
+    work = work_dir(home_of(archive))
+    work.mkdir(parents=True, exist_ok=True)
+    with (work / "lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -51,24 +63,25 @@ def _locked(archive: Path) -> Iterator[None]:
 def reserve_id(archive: Path, content_sha: str, unit: str, year: int) -> tuple[str, bool]:
     """The record id for these scans: the one reserved before, or the next free number.
 
-    The reservation (``.by-hash/<sha>``) is written before the record is committed, so a
+    The reservation (``work/by-hash/<sha>``) is written before the record is committed, so a
     crash between the two makes a rerun reuse the id rather than mint a second record.
     """
+    work = work_dir(home_of(archive))
     with _locked(archive):
         reserved = _reserved_id(archive, content_sha)
         if reserved:
             return reserved, (archive / reserved).is_dir()
         prefix = id_prefix(unit, year)
-        counter = archive / ".ids" / prefix
+        counter = work / "ids" / prefix
         last = int(counter.read_text(encoding="utf-8")) if counter.is_file() else 0
         record_id = nth_record_id(prefix, last + 1)
         write_atomic(counter, str(last + 1).encode())
-        write_atomic(archive / ".by-hash" / content_sha, record_id.encode())
+        write_atomic(work / "by-hash" / content_sha, record_id.encode())
         return record_id, False
 
 
 def _reserved_id(archive: Path, content_sha: str) -> str | None:
-    pointer = archive / ".by-hash" / content_sha
+    pointer = work_dir(home_of(archive)) / "by-hash" / content_sha
     return pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
 
 
@@ -99,100 +112,143 @@ def store_record(
     if record_id is None:
         record_id, exists = reserve_id(archive, content_sha, unit, year)
     final = archive / record_id
-    exists = exists or final.is_dir()
-    if exists:
+    if exists or final.is_dir():
+        recover(archive)  # committed by a run that died before logging it: log it now
         return Stored(record_id, final, duplicate=True)
-    stage = archive / ".staging" / f"{record_id}.{uuid.uuid4().hex}"
-    stage.mkdir(parents=True)
-    staged = RecordPaths(stage, record_id)
+    stage = staging_for(archive, record_id)
+    content = stage / "content"
+    staged = RecordPaths(content, record_id)
     try:
-        shutil.copyfile(pdf, staged.pdf)
-        originals = copy_tree_verified(source, stage / "originals")
+        content.mkdir(parents=True)
+        shutil.copyfile(pdf, content / f"{record_id}.pdf")
+        originals = copy_tree_verified(source, content / "originals")
         for number, page_dir in enumerate(page_dirs, start=1):
             for name, suffix in (("page.txt", "txt"), ("page.xml", "alto.xml"),
                                  ("page.hocr", "hocr")):
                 if (page_dir / name).is_file():
-                    target = stage / "pages" / f"{number:04d}.{suffix}"
+                    target = content / "pages" / f"{number:04d}.{suffix}"
                     target.parent.mkdir(exist_ok=True)
                     shutil.copyfile(page_dir / name, target)
-        write_json(staged.sidecar, {**sidecar, "record_id": record_id, "originals": originals})
-        _write_manifest(stage)
-        make_read_only(stage)
-        stage.rename(final)
-    except BaseException:
-        _remove(stage)
-        raise
+        write_json(staged.folder / SIDECAR,
+                   {**sidecar, "record_id": record_id, "originals": originals})
+        inventory = create_object(record_id, content, stage / "object",
+                                  f"ingest of batch {sidecar.get('batch_id', '')}".strip())
+        commit_object(archive, stage / "object", final, inventory)
+    finally:
+        remove_tree(stage)
     return Stored(record_id, final, duplicate=False)
 
 
-def _write_manifest(stage: Path) -> None:
-    lines = [f"{sha256_file(p)}  {p.relative_to(stage).as_posix()}"
-             for p in sorted(stage.rglob("*")) if p.is_file()]
-    (stage / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+def staging_for(archive: Path, record_id: str) -> Path:
+    """A fresh folder to build an object in, on the archive's own file system (a rename into
+    place cannot cross file systems): a local extension folder of the storage root, which
+    OCFL lets hold anything."""
+    init_storage_root(archive)
+    return staging_root(archive) / f"{record_id}.{uuid.uuid4().hex}"
 
 
-def _remove(path: Path) -> None:
+def staging_root(archive: Path) -> Path:
+    return archive / "extensions" / STAGING
+
+
+def _intent(archive: Path, record_id: str) -> Path:
+    return work_dir(home_of(archive)) / "intents" / f"{record_id}.json"
+
+
+def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory,
+                  replacing: Path | None = None, log: bool = True) -> None:
+    """Rename a staged object into place and log its version (unless ``log`` is off);
+    ``replacing`` is where the version before it is moved aside (a new version), None for a
+    new record."""
+    make_read_only(staged)
+    # A folder moved to another parent must be writable (its ".." entry changes), so the
+    # object's own folder is made read-only only once it is in place.
+    staged.chmod(0o755)
+    init_storage_root(archive)
+    intent = _intent(archive, inventory.id)
+    if log:
+        write_json(intent, {"record_id": inventory.id, "version": inventory.head,
+                            "inventory_sha512": inventory.sha512})
+    if replacing is not None:
+        final.chmod(0o755)
+        final.rename(replacing)
+    try:
+        staged.rename(final)
+    except BaseException:
+        if replacing is not None:
+            replacing.rename(final)
+            final.chmod(0o555)
+        intent.unlink(missing_ok=True)
+        raise
+    final.chmod(0o555)
+    if log:
+        ArchiveLog(home_of(archive)).append(Leaf(inventory.id, inventory.head,
+                                                 inventory.sha512))
+    intent.unlink(missing_ok=True)
+
+
+def new_version(archive: Path, record_id: str, files: dict[str, bytes], message: str) -> Path:
+    """Commit a new version of a record in which each logical path of ``files`` holds the
+    bytes given and every other file is carried forward; return the object's folder.
+
+    The object is copied to staging and the version added there; then the old folder steps
+    aside and the new one takes its place, each by one rename. :func:`recover` undoes a crash
+    between the two, and logs a version a crash left unlogged.
+    """
+    final = archive / record_id
+    stage = staging_for(archive, record_id)
+    try:
+        shutil.copytree(final, stage / "object")
+        for sub in [stage / "object", *(stage / "object").rglob("*")]:
+            sub.chmod(0o755 if sub.is_dir() else 0o644)
+        for logical, data in files.items():
+            target = stage / "new" / logical
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        inventory = add_version(stage / "object", stage / "new", message)
+        old = stage.with_name(f"{record_id}.old")
+        commit_object(archive, stage / "object", final, inventory, replacing=old)
+        remove_tree(old)
+    finally:
+        remove_tree(stage)
+    return final
+
+
+def remove_tree(path: Path) -> None:
+    if not path.exists():
+        return
     for sub in [path, *path.rglob("*")]:
-        if sub.is_dir():
+        if sub.is_dir() and not sub.is_symlink():
             sub.chmod(0o755)
     shutil.rmtree(path, ignore_errors=True)
 
 
-def verify_package(record: Path) -> list[str]:
-    """Files whose checksum no longer matches ``manifest-sha256.txt`` (empty: intact)."""
-    problems = []
-    for line in (record / MANIFEST).read_text(encoding="utf-8").splitlines():
-        digest, _, name = line.partition("  ")
-        path = record / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        elif sha256_file(path) != digest:
-            problems.append(f"{name}: changed")
-    return problems
-
-
-def replace_copy(archive: Path, record_id: str, data: bytes, renewal: dict) -> Path:
-    """Swap in a renewed PDF (the old one plus an incremental update), as a whole new package.
-
-    The package is copied to staging, the PDF replaced, the renewal appended to
-    ``renewals.json`` and the manifest rewritten; then the old folder steps aside and the new
-    one takes its place, each by one rename. :func:`recover` undoes a crash between the two.
-    """
-    final = archive / record_id
-    stage = archive / ".staging" / f"{record_id}.{uuid.uuid4().hex}"
-    shutil.copytree(final, stage)
-    staged = RecordPaths(stage, record_id)
-    try:
-        for sub in [stage, *stage.rglob("*")]:
-            sub.chmod(0o755 if sub.is_dir() else 0o644)
-        staged.pdf.write_bytes(data)
-        log = staged.renewals
-        entries = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else []
-        write_json(log, [*entries, renewal])
-        staged.manifest.unlink()
-        _write_manifest(stage)
-        make_read_only(stage)
-        old = archive / ".staging" / f"{record_id}.old"
-        final.rename(old)
-        stage.rename(final)
-    except BaseException:
-        _remove(stage)
-        raise
-    _remove(old)
-    return final
-
-
 def recover(archive: Path) -> list[str]:
-    """Put back records a crash left aside mid-renewal; return their ids."""
-    restored = []
-    for old in (archive / ".staging").glob("*.old") if (archive / ".staging").is_dir() else []:
+    """Finish what a crash interrupted: put back objects left aside mid-way through a new
+    version, and log the versions an intent names whose object is in place; return the ids
+    of the records touched."""
+    work = work_dir(home_of(archive))
+    touched = []
+    staging = staging_root(archive)
+    for old in staging.glob("*.old") if staging.is_dir() else []:
         record_id = old.name.removesuffix(".old")
-        if not (archive / record_id).exists():
+        if is_record_id(record_id) and not (archive / record_id).exists():
             old.rename(archive / record_id)
-            restored.append(record_id)
+            touched.append(record_id)
         else:
-            _remove(old)
-    return restored
+            remove_tree(old)
+    log = ArchiveLog(home_of(archive))
+    for intent in sorted((work / "intents").glob("*.json")) if (work / "intents").is_dir() \
+            else []:
+        said = json.loads(intent.read_text(encoding="utf-8"))
+        folder = archive / said["record_id"]
+        if (folder / INVENTORY).is_file():
+            inventory = read_inventory(folder)
+            if (inventory.head, inventory.sha512) == (said["version"], said["inventory_sha512"]):
+                log.ensure(Leaf(inventory.id, inventory.head, inventory.sha512))
+                touched.append(inventory.id)
+        intent.unlink()
+    return touched
 
 
 def record_ids(archive: Path) -> list[str]:
@@ -200,4 +256,4 @@ def record_ids(archive: Path) -> list[str]:
     if not archive.is_dir():
         return []
     return sorted(p.name for p in archive.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / SIDECAR).is_file())
+                  if p.is_dir() and is_record_id(p.name) and (p / INVENTORY).is_file())

@@ -18,25 +18,41 @@ from archive.index import Catalog
 from archive.signing import (
     DEFAULT_SERVICE_URL,
     WARNING,
+    ArchiveSigner,
+    Check,
     SigningError,
+    SignOptions,
     Verdict,
     check_fixity,
     dev_pki,
     init_dev_pki,
     is_due,
     load_signer,
+    read_log,
     renew_record,
+    sign_log,
     sign_options,
     signature_level_of,
     trust_roots,
+    verify_archive,
     verify_file,
+    verify_record,
 )
-from archive.store import Event, append_event, archive_root, record_ids, recover
+from archive.store import (
+    ArchiveLog,
+    archive_root,
+    is_legacy,
+    legacy_size,
+    migrate_archive,
+    record_ids,
+    recover,
+)
 from config.errors import ExitCode, RecordsError
 from config.settings import load_settings
 from records.cli.console import cli_user, err, fail, out, stop
 from records.runtime import quiet_pyhanko
 
+log_app = typer.Typer(no_args_is_help=True, help="The archive's signed log.")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys: a development PKI.")
 
 
@@ -76,11 +92,14 @@ def ensure_dev_pki(home: Path) -> None:
 def verify(
     ids: Annotated[list[str] | None, typer.Argument(metavar="RECORD_IDS", help="Record ids")
                ] = None,
-    all_records: Annotated[bool, typer.Option("--all", help="Every archived record")] = False,
+    all_records: Annotated[bool, typer.Option(
+        "--all", help="The whole archive against its signed log: every record, and nothing "
+                      "missing or added")] = False,
     file: Annotated[Path | None, typer.Option("--file", help="A PDF anywhere")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Verify archival copies: hashes, signature, trust, changes, AdES, XMP, PDF/A."""
+    """Verify archival copies: the log, the object, hashes, signature, trust, changes, AdES,
+    XMP, PDF/A. Exit 1 when anything is wrong."""
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()
@@ -91,9 +110,16 @@ def verify(
         roots = trust_roots(settings.signing, home)
     except SigningError as exc:
         fail(exc)
-    wanted = record_ids(archive) if all_records else list(ids or [])
-    verdicts = check_fixity(archive, wanted, roots,
-                            catalog=Catalog.open(settings.catalog_url())) if wanted else []
+    catalog = Catalog.open(settings.catalog_url())
+    log: dict[str, Check] = {}
+    verdicts: list[Verdict] = []
+    if all_records:
+        whole = verify_archive(archive, roots, catalog)
+        log, verdicts = whole.log, whole.records
+    elif ids:
+        state = read_log(home, roots, all_signatures=False)
+        log, verdicts = state.checks, check_fixity(archive, list(ids), roots, catalog=catalog,
+                                                   log=state)
     if file:
         verdicts.append(verify_file(file, roots))
     audit = AuditLog(home)
@@ -101,12 +127,29 @@ def verify(
         audit.record(cli_user(), "verify", record_id=verdict.record_id,
                      outcome="ok" if verdict.ok else "failed",
                      **({} if verdict.record_id else {"file": str(verdict.path)}))
+    ok = all(c.ok for c in log.values()) and all(v.ok for v in verdicts)
     if as_json:
-        out.print_json(json.dumps({"records": [v.as_dict() for v in verdicts]},
+        out.print_json(json.dumps({"ok": ok, "log": {n: {"ok": c.ok, "detail": c.detail}
+                                                      for n, c in log.items()},
+                                   "records": [v.as_dict() for v in verdicts]},
                                   ensure_ascii=False))
     else:
+        if log:
+            out.print(_log_table(log))
         out.print(_verdicts_table(verdicts))
-    raise typer.Exit(ExitCode.ok if all(v.ok for v in verdicts) else ExitCode.failure)
+    raise typer.Exit(ExitCode.ok if ok else ExitCode.failure)
+
+
+def _log_table(checks: dict[str, Check]) -> Table:
+    table = Table(title="the archive's log: " + ("intact" if all(c.ok for c in checks.values())
+                                                 else "FAILED"))
+    table.add_column("check", no_wrap=True)
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for name, check in checks.items():
+        table.add_row(name, "[green]ok[/green]" if check.ok else "[red]FAILED[/red]",
+                      escape(check.detail))
+    return table
 
 
 def _verdicts_table(verdicts: list[Verdict]) -> Table:
@@ -115,8 +158,8 @@ def _verdicts_table(verdicts: list[Verdict]) -> Table:
     table.add_column("result")
     table.add_column("what is wrong", overflow="fold")
     for v in verdicts:
-        table.add_row(v.record_id or str(v.path), "[green]ok[/green]" if v.ok else
-                      "[red]FAILED[/red]", "\n".join(v.failures()))
+        table.add_row(escape(v.record_id or str(v.path)), "[green]ok[/green]" if v.ok else
+                      "[red]FAILED[/red]", escape("\n".join(v.failures())))
     return table
 
 
@@ -142,20 +185,96 @@ def renew(
     if all_records:
         wanted = [r for r in record_ids(archive)
                   if signature_level_of(archive / r) == "B-LTA" and is_due(archive / r, within)]
-    failed = False
+    failed, renewed = False, 0
     for record_id in wanted:
         try:
             entry = renew_record(archive, record_id, signer, options)
-            append_event(archive, record_id, Event(
-                "renewed", "success", f"document time-stamp from {entry['tsa_url']}",
-                checksums_in={"pdf": entry["previous_sha256"]},
-                checksums_out={"pdf": entry["pdf_sha256"]}))
             err.print(f"{record_id}: renewed, now {entry['pdf_sha256'][:16]}...")
+            renewed += 1
         except RecordsError as exc:
             err.print(f"[red]{escape(record_id)}: {escape(exc.reason)}[/red]")
             failed = True
         except (OSError, ValueError) as exc:  # a damaged record: say so, renew the others
             err.print(f"[red]{escape(record_id)}: {escape(str(exc))}[/red]")
             failed = True
+    if renewed:
+        _sign_log(home, signer, options)
     err.print(f"{len(wanted)} record(s) considered")
     raise typer.Exit(ExitCode.failure if failed else ExitCode.ok)
+
+
+def _sign_log(home: Path, signer: ArchiveSigner, options: SignOptions) -> None:
+    head, fallback = sign_log(home, signer, options)
+    err.print(f"log head {head.number} signed: {head.tree_size} record versions"
+              + (f" (without a time-stamp: {fallback})" if fallback else ""))
+
+
+@log_app.command("sign")
+def log_sign() -> None:
+    """Sign a head of the archive's log as it is now (after each batch, renewal and
+    migration this happens by itself; run it from cron to cover the audit log too)."""
+    quiet_pyhanko()
+    settings = load_settings()
+    home = settings.home.resolve()
+    try:
+        signer = load_signer(settings.signing, home)
+        options = sign_options(settings.signing)
+    except SigningError as exc:
+        fail(exc)
+    _sign_log(home, signer, options)
+
+
+@log_app.command("show")
+def log_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The latest signed head: what an auditor keeps to check the archive later."""
+    stored, problems = ArchiveLog(load_settings().home.resolve()).heads()
+    for problem in problems:
+        err.print(f"[red]{escape(problem)}[/red]")
+    if not stored:
+        stop("no signed head yet: `records log sign` makes one", ExitCode.failure)
+    latest = stored[-1]
+    if as_json:
+        out.print(latest.raw.decode(), soft_wrap=True, markup=False, highlight=False)
+        return
+    head = latest.head
+    out.print(f"head {head.number}, signed {head.time}: {head.tree_size} record versions, "
+              f"root {head.root}", soft_wrap=True)
+    for name, chain in head.chains.items():
+        out.print(f"  {name} log: {chain.entries} entries, last {chain.head}", soft_wrap=True)
+    out.print(f"  {latest.path} (signature: {latest.path.with_suffix('.p7s').name})",
+              soft_wrap=True)
+
+
+def migrate() -> None:
+    """Convert an archive written by records 0.1 (plain folders with manifest-sha256.txt)
+    into OCFL objects and a signed log, keeping every byte; the old folder stays beside it
+    as archive-0.1 until you remove it."""
+    quiet_pyhanko()
+    settings = load_settings()
+    home = settings.home.resolve()
+    archive = archive_root(home)
+    if not is_legacy(archive):
+        stop(f"nothing to migrate: {archive} is not an archive of the first layout")
+    try:
+        roots = trust_roots(settings.signing, home)
+        signer = load_signer(settings.signing, home)
+        options = sign_options(settings.signing)
+    except SigningError as exc:
+        fail(exc)
+
+    def check(staged: Path) -> list[str]:
+        return verify_record(staged, roots).failures()
+
+    done = migrate_archive(archive, check)
+    for record in done.records:
+        if record.logged:
+            err.print(f"{record.record_id}: {record.files} files, entered in the log")
+        else:
+            err.print(f"[red]{escape(record.record_id)}: migrated but NOT entered in the log: "
+                      f"{escape('; '.join(record.problems))}[/red]")
+    _sign_log(home, signer, options)
+    refused = [r for r in done.records if not r.logged]
+    err.print(f"{len(done.records)} records migrated, {len(refused)} not vouched for; the old "
+              f"folder is {done.legacy} ({legacy_size(done.legacy) / 1e6:,.0f} MB): remove it "
+              "once `records verify --all` passes")
+    raise typer.Exit(ExitCode.failure if refused else ExitCode.ok)

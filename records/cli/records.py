@@ -10,28 +10,28 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import bagit
 import typer
 from rich.table import Table
 
 from archive.access import AuditLog
 from archive.index import Catalog, Filters, QueryError, Results, rebuild, search_records
 from archive.roadmap import rebuild_progress
+from archive.signing import export_record, trust_roots
 from archive.store import (
     FULL_CLEARANCE,
     RecordPaths,
     UnknownRecord,
     archive_root,
     committed_record,
-    read_sidecar,
 )
+from config.errors import RecordsError
 from config.settings import load_settings
 from records.cli.console import cli_user, err, fail, out, stop
+from records.runtime import quiet_pyhanko
 
 
 def _catalog() -> Catalog:
@@ -127,17 +127,24 @@ def export(
     record_id: Annotated[str, typer.Argument()],
     dest: Annotated[Path, typer.Argument(help="Folder to write the bag into")],
 ) -> None:
-    """Write a record as a BagIt bag (sha256 manifests) to DEST/<record id>."""
+    """Verify a record, then write it with the proof that it is authentic and complete as a
+    BagIt bag to DEST/<record id>; a record that fails verification is not exported."""
+    quiet_pyhanko()
     settings = load_settings()
-    folder = _committed(settings.home.resolve(), record_id).folder
+    home = settings.home.resolve()
     target = dest / record_id
     if target.exists():
         stop(f"{target} already exists")
-    bag = export_bag(folder, target)
-    AuditLog(settings.home.resolve()).record(cli_user(), "export", record_id=record_id,
-                                             dest=str(target))
-    err.print(f"wrote {target} (BagIt {bag.version}, {len(bag.payload_entries())} files, "
-              "valid)")
+    try:
+        roots = trust_roots(settings.signing, home)
+        done = export_record(archive_root(home), record_id, target, roots,
+                             Catalog.open(settings.catalog_url()))
+    except RecordsError as exc:
+        AuditLog(home).record(cli_user(), "export", record_id=record_id[:64], outcome="refused")
+        fail(exc)
+    AuditLog(home).record(cli_user(), "export", record_id=record_id, dest=str(target))
+    err.print(f"wrote {target} (BagIt {done.bag.version}, {len(done.bag.payload_entries())} "
+              f"files, valid; {done.version} of the record, under signed head {done.head})")
 
 
 def _committed(home: Path, record_id: str) -> RecordPaths:
@@ -145,24 +152,6 @@ def _committed(home: Path, record_id: str) -> RecordPaths:
         return committed_record(archive_root(home), record_id)
     except UnknownRecord as exc:
         fail(exc)
-
-
-def export_bag(folder: Path, target: Path) -> bagit.Bag:
-    """Copy the package and make it a bag; validate it before saying so."""
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(folder, staging)
-    for path in [staging, *staging.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    record = read_sidecar(staging)
-    bag = bagit.make_bag(str(staging), {
-        "External-Identifier": record["record_id"],
-        "External-Description": record["descriptive"].get("title", ""),
-        "Source-Organization": record["descriptive"].get("unit", ""),
-    }, checksums=["sha256"])
-    bag.validate()
-    staging.rename(target)
-    return bagit.Bag(str(target))
 
 
 def reindex() -> None:

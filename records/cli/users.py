@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from archive.access import (
@@ -19,9 +20,10 @@ from archive.access import (
     revoke_token,
 )
 from archive.index import Catalog
+from archive.signing import Check, SigningError, read_log, trust_roots
 from archive.store import LEVELS
 from config.errors import ExitCode
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 from records.cli.console import cli_user, err, fail, out, stop
 
 users_app = typer.Typer(no_args_is_help=True, help="Accounts of the web app and its API.")
@@ -94,24 +96,48 @@ def users_revoke(token_id: Annotated[str, typer.Argument()]) -> None:
 def audit_verify(
     head: Annotated[str | None, typer.Option(help="Head hash kept from an earlier check")] = None,
 ) -> None:
-    """Check that no audit entry was deleted, inserted or edited; print the head to keep."""
-    audit = _audit()
+    """Check that no audit entry was deleted, inserted or edited, here and against the
+    archive's latest signed head (which records the log's length and last hash); print the
+    head to keep."""
+    settings = load_settings()
+    audit = AuditLog(settings.home.resolve())
     problems = audit.verify(head)
+    signed = _signed_prefix(settings)
+    if signed is not None and not signed.ok:
+        problems.append(signed.detail)
     count = len(audit.entries())
     for problem in problems:
-        err.print(f"[red]{problem}[/red]")
+        err.print(f"[red]{escape(problem)}[/red]")
     if problems:
         raise typer.Exit(ExitCode.failure)
-    err.print(f"audit log intact: {count} entries")
+    err.print(f"audit log intact: {count} entries"
+              + (f"; {signed.detail}" if signed is not None else
+                 "; no signed head of the archive's log to check it against"))
     out.print(f"head {audit.head()}")
+
+
+def _signed_prefix(settings: Settings) -> Check | None:
+    """The archive log's check of the audit log, or None when there is no signed head (or no
+    trust roots) to check it against."""
+    home = settings.home.resolve()
+    try:
+        roots = trust_roots(settings.signing, home)
+    except SigningError:
+        return None
+    state = read_log(home, roots, all_signatures=False)
+    if not state.heads:
+        return None
+    heads = state.checks["log-heads"]
+    return heads if not heads.ok else state.checks["log-audit"]
 
 
 @audit_app.command("show")
 def audit_show(tail: Annotated[int, typer.Option(help="How many of the last entries")] = 20,
                ) -> None:
-    """The last entries of the audit log."""
+    """The last entries of the audit log (a damaged line is left out; `audit verify` names
+    it)."""
     table = Table("time", "user", "action", "record", "outcome")
     for entry in _audit().entries()[-tail:]:
-        table.add_row(entry["time"], entry["user"], entry["action"], entry.get("record_id") or "",
-                      entry["outcome"])
+        table.add_row(*(escape(str(entry.get(key) or "")) for key in
+                        ("time", "user", "action", "record_id", "outcome")))
     out.print(table)

@@ -41,7 +41,7 @@ def api_record(request: Request, record_id: str, user: Caller) -> dict[str, Any]
     paths = shared.record_within_clearance(request, record_id, user, "view")
     context(request).audit.record(user.name, "view", record_id=record_id,
                                   client=client(request))
-    return shared.record_view(paths)
+    return shared.record_view(request, user, paths)
 
 
 @router.get("/records/{record_id}/pdf", tags=["records"],

@@ -46,8 +46,8 @@ def record_page(request: Request, record_id: str, user: SignedIn) -> Response:
     context(request).audit.record(user.name, "view", record_id=record_id,
                                   client=client(request))
     return templates.TemplateResponse(request, "record.html", {
-        "user": user, "record": shared.record_view(paths), "csrf": csrf_token(request),
-        "verdict": None})
+        "user": user, "record": shared.record_view(request, user, paths),
+        "csrf": csrf_token(request), "verdict": None})
 
 
 @router.post("/records/{record_id}/verify", response_class=HTMLResponse)
@@ -57,8 +57,8 @@ def verify_page(request: Request, record_id: str, user: SignedIn,
     paths = shared.record_within_clearance(request, record_id, user, "verify")
     verdict = shared.verify(request, user, paths)
     return templates.TemplateResponse(request, "record.html", {
-        "user": user, "record": shared.record_view(paths), "csrf": csrf_token(request),
-        "verdict": verdict})
+        "user": user, "record": shared.record_view(request, user, paths),
+        "csrf": csrf_token(request), "verdict": verdict})
 
 
 @router.get("/records/{record_id}/pdf")

@@ -17,8 +17,15 @@ from fastapi.responses import FileResponse, Response
 from archive.access import User
 from archive.index import Filters, Results, search_records
 from archive.roadmap import MILESTONE_STATES, MilestoneLog, measure_roadmap, report_context
-from archive.signing import SigningError, Verdict, trust_roots, verify_record
-from archive.store import RecordPaths, archive_root, is_record_id, read_events, record_paths
+from archive.signing import SigningError, Verdict, read_log, trust_roots, verify_record
+from archive.store import (
+    ObjectDamaged,
+    RecordPaths,
+    archive_root,
+    is_record_id,
+    record_events,
+    record_paths,
+)
 from records.web.context import client, context
 
 PAGE_SIZE = 20
@@ -35,6 +42,17 @@ def record_within_clearance(request: Request, record_id: str, user: User,
                          client=client(request))
         raise HTTPException(404, "no such record")
     return record_paths(archive_root(ctx.home), record_id)
+
+
+def damaged(request: Request, user: User, paths: RecordPaths, action: str,
+            exc: Exception) -> HTTPException:
+    """The answer when the catalog knows a record whose files the archive no longer holds
+    whole (deleted or damaged): said and logged, never a server error."""
+    context(request).audit.record(user.name, action, record_id=paths.record_id,
+                                  outcome="damaged", client=client(request))
+    return HTTPException(410, f"the archive no longer holds {paths.record_id} whole "
+                              f"({type(exc).__name__}); an administrator should run "
+                              "`records verify --all`")
 
 
 def run_search(request: Request, user: User, q: str, filters: Filters, order: str,
@@ -71,21 +89,33 @@ def day(value: str) -> date | None:
 
 
 def verify(request: Request, user: User, paths: RecordPaths) -> Verdict:
+    """Every check of the record, and of the archive's log it is proven by."""
     ctx = context(request)
     try:
         roots = trust_roots(ctx.settings.signing, ctx.home)
     except SigningError as exc:
         raise HTTPException(503, exc.reason) from None
-    verdict = verify_record(paths.folder, roots)
+    log = read_log(ctx.home, roots, all_signatures=False)
+    verdict = verify_record(paths.folder, roots, log.record_check)
+    verdict.checks.update(log.checks)
     ctx.audit.record(user.name, "verify", record_id=paths.record_id,
                      outcome="ok" if verdict.ok else "failed", client=client(request))
     return verdict
 
 
-def record_view(paths: RecordPaths) -> dict[str, Any]:
-    """A record's sidecar with its later events, as pages and the API show it."""
-    record = paths.read_sidecar()
-    record["later_events"] = read_events(paths.folder.parent, paths.record_id)
+def record_view(request: Request, user: User, paths: RecordPaths) -> dict[str, Any]:
+    """A record's sidecar with what happened to it later (the events its versions carry, and
+    its verifications since), as pages and the API show it."""
+    try:
+        record = paths.read_sidecar()
+    except (ObjectDamaged, OSError, ValueError) as exc:
+        raise damaged(request, user, paths, "view", exc) from None
+    at_ingest = {e["time"] for e in record.get("provenance", []) if e.get("type") == "verified"}
+    checks = [{"time": at, "type": "verified", "outcome": "success" if ok else "failure",
+               "detail": "", "agent": ""}
+              for at, ok in context(request).catalog.checks(paths.record_id)
+              if at not in at_ingest]
+    record["later_events"] = sorted(record_events(paths) + checks, key=lambda e: e["time"])
     return record
 
 
@@ -100,8 +130,14 @@ class PdfResponse(FileResponse):
 def pdf(request: Request, record_id: str, user: User, download: bool) -> Response:
     action = "download" if download else "read"
     paths = record_within_clearance(request, record_id, user, action)
+    try:
+        copy = paths.pdf
+        if not copy.is_file():
+            raise FileNotFoundError(copy.name)
+    except (ObjectDamaged, OSError, ValueError) as exc:
+        raise damaged(request, user, paths, action, exc) from None
     context(request).audit.record(user.name, action, record_id=record_id, client=client(request))
-    return PdfResponse(paths.pdf, media_type="application/pdf", filename=paths.pdf.name,
+    return PdfResponse(copy, media_type="application/pdf", filename=paths.pdf.name,
                        content_disposition_type="attachment" if download else "inline")
 
 

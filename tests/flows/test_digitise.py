@@ -11,7 +11,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from archive.signing import DevPki, trust_roots, verify_record
-from archive.store import verify_package
+from archive.store import RecordPaths, check_object, read_sidecar
 from config.settings import load_settings
 from flows.digitise import digitise_batch
 from tests.conftest import Scans, cer, pdftotext
@@ -53,20 +53,20 @@ def test_batch_archives_good_and_quarantines_bad(batch: Path, home: Path, scans:
     assert vie["record_id"] == "TCCT-2024-000001"  # unit and date from the manifest
     assert eng["record_id"].startswith("VP-")
     record = home / "archive" / vie["record_id"]
-    assert verify_package(record) == []
-    sidecar = json.loads((record / "record.json").read_text())
+    assert check_object(record) == []
+    sidecar = read_sidecar(record)
     assert sidecar["descriptive"]["classification"] == "internal"
     assert [e["type"] for e in sidecar["provenance"]] == [
         "received", "validated", "ocr", "pdfa-validated", "signed", "verified", "stored"]
     assert sidecar["signature"]["level"] == "B-B"
     assert sidecar["signature"]["signer"]["identity"] == "organisation"
     assert sidecar["descriptive"]["sources"]["title"] == "manifest"
-    eng_record = json.loads((home / "archive" / eng["record_id"] / "record.json").read_text())
+    eng_record = read_sidecar(home / "archive" / eng["record_id"])
     described = eng_record["descriptive"]
     assert described["sources"]["document_number"] == "extracted"  # read off the letter
     assert described["sources"]["unit"] == "default"
     assert verify_record(record, trust_roots(load_settings().signing, home)).ok
-    pdf = record / f"{vie['record_id']}.pdf"
+    pdf = RecordPaths(record, vie["record_id"]).pdf
     unsigned = pdf.read_bytes()[: sidecar["signature"]["unsigned_size"]]
     assert pikepdf.pdfa.validate_written(io.BytesIO(unsigned), "2b").passed
     _, vie_text = scans.page("vie", seed=21)
@@ -145,7 +145,7 @@ def test_tsa_outage_signing_without_a_time_stamp_says_so(
     [doc] = _run(single, "B-test-6")["documents"]
     assert doc["status"] == "archived"
     record = home / "archive" / doc["record_id"]
-    sidecar = json.loads((record / "record.json").read_text())
+    sidecar = read_sidecar(record)
     assert sidecar["signature"]["level"] == "B-B"
     assert "did not answer" in sidecar["signature"]["tsa_fallback"]
     [signed] = [e for e in sidecar["provenance"] if e["type"] == "signed"]
@@ -172,6 +172,6 @@ def test_b_lta_batch_and_a_tsa_outage(batch: Path, home: Path, animator: DevPki,
         len(archived) == 2
     for doc in archived:
         record = home / "archive" / doc["record_id"]
-        assert json.loads((record / "record.json").read_text())["signature"]["level"] == "B-LTA"
+        assert read_sidecar(record)["signature"]["level"] == "B-LTA"
         verdict = verify_record(record, trust_roots(load_settings().signing, home))
         assert verdict.ok and "PASSED" in verdict.checks["ades"].detail.upper()

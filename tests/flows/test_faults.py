@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from archive.index import Catalog
-from archive.store import verify_package
+from archive.store import check_object
 from config.settings import load_settings
 from flows.digitise import digitise_batch
 from tests.conftest import Scans
@@ -48,7 +48,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def _records(home: Path) -> list[str]:
     return sorted(p.name for p in (home / "archive").iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and p.name != "lost+found")
+                  if p.is_dir() and p.name not in ("extensions", "lost+found"))
 
 
 def _catalogued(home: Path) -> int:
@@ -95,13 +95,13 @@ def test_disk_full_while_storing_keeps_nothing_half_and_resumes(batch: Path, hom
             assert "queue the batch again" in first[name]["reason"]
         assert first["empty.pdf"]["status"] == "quarantined"  # the rest of the batch went on
         assert _records(home) == []
-        assert list((home / "archive" / ".staging").iterdir()) == []
+        assert list((home / "archive" / "extensions" / "records-staging").iterdir()) == []
         assert _catalogued(home) == 0
         filler.unlink()
         again = _run(batch, "B-full-2")
         archived = [d for d in again.values() if d["status"] == "archived"]
         assert len(archived) == 2 and _records(home) == sorted(d["record_id"] for d in archived)
-        assert all(verify_package(home / "archive" / d["record_id"]) == [] for d in archived)
+        assert all(check_object(home / "archive" / d["record_id"]) == [] for d in archived)
         assert _catalogued(home) == 2
     assert _files(batch) == originals
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from archive.store import verify_package
+from archive.store import RecordPaths, check_object
 from flows.digitise import digitise_batch
 from ocr.inputs import printable_name
 from tests.hostile import render_hostile
@@ -45,11 +45,11 @@ def test_every_hostile_input_is_archived_or_quarantined_with_its_reason(
             assert json.loads(reason_file.read_text())["reason"] == doc["reason"]
         else:
             record = home / "archive" / doc["record_id"]
-            assert verify_package(record) == []
-            with pikepdf.open(record / f"{doc['record_id']}.pdf") as pdf:
+            assert check_object(record) == []
+            copy = RecordPaths(record, doc["record_id"]).pdf
+            with pikepdf.open(copy) as pdf:
                 assert "/OpenAction" not in pdf.Root and "/Names" not in pdf.Root
-                assert not pdf.attachments and b"JavaScript" not in record.joinpath(
-                    f"{doc['record_id']}.pdf").read_bytes()
+                assert not pdf.attachments and b"JavaScript" not in copy.read_bytes()
     assert _regular_files(batch) == originals and _regular_files(outside) == beyond
     assert (batch / "escape.png").is_symlink() and (batch / "pipe.tif").is_fifo()
     assert not list((home / "quarantine" / "B-hostile").glob("secret*"))  # link not followed

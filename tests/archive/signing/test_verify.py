@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,17 +18,19 @@ from archive.signing import (
     check_fixity,
     due_for_check,
     load_pkcs12,
+    sign_log,
     sign_pdf,
     trust_roots,
     verify_file,
     verify_record,
 )
 from archive.store import (
+    ChainedLog,
     Descriptive,
-    check_events,
+    RecordPaths,
+    checks_log_path,
     dublin_core,
-    events_path,
-    read_events,
+    read_checks,
     sidecar,
     store_record,
 )
@@ -66,6 +67,7 @@ def archived(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFactory
                  page_dirs=[], record_id=RECORD_ID,
                  sidecar=sidecar(DESCRIPTIVE, {}, [], "batch", "f" * 64, page.name,
                                  signature.as_dict()))
+    sign_log(work, _signer(pki), SignOptions())
     return archive
 
 
@@ -82,13 +84,13 @@ def copy(archived: Path, tmp_path: Path) -> Path:
 def test_untouched_record_passes_every_check(archived: Path, pki: DevPki) -> None:
     verdict = verify_record(archived / RECORD_ID, _signer(pki).trust_roots)
     assert verdict.ok, verdict.failures()
-    assert set(verdict.checks) == {"package", "file-hash", "signed-revision-hash", "signature",
+    assert set(verdict.checks) == {"object", "file-hash", "signed-revision-hash", "signature",
                                    "signer", "trust", "certification", "modifications", "ades",
                                    "xmp", "pdfa"}
 
 
 def _pdf(record: Path) -> Path:
-    return record / f"{RECORD_ID}.pdf"
+    return RecordPaths(record, RECORD_ID).pdf
 
 
 def _flip_byte(record: Path) -> None:
@@ -141,7 +143,7 @@ def _missing(record: Path) -> None:
 
 def _swap_certificate_with(pki: DevPki) -> Callable[[Path], None]:
     def swap(record: Path) -> None:
-        size = json.loads((record / "record.json").read_text())["signature"]["unsigned_size"]
+        size = RecordPaths(record, RECORD_ID).read_sidecar()["signature"]["unsigned_size"]
         unsigned = record / "unsigned.pdf"
         unsigned.write_bytes(_pdf(record).read_bytes()[:size])
         sign_pdf(_signer(pki, "personal"), SignOptions(), unsigned, _pdf(record))
@@ -165,7 +167,7 @@ def test_each_tampering_fails_and_says_what(copy: Path, pki: DevPki, tamper: obj
     assert not verdict.ok
     assert not verdict.checks[check].ok, verdict.as_dict()
     assert words in verdict.checks[check].detail
-    assert not verdict.checks["package"].ok  # the package manifest catches it too
+    assert not verdict.checks["object"].ok  # the OCFL inventory catches it too
 
 
 def test_a_loose_copy_verifies_on_its_own(archived: Path, pki: DevPki, tmp_path: Path) -> None:
@@ -179,15 +181,15 @@ def test_a_loose_copy_verifies_on_its_own(archived: Path, pki: DevPki, tmp_path:
 
 def test_audit_logs_a_chained_event_per_record(archived: Path, pki: DevPki,
                                                tmp_path: Path) -> None:
-    archive = tmp_path / "archive"
-    shutil.copytree(archived, archive)
+    shutil.copytree(archived.parent, tmp_path / "home")
+    archive = tmp_path / "home" / "archive"
     assert due_for_check(archive, 5) == [RECORD_ID]
     [verdict] = check_fixity(archive, [RECORD_ID], _signer(pki).trust_roots, "fixity")
     check_fixity(archive, [RECORD_ID], _signer(pki).trust_roots, "fixity")
-    logged = read_events(archive, RECORD_ID)
+    logged = read_checks(tmp_path / "home")[RECORD_ID]
     assert verdict.ok and [e["outcome"] for e in logged] == ["success", "success"]
-    assert check_events(archive, RECORD_ID) == []
-    log = events_path(archive, RECORD_ID)
-    lines = log.read_bytes().splitlines()
-    log.write_bytes(lines[1] + b"\n")  # someone deletes the first line
-    assert check_events(archive, RECORD_ID) == ["line 1 does not follow line 0"]
+    log = ChainedLog(checks_log_path(tmp_path / "home"))
+    assert log.check()[0] == []
+    lines = log.path.read_bytes().splitlines()
+    log.path.write_bytes(lines[1] + b"\n")  # someone deletes the first line
+    assert log.check()[0] == ["line 1 does not follow line 0"]

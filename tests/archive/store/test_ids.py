@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from archive.signing import check_fixity
-from archive.store import UnknownRecord, events_path, is_record_id, record_paths
+from archive.store import UnknownRecord, is_record_id, record_paths
 from archive.store.ids import id_prefix, record_id
 
 
@@ -30,8 +30,6 @@ def test_a_name_that_is_not_an_id_never_becomes_a_path(tmp_path: Path, name: str
     assert not is_record_id(name)
     with pytest.raises(UnknownRecord):
         record_paths(tmp_path, name)
-    with pytest.raises(UnknownRecord):
-        events_path(tmp_path, name)
 
 
 def test_a_year_outside_the_calendar_is_refused() -> None:

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from archive.intake import quarantine_document, read_manifest
-from archive.store import sha256_file, store_record, verify_package
+from archive.store import (
+    ArchiveLog,
+    RecordPaths,
+    check_object,
+    read_inventory,
+    recover,
+    sha256_file,
+    store_record,
+)
 
 
 def _inputs(tmp_path: Path) -> dict:
@@ -32,17 +40,23 @@ def test_commit_is_whole_read_only_and_checksummed(tmp_path: Path) -> None:
     stored = store_record(archive, content_sha="a" * 64, unit="Tổng cục CT", year=2024,
                           **_inputs(tmp_path))
     assert stored.record_id == "TONGCUCCT-2024-000001"
-    record = stored.path
-    assert (record / f"{stored.record_id}.pdf").read_bytes() == b"%PDF-1.7 archival"
-    assert sorted(p.name for p in (record / "pages").iterdir()) == [
-        "0001.alto.xml", "0001.hocr", "0001.txt", "0002.alto.xml", "0002.hocr", "0002.txt"]
-    sidecar = json.loads((record / "record.json").read_text())
+    record = RecordPaths(stored.path, stored.record_id)
+    assert record.pdf.read_bytes() == b"%PDF-1.7 archival"
+    assert record.pdf == stored.path / "v1" / "content" / f"{stored.record_id}.pdf"
+    assert sorted(p for p in record.inventory.state() if p.startswith("pages/")) == [
+        "pages/0001.alto.xml", "pages/0001.hocr", "pages/0001.txt", "pages/0002.alto.xml",
+        "pages/0002.hocr", "pages/0002.txt"]
+    sidecar = json.loads(record.sidecar.read_text())
     assert sidecar["originals"]["scan-folder/page-1.png"] == sha256_file(
         tmp_path / "scan-folder" / "page-1.png")
-    assert verify_package(record) == []
-    assert not os.access(record / "record.json", os.W_OK) or os.geteuid() == 0
-    assert (record / "record.json").stat().st_mode & 0o222 == 0
-    assert not list((archive / ".staging").iterdir())
+    assert check_object(stored.path) == []
+    assert not os.access(record.sidecar, os.W_OK) or os.geteuid() == 0
+    assert record.sidecar.stat().st_mode & 0o222 == 0
+    assert not list((archive / "extensions" / "records-staging").iterdir())
+    inventory = read_inventory(stored.path)
+    [leaf] = ArchiveLog(tmp_path).read().leaves  # the version is in the archive's log
+    assert (leaf.record_id, leaf.version, leaf.inventory_sha512) == (
+        stored.record_id, "v1", inventory.sha512)
 
 
 def test_same_content_is_one_record(tmp_path: Path) -> None:
@@ -62,13 +76,15 @@ def test_crash_during_commit_leaves_no_record_and_rerun_reuses_the_id(
     inputs = _inputs(tmp_path)
     import archive.store.packages as store
 
-    def disk_full(stage: Path) -> None:
+    def disk_full(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "_write_manifest", disk_full)
+    monkeypatch.setattr(store, "create_object", disk_full)
     with pytest.raises(OSError, match="No space"):
         store_record(archive, content_sha="d" * 64, unit="VP", year=2024, **inputs)
-    assert not list(archive.glob("VP-*")) and not list((archive / ".staging").iterdir())
+    assert not list(archive.glob("VP-*"))
+    assert not list((archive / "extensions" / "records-staging").iterdir())
+    assert ArchiveLog(tmp_path).read().leaves == []
     monkeypatch.undo()
     again = store_record(archive, content_sha="d" * 64, unit="VP", year=2024, **inputs)
     assert again.record_id == "VP-2024-000001" and not again.duplicate
@@ -77,10 +93,34 @@ def test_crash_during_commit_leaves_no_record_and_rerun_reuses_the_id(
 def test_tampering_is_detected(tmp_path: Path) -> None:
     stored = store_record(tmp_path / "a", content_sha="e" * 64, unit="VP", year=2024,
                           **_inputs(tmp_path))
-    target = stored.path / "pages" / "0001.txt"
+    target = RecordPaths(stored.path, stored.record_id).file("pages/0001.txt")
+    assert target is not None
     target.chmod(0o644)
     target.write_text("rewritten")
-    assert verify_package(stored.path) == ["pages/0001.txt: changed"]
+    (stored.path / "v1" / "content" / "added.txt").write_text("slipped in")
+    assert check_object(stored.path) == ["v1/content/pages/0001.txt: changed",
+                                         "v1/content/added.txt: not in the inventory"]
+
+
+def test_a_commit_cut_short_before_its_log_entry_is_logged_by_the_next_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 between the rename and the log entry: the intent written before the rename
+    lets the next run log exactly that version, once."""
+    archive = tmp_path / "archive"
+    import archive.store.packages as store
+
+    def killed(*_: object) -> None:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(store.ArchiveLog, "append", killed)
+    with pytest.raises(SystemExit):
+        store_record(archive, content_sha="f" * 64, unit="VP", year=2024, **_inputs(tmp_path))
+    monkeypatch.undo()
+    assert (archive / "VP-2024-000001").is_dir() and ArchiveLog(tmp_path).read().leaves == []
+    assert recover(archive) == ["VP-2024-000001"]
+    assert recover(archive) == []  # done once
+    [leaf] = ArchiveLog(tmp_path).read().leaves
+    assert leaf.inventory_sha512 == read_inventory(archive / "VP-2024-000001").sha512
 
 
 def test_quarantine_copies_and_explains(tmp_path: Path) -> None:

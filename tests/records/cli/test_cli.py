@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pikepdf.pdfa
 
+from archive.store import RecordPaths
+from tests.archive.signing.test_tamper import ocfl_validate
 from tests.conftest import Scans, cer, pdftotext
 
 RECORDS = [sys.executable, "-m", "records.cli"]
@@ -73,7 +75,9 @@ def test_queue_json_status_and_exit_codes(scans: Scans, tmp_path: Path, home: Pa
     [verdict] = json.loads(checked.stdout)["records"]
     assert verdict["record_id"] == record_id and verdict["ok"]
     assert all(c["ok"] for c in verdict["checks"].values())
-    pdf = home / "archive" / record_id / f"{record_id}.pdf"
+    assert all(c["ok"] for c in json.loads(checked.stdout)["log"].values())
+    assert ocfl_validate(home / "archive").returncode == 0  # what a batch writes is OCFL
+    pdf = RecordPaths(home / "archive" / record_id, record_id).pdf
     report = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True).stdout
     assert "Signature is Valid." in report  # poppler's independent second opinion
 
@@ -285,7 +289,8 @@ def test_search_show_export_and_reindex(scans: Scans, tmp_path: Path, home: Path
     assert exported.returncode == 0, exported.stderr
     bag = bagit.Bag(str(tmp_path / "out" / ids["vie.png"]))
     assert bag.is_valid() and "sha256" in bag.algorithms
-    assert (tmp_path / "out" / ids["vie.png"] / "data" / f"{ids['vie.png']}.pdf").is_file()
+    assert (tmp_path / "out" / ids["vie.png"] / "data" / "object" / "v1" / "content" /
+            f"{ids['vie.png']}.pdf").is_file()
 
     before = [found(q) for q in ("cong hoa", "behorde*", "digit*", "tong cuc OR munchen")]
     (home / "catalog.sqlite").unlink()
@@ -309,3 +314,27 @@ def test_renew_names_each_damaged_record_and_goes_on(home: Path) -> None:
     assert [line.split(":")[0] for line in lines[:3]] == [
         "VP-2024-000001", "VP-2024-000002", "VP-2024-000003"]
     assert "no record VP-2024-000003" in lines[2] and lines[3] == "3 record(s) considered"
+
+
+def test_audit_log_damage_is_named_and_a_rewrite_caught_without_a_kept_head(home: Path) -> None:
+    from archive.access import AuditLog
+    from tests.archive.signing.test_tamper import rechain
+
+    audit = AuditLog(home)
+    for n in range(3):
+        audit.record("lan", "search", query=f"q{n}")
+    assert run(["log", "sign"], home).returncode == 0
+    assert run(["audit", "verify"], home).returncode == 0
+    rechain(audit.path, lambda entry: entry.update(query="nothing to see"))
+    rewritten = run(["audit", "verify"], home)
+    assert rewritten.returncode == 1 and "entries were rewritten" in rewritten.stderr
+    with audit.path.open("ab") as handle:  # a crash mid-append leaves half a line
+        handle.write(b'{"time": "2026-')
+    audit.record("lan", "view", record_id="VP-2024-000001")
+    lines = audit.path.read_bytes().splitlines()
+    assert lines[-2] == b'{"time": "2026-' and json.loads(lines[-1])["action"] == "view"
+    shown = run(["audit", "show"], home)
+    assert shown.returncode == 0 and "view" in shown.stdout and "Traceback" not in shown.stderr
+    damaged = run(["audit", "verify"], home)
+    assert damaged.returncode == 1 and "line 4 is damaged: not a JSON entry" in damaged.stderr
+    assert "Traceback" not in damaged.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.intake import Inbox
+from archive.store import RecordPaths, record_ids
 from records.cli import watch as hotfolder
 from records.cli.watch import (
     QueueOptions,
@@ -61,9 +62,12 @@ def test_once_queues_the_good_batch_and_refuses_the_linked_one(scans: Scans, tmp
     queued = inbox / ".queued" / "good"
     assert (queued / "letter.png").read_bytes() == page.read_bytes()
     assert not (queued / "READY").exists()  # the marker is not taken for a record
-    records = [p for p in (home / "archive").iterdir() if not p.name.startswith(".")]
-    assert [p.name[:5] for p in records] == ["TCCT-"]
-    [original] = (records[0] / "originals").rglob("letter.png")
+    records = record_ids(home / "archive")
+    assert [name[:5] for name in records] == ["TCCT-"]
+    record = RecordPaths(home / "archive" / records[0], records[0])
+    [name] = [p for p in record.inventory.state() if p.startswith("originals/")]
+    original = record.file(name)
+    assert name.endswith("letter.png") and original is not None
     assert original.read_bytes() == page.read_bytes()
 
     refused = inbox / ".refused" / "bad"

@@ -10,7 +10,7 @@ import pytest
 
 from archive.access import add_user, issue_token
 from archive.index import Catalog, index_package
-from archive.signing import DevPki, SignOptions, load_signer, sign_pdf
+from archive.signing import DevPki, SignOptions, load_signer, sign_log, sign_pdf
 from archive.store import Descriptive, Event, dublin_core, sidecar, store_record
 from config.settings import Settings
 from ocr.options import OcrOptions
@@ -61,6 +61,7 @@ def web_archive(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFact
                             "x", page.name,
                             signature.as_dict()))
         index_package(catalog, stored.path)
+    sign_log(home, signer, SignOptions())
     tokens = {}
     for name, (role, clearance) in USERS.items():
         add_user(catalog, name, role, clearance, PASSWORD)

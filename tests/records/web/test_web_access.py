@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from fastapi.testclient import TestClient
 
 from archive.access import AuditLog, revoke_token
 from archive.index import Catalog
+from archive.store import RecordPaths
+from config.settings import Settings
 from records.web.app import create_app
 from tests.records.web.conftest import PASSWORD, WebArchive
 
@@ -95,7 +99,7 @@ RECORDS = (PUBLIC, INTERNAL, SECRET)
 def test_download_is_the_signed_copy_and_is_logged(app: TestClient,
                                                     web_archive: WebArchive) -> None:
     got = app.get(f"/api/records/{PUBLIC}/pdf", headers=bearer(web_archive, "reader"))
-    archived = web_archive.home / "archive" / PUBLIC / f"{PUBLIC}.pdf"
+    archived = RecordPaths(web_archive.home / "archive" / PUBLIC, PUBLIC).pdf
     assert got.content == archived.read_bytes()
     assert got.headers["content-type"] == "application/pdf"
     assert "attachment" in got.headers["content-disposition"]
@@ -275,3 +279,23 @@ def test_too_many_to_rank_are_shown_newest_first_and_said_so(web_archive: WebArc
         assert "Too many to rank by relevance (more than 1)" in page
         ranked = signed_in(client, "reader").get("/", params={"q": query}).text
         assert "Too many to rank" not in ranked  # one record at the reader's clearance
+
+
+def test_a_record_whose_files_are_gone_is_said_not_a_server_error(
+        web_archive: WebArchive, tmp_path: Path) -> None:
+    """Search still knows it; its page, PDF and API answer 410 with the reason, and logged."""
+    home = tmp_path / "home"
+    shutil.copytree(web_archive.home, home)
+    folder = home / "archive" / PUBLIC
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder)
+    with TestClient(create_app(Settings(home=home)), raise_server_exceptions=False) as client:
+        headers = bearer(web_archive, "reader")
+        for path in (f"/api/records/{PUBLIC}", f"/api/records/{PUBLIC}/pdf"):
+            got = client.get(path, headers=headers)
+            assert got.status_code == 410 and "records verify" in got.json()["detail"]
+        verified = client.post(f"/api/records/{PUBLIC}/verify", headers=headers)
+        assert verified.status_code == 200 and not verified.json()["ok"]
+        assert "deleted" in verified.json()["checks"]["log"]["detail"]
+    assert AuditLog(home).entries()[-2]["outcome"] == "damaged"

@@ -1,0 +1,188 @@
+"""Records as OCFL 1.1 objects: what a version holds, read from its inventory; written with
+ocfl-py.
+
+The Oxford Common File Layout is a published format that outlives the software that wrote
+it: each record is a folder with an ``inventory.json`` that names every file of every version
+and its SHA-512, and ``v1/``, ``v2/``, ... holding the files each version added. A change is
+a new version; nothing is rewritten. Reading needs nothing but JSON and SHA-512, so it is
+done here in a few lines (the web app and search must not pay for ocfl-py's import); writing
+and the independent validation use ocfl-py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from config.errors import RecordsError
+
+INVENTORY = "inventory.json"
+ALGORITHM = "sha512"
+OBJECT_DECLARATION = "0=ocfl_object_1.1"
+ROOT_DECLARATION = "0=ocfl_1.1"
+LAYOUT = "0002-flat-direct-storage-layout"  # an object's folder is named by its id
+USER = {"name": "records", "address": "https://github.com/records/records"}
+
+
+class ObjectDamaged(RecordsError):
+    """A record's OCFL object cannot be read: its inventory is missing or not an inventory."""
+
+
+def sha512_file(path: Path) -> str:
+    digest = hashlib.sha512()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """An object's root inventory: its bytes (what the archive's log records the digest of)
+    and what they say."""
+
+    raw: bytes
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def head(self) -> str:
+        return self.data["head"]
+
+    @cached_property
+    def sha512(self) -> str:
+        return hashlib.sha512(self.raw).hexdigest()
+
+    @cached_property
+    def manifest(self) -> dict[str, str]:
+        """Content path -> digest, for every file the object holds."""
+        return {path: digest for digest, paths in self.data["manifest"].items()
+                for path in paths}
+
+    def state(self, version: str | None = None) -> dict[str, str]:
+        """Logical path -> digest of the files of a version (the head by default)."""
+        state = self.data["versions"][version or self.head]["state"]
+        return {path: digest for digest, paths in state.items() for path in paths}
+
+    def content_path(self, logical: str, version: str | None = None) -> str | None:
+        """Where the object keeps the file that a version calls ``logical`` (None: no such
+        file in that version)."""
+        digest = self.state(version).get(logical)
+        if digest is None:
+            return None
+        return self._content_paths[digest][0]
+
+    @cached_property
+    def _content_paths(self) -> dict[str, list[str]]:
+        return self.data["manifest"]
+
+
+def read_inventory(folder: Path) -> Inventory:
+    """The root inventory of the object at ``folder``; :class:`ObjectDamaged` when there is
+    none or it is not one."""
+    try:
+        inventory = Inventory((folder / INVENTORY).read_bytes())
+        if not isinstance(inventory.data["manifest"], dict) or \
+                inventory.head not in inventory.data["versions"]:
+            raise ValueError("no head version or manifest")
+    except FileNotFoundError:
+        raise ObjectDamaged(f"{folder.name} has no {INVENTORY}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ObjectDamaged(f"{folder.name}/{INVENTORY} is not an OCFL inventory "
+                            f"({type(exc).__name__})") from None
+    return inventory
+
+
+def check_object(folder: Path) -> list[str]:
+    """What is wrong with an object's files (empty: every file its inventory names is there
+    with its digest, the inventory matches its sidecar, and nothing else was added)."""
+    try:
+        inventory = read_inventory(folder)
+    except ObjectDamaged as exc:
+        return [exc.reason]
+    problems = []
+    sidecar = folder / f"{INVENTORY}.{ALGORITHM}"
+    said = sidecar.read_text(encoding="utf-8").split()[0] if sidecar.is_file() else ""
+    if said != inventory.sha512:
+        problems.append(f"{INVENTORY} does not match {sidecar.name}")
+    for path, digest in sorted(inventory.manifest.items()):
+        target = folder / path
+        if not target.is_file():
+            problems.append(f"{path}: missing")
+        elif sha512_file(target) != digest:
+            problems.append(f"{path}: changed")
+    known = set(inventory.manifest) | {OBJECT_DECLARATION, INVENTORY, sidecar.name}
+    known |= {f"{v}/{INVENTORY}" for v in inventory.data["versions"]}
+    known |= {f"{v}/{INVENTORY}.{ALGORITHM}" for v in inventory.data["versions"]}
+    extra = sorted(path for path in _files(folder) if path not in known)
+    problems += [f"{path}: not in the inventory" for path in extra]
+    return problems
+
+
+def _files(folder: Path) -> list[str]:
+    found = []
+    for parent, _dirs, names in os.walk(folder):
+        found += [(Path(parent) / name).relative_to(folder).as_posix() for name in names]
+    return found
+
+
+def create_object(record_id: str, source: Path, target: Path, message: str) -> Inventory:
+    """Make ``target`` an OCFL object whose first version holds the files under ``source``,
+    with their names as they are. ``target`` must not exist."""
+    import ocfl
+
+    metadata = ocfl.VersionMetadata(message=message, name=USER["name"],
+                                    address=USER["address"])
+    ocfl.Object(identifier=record_id, content_path_normalization=None).create(
+        srcdir=str(source), metadata=metadata, objdir=str(target))
+    return read_inventory(target)
+
+
+def add_version(folder: Path, source: Path, message: str) -> Inventory:
+    """Add a version to the object at ``folder`` (a staged copy: the caller swaps it in) in
+    which every file under ``source`` replaces or adds the file of that logical path, and
+    every other file is carried forward."""
+    import ocfl
+
+    record_id = read_inventory(folder).id
+    metadata = ocfl.VersionMetadata(message=message, name=USER["name"],
+                                    address=USER["address"])
+    obj = ocfl.Object(identifier=record_id, content_path_normalization=None)
+    new = obj.start_new_version(objdir=str(folder), srcdir=str(source), metadata=metadata,
+                                carry_content_forward=True)
+    current = set(new.inventory.current_version.logical_paths)
+    for logical in sorted(_files(source)):
+        if logical in current:
+            new.delete(logical)
+        new.add(logical, logical, content_path=f"{new.inventory.head}/content/{logical}")
+    obj.write_new_version(new)
+    return read_inventory(folder)
+
+
+def init_storage_root(archive: Path) -> None:
+    """Make ``archive`` an OCFL 1.1 storage root (flat direct layout) if it is not one. The
+    folder may exist already (a mount point): only the two declaration files are written."""
+    if (archive / ROOT_DECLARATION).is_file():
+        return
+    archive.mkdir(parents=True, exist_ok=True)
+    layout = {"description": "Extension 0002: Flat Direct Storage Layout", "extension": LAYOUT}
+    _write(archive / "ocfl_layout.json", json.dumps(layout, sort_keys=True, indent=2).encode())
+    _write(archive / ROOT_DECLARATION, b"ocfl_1.1\n")  # last: it marks the root as made
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Atomically (several processes may make the root at once, with the same bytes)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
