@@ -48,11 +48,13 @@ from archive.signing import (
     init_dev_pki,
     load_signer,
     read_log,
+    seal_certificates,
     sign_log,
     sign_pdf,
     trust_roots,
     verify_archive,
     verify_record,
+    vouch_with,
 )
 from archive.store import (
     ArchiveLog,
@@ -96,6 +98,7 @@ def build(home: Path, count: int, batch: int, work: Path) -> dict[str, Any]:
     settings = Settings(home=home)
     signer = load_signer(settings.signing, home)
     pdf, page = base_pdfa(work / "base")
+    vouch = vouch_with(signer)
     started, heads = time.perf_counter(), 0
     for n in range(1, count + 1):
         record_id = f"VP-2024-{n:06d}"
@@ -105,6 +108,7 @@ def build(home: Path, count: int, batch: int, work: Path) -> dict[str, Any]:
         signature = sign_pdf(signer, SignOptions(), work / "unsigned.pdf", work / "signed.pdf")
         store_record(home / "archive", content_sha=f"{n:064x}", unit="VP", year=2024,
                      source=page, pdf=work / "signed.pdf", page_dirs=[], record_id=record_id,
+                     vouch=vouch,
                      sidecar=sidecar(described, {"page_count": 1}, [], "bench", f"{n:064x}",
                                      page.name, signature.as_dict()))
         if n % batch == 0 or n == count:
@@ -119,16 +123,17 @@ def build(home: Path, count: int, batch: int, work: Path) -> dict[str, Any]:
 def time_verification(home: Path) -> dict[str, Any]:
     settings = Settings(home=home)
     roots = trust_roots(settings.signing, home)
+    seals = seal_certificates(settings.signing, home)
     archive = home / "archive"
     begin = time.perf_counter()
-    state = read_log(home, roots)
+    state = read_log(home, roots, seals)
     log_seconds = time.perf_counter() - begin
     sample = sorted(p.name for p in archive.iterdir() if p.name.startswith("VP-"))[:50]
     fixity = [_timed(lambda r=r: check_object(archive / r)) for r in sample]
     whole = [_timed(lambda r=r: verify_record(archive / r, roots, state.record_check))
              for r in sample]
     begin = time.perf_counter()
-    verdict = verify_archive(archive, roots)
+    verdict = verify_archive(archive, roots, seals)
     seconds = time.perf_counter() - begin
     if not verdict.ok:
         raise SystemExit("the benchmark archive does not verify: "

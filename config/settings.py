@@ -66,6 +66,10 @@ class SigningSettings(BaseModel):
     tsa_down: Literal["wait", "fail", "sign-without"] = "wait"
     tsa_wait_seconds: float = Field(300, ge=0)
     trust_roots: list[Path] = []  # default: RECORDS_HOME/keys/root.cert.pem (dev PKI)
+    # The certificates that may seal the archive's log (its tree heads and each record
+    # version's promise); default: the configured key's own certificate where it can be read
+    # without a secret (the token's certificate file, the development PKI's).
+    seal_certificates: list[Path] = []
     reason: str = "Archival copy"
     location: str = ""
     hsm_concurrency: int = Field(1, ge=1)

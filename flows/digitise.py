@@ -51,10 +51,13 @@ from archive.signing import (
     sign_log,
     sign_options,
     verify_bytes,
+    vouch_with,
 )
 from archive.store import (
     Descriptive,
     Event,
+    Leaf,
+    Vouch,
     archive_root,
     dublin_core,
     known_record,
@@ -175,7 +178,7 @@ def archive_document(
         stored = store_record(
             archive, content_sha=doc.sha256, unit=descriptive.unit, year=year,
             source=doc.source, pdf=pdf, page_dirs=[p.path for p in pages], sidecar=meta,
-            record_id=record_id,
+            record_id=record_id, vouch=_vouch(signing),
         )
     index_package(catalog, stored.path, later_checks=[])  # just committed: no checks yet
     return Archived(stored.record_id, review, stored.duplicate)
@@ -216,11 +219,27 @@ def sign_archive_log(home: Path, signing: Signing | None) -> int | None:
     if signing is None:
         return None
     signer, options = signing
-    with _token_slot(signer):
-        head, fallback = sign_log(home, signer, options)
+    try:
+        with _token_slot(signer):
+            head, fallback = sign_log(home, signer, options)
+    except SigningError as exc:  # the batch is archived either way; say why nothing was signed
+        print(f"the archive's log was not signed: {exc.reason}")
+        return None
     if fallback:
         print(f"log head {head.number} signed without a time-stamp: {fallback}")
     return head.number
+
+
+def _vouch(signing: Signing | None) -> Vouch | None:
+    """The seal's promise for each version committed, in a token slot like a signature."""
+    if signing is None:
+        return None
+    signer, promise = signing[0], vouch_with(signing[0])
+
+    def vouch(leaf: Leaf) -> Leaf:
+        with _token_slot(signer):
+            return promise(leaf)
+    return vouch
 
 
 def _token_slot(signer: ArchiveSigner) -> AbstractContextManager[None]:

@@ -19,6 +19,7 @@ from archive.signing import (
     ArchiveVerdict,
     SigningError,
     load_signer,
+    seal_certificates,
     sign_log,
     sign_options,
     trust_roots,
@@ -31,9 +32,9 @@ NIGHTLY = "0 2 * * *"  # cron of the scheduled run (deployments are defined with
 
 
 @task(cache_policy=NO_CACHE)
-def check_archive(archive: Path, roots: list[Any], catalog: Catalog,
+def check_archive(archive: Path, roots: list[Any], seals: list[Any], catalog: Catalog,
                   sample: int | None) -> ArchiveVerdict:
-    return verify_archive(archive, roots, catalog, sample=sample, event_type="fixity")
+    return verify_archive(archive, roots, seals, catalog, sample=sample, event_type="fixity")
 
 
 @task(cache_policy=NO_CACHE)
@@ -55,6 +56,7 @@ def fixity_audit(sample: int | None = None) -> dict[str, Any]:
     settings = load_settings()
     home = settings.home.resolve()
     verdict = check_archive(archive_root(home), trust_roots(settings.signing, home),
+                            seal_certificates(settings.signing, home),
                             Catalog.open(settings.catalog_url()), sample)
     failed = [{"record_id": v.record_id, "failures": v.failures()}
               for v in verdict.records if not v.ok]

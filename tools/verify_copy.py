@@ -7,18 +7,22 @@ standard library and the ``openssl`` command, and follows only the published for
 (BagIt, RFC 8493; OCFL 1.1; Merkle tree proofs, RFC 9162; CMS, RFC 5652), so an auditor or a
 court can read every line of it and trust no other code.
 
-    python3 verify_copy.py BAG --trust ROOTS.pem
+    python3 verify_copy.py BAG --trust ROOTS.pem --seal SEAL.pem
     python3 verify_copy.py OBJECT_FOLDER --head HEAD.json --signature HEAD.p7s \\
-        --inclusion INCLUSION.json --trust ROOTS.pem
+        --inclusion INCLUSION.json --trust ROOTS.pem --seal SEAL.pem
 
-``--trust`` names the organisation's root certificate(s), obtained from the organisation
-itself; without it the bag's own ``proof/trust-roots.pem`` is used, and the output says so.
+``--trust`` names the organisation's root certificate(s) and ``--seal`` its seal, the one
+certificate that signs the archive's log, both obtained from the organisation itself; without
+them the bag's own ``proof/trust-roots.pem`` and ``proof/seal.pem`` are used, and the output
+says so. A head signed by any other certificate, even one under the same root (a person's,
+the time-stamping authority's), is refused.
 Prints one line per check and exits 0 when every check passed, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import shutil
@@ -140,20 +144,33 @@ def check_inclusion(inventory: dict, inclusion: dict, head: dict) -> list[str]:
     return problems
 
 
-def check_signature(head: Path, signature: Path, trust: Path) -> list[str]:
-    """CMS: the head's bytes are what the organisation's certificate signed."""
+def certificates(pem: str) -> set[bytes]:
+    """The DER bytes of every certificate in a PEM text."""
+    found = set()
+    for block in pem.split("-----BEGIN CERTIFICATE-----")[1:]:
+        body = block.split("-----END CERTIFICATE-----")[0]
+        found.add(base64.b64decode("".join(body.split())))
+    return found
+
+
+def check_signature(head: Path, signature: Path, trust: Path, seal: Path) -> list[str]:
+    """CMS: the head's bytes are what the organisation's seal signed, under its root."""
     openssl = shutil.which("openssl")
     if not openssl:
         return ["the openssl command is not installed"]
     with tempfile.TemporaryDirectory() as scratch:
+        signer = Path(scratch) / "signer.pem"
         done = subprocess.run(
             [openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(signature),
              "-content", str(head), "-CAfile", str(trust), "-purpose", "any",
-             "-out", str(Path(scratch) / "content")],
+             "-signer", str(signer), "-out", str(Path(scratch) / "content")],
             capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        said = (done.stderr.strip().splitlines() or ["(nothing)"])[0]
-        return [f"openssl does not accept the signature: {said}"]
+        if done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or ["(nothing)"])[0]
+            return [f"openssl does not accept the signature: {said}"]
+        signed_by = certificates(signer.read_text(encoding="ascii"))
+    if not signed_by & certificates(seal.read_text(encoding="ascii")):
+        return ["the head is signed by a certificate that is not the organisation's seal"]
     return []
 
 
@@ -164,6 +181,7 @@ def main() -> int:
     parser.add_argument("--signature", type=Path)
     parser.add_argument("--inclusion", type=Path)
     parser.add_argument("--trust", type=Path, help="the organisation's root certificate(s)")
+    parser.add_argument("--seal", type=Path, help="the organisation's seal certificate")
     args = parser.parse_args()
     results: list[tuple[str, list[str]]] = []
     obj, proof = args.copy, None
@@ -174,8 +192,10 @@ def main() -> int:
     signature = args.signature or (proof / "head.p7s" if proof else None)
     inclusion = args.inclusion or (proof / "inclusion.json" if proof else None)
     trust = args.trust or (proof / "trust-roots.pem" if proof else None)
-    if not (head and signature and inclusion and trust):
-        parser.error("an object folder needs --head, --signature, --inclusion and --trust")
+    seal = args.seal or (proof / "seal.pem" if proof else None)
+    if not (head and signature and inclusion and trust and seal):
+        parser.error("an object folder needs --head, --signature, --inclusion, --trust and "
+                     "--seal")
     object_problems, inventory = check_object(obj)
     results.append(("object", object_problems))
     try:
@@ -184,13 +204,14 @@ def main() -> int:
             inventory, json.loads(inclusion.read_bytes()), head_data)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         results.append(("inclusion", [f"the proof cannot be read ({type(exc).__name__})"]))
-    results.append(("signature", check_signature(head, signature, trust)))
+    results.append(("signature", check_signature(head, signature, trust, seal)))
     for name, problems in results:
         print(f"{'ok' if not problems else 'FAILED':6} {name}"
               + (": " + "; ".join(problems) if problems else ""))
-    if not args.trust:
-        print("note   trusted the bag's own trust-roots.pem: compare its fingerprint with the "
-              "organisation's")
+    for given, name in ((args.trust, "trust-roots.pem"), (args.seal, "seal.pem")):
+        if not given:
+            print(f"note   trusted the bag's own {name}: compare its fingerprint with the "
+                  "organisation's")
     return 0 if all(not p for _, p in results) else 1
 
 

@@ -341,6 +341,11 @@ class Catalog:
                 .where(pages.c.record_id.in_({r for r, _ in pairs}),
                        pages.c.page.in_({n for _, n in pairs}))) if (r, n) in pairs}
 
+    def ids(self) -> set[str]:
+        """The id of every record catalogued."""
+        with self.engine.connect() as db:
+            return set(db.execute(select(records.c.record_id)).scalars())
+
     def count(self) -> int:
         with self.engine.connect() as db:
             return db.execute(select(func.count()).select_from(records)).scalar_one()

@@ -32,14 +32,16 @@ data/proof/head.json  a signed tree head of the archive's log (RFC 9162 Merkle t
 data/proof/head.p7s   its detached CMS signature by the organisation (DER)
 data/proof/inclusion.json  the record's leaf (record id, version, SHA-512 of the object's
                       inventory.json), its index, and the audit path to the head's root
-data/proof/trust-roots.pem  the certificates the archive trusted; compare their
-                      fingerprints with ones published by the organisation
+data/proof/trust-roots.pem  the certificates the archive trusted, and
+data/proof/seal.pem   the organisation's seal, the one certificate that signs the log;
+                      compare their fingerprints with ones the organisation publishes
 
 To check: the SHA-512 of data/object/inventory.json is the leaf's; the leaf hash
 SHA-256(0x00 || leaf) and the audit path give the head's root_sha256 (RFC 9162, 2.1.3.2);
 `openssl cms -verify -binary -inform DER -in head.p7s -content head.json -CAfile
-trust-roots.pem -purpose any` checks the signature; every file under object/ must have the
-digest the inventory gives. tools/verify_copy.py in the records sources does all of it.
+trust-roots.pem -purpose any -signer signer.pem` checks the signature, and signer.pem must be
+the seal; every file under object/ must have the digest the inventory gives.
+tools/verify_copy.py in the records sources does all of it.
 """
 
 
@@ -56,11 +58,12 @@ class Exported:
 
 
 def export_record(archive: Path, record_id: str, target: Path,
-                  roots: list[x509.Certificate], catalog: Catalog | None = None) -> Exported:
+                  roots: list[x509.Certificate], seals: list[x509.Certificate],
+                  catalog: Catalog | None = None) -> Exported:
     """Verify ``record_id``, then write it with its proof as a bag at ``target``."""
     paths = committed_record(archive, record_id)
-    state = read_log(home_of(archive), roots, all_signatures=False)
-    [verdict] = check_fixity(archive, [record_id], roots, catalog=catalog, log=state)
+    state = read_log(home_of(archive), roots, seals, all_signatures=False)
+    [verdict] = check_fixity(archive, [record_id], roots, seals, catalog=catalog, log=state)
     problems = verdict.failures() + [f"{n}: {c.detail}" for n, c in state.checks.items()
                                      if not c.ok]
     if problems:
@@ -70,7 +73,7 @@ def export_record(archive: Path, record_id: str, target: Path,
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        shutil.copytree(paths.folder, staging / "object")
+        shutil.copytree(paths.folder, staging / "object", symlinks=True)
         (staging / "proof").mkdir()
         latest = state.heads[-1]
         (staging / "proof" / "head.json").write_bytes(latest.raw)
@@ -79,6 +82,8 @@ def export_record(archive: Path, record_id: str, target: Path,
             json.dumps(proof, indent=2, ensure_ascii=False), encoding="utf-8")
         (staging / "proof" / "trust-roots.pem").write_bytes(
             b"".join(pem.armor("CERTIFICATE", root.dump()) for root in roots))
+        (staging / "proof" / "seal.pem").write_bytes(
+            b"".join(pem.armor("CERTIFICATE", seal.dump()) for seal in seals))
         (staging / "proof" / "README.txt").write_text(README, encoding="utf-8")
         for path in [staging, *staging.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)

@@ -9,6 +9,7 @@ checks log. A record that cannot even be read is a named failure, never the end 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from archive.index import Catalog
 from archive.signing.heads import LogState, read_log
 from archive.signing.verify import Check, Verdict, verify_record
 from archive.store import (
+    STAGING,
     Event,
     UnknownRecord,
     append_check,
@@ -30,9 +32,11 @@ from archive.store import (
     recover,
 )
 
-# What an OCFL storage root holds besides its objects (OCFL 1.1, section 4.1), and the folder
+STALE_STAGING = 24 * 3600  # as archive.store recovers it: no commit takes a day
+
+# What records' storage root holds besides its objects (OCFL 1.1, section 4.1), and the folder
 # a file system puts at the root of a volume mounted there.
-ROOT_FILES = {"0=ocfl_1.1", "ocfl_1.1.md", "ocfl_layout.json", "extensions", "lost+found"}
+ROOT_FILES = {"0=ocfl_1.1", "ocfl_layout.json", "extensions", "lost+found"}
 
 
 @dataclass
@@ -53,13 +57,13 @@ class ArchiveVerdict:
 
 
 def check_fixity(archive: Path, ids: list[str], roots: list[x509.Certificate],
-                 event_type: str = "verified", catalog: Catalog | None = None,
-                 log: LogState | None = None) -> list[Verdict]:
+                 seals: list[x509.Certificate], event_type: str = "verified",
+                 catalog: Catalog | None = None, log: LogState | None = None) -> list[Verdict]:
     """Verify each record (against ``log``, read now when not given) and write the outcome to
     the checks log (and, given a catalog, to its verifications, which the roadmap counts)."""
     home = home_of(archive)
     recover(archive)
-    state = log or read_log(home, roots, all_signatures=False)
+    state = log or read_log(home, roots, seals, all_signatures=False)
     verdicts = []
     for record_id in ids:
         try:
@@ -88,36 +92,52 @@ def _verified(folder: Path, roots: list[x509.Certificate], state: LogState) -> V
 
 
 def verify_archive(archive: Path, roots: list[x509.Certificate],
-                   catalog: Catalog | None = None, sample: int | None = None,
-                   event_type: str = "verified") -> ArchiveVerdict:
+                   seals: list[x509.Certificate], catalog: Catalog | None = None,
+                   sample: int | None = None, event_type: str = "verified") -> ArchiveVerdict:
     """The log, then every record the log or the archive holds (or a ``sample`` of those due
     for a check), then whatever else lies in the storage root."""
     home = home_of(archive)
     recover(archive)
-    state = read_log(home, roots)
+    state = read_log(home, roots, seals)
     logged = set(state.contents.latest())
     on_disk = set(record_ids(archive))
     everything = sorted(logged | on_disk)
     wanted = due_for_check(archive, sample, everything) if sample else everything
     verdict = ArchiveVerdict(dict(state.checks))
-    verdict.records = check_fixity(archive, wanted, roots, event_type, catalog, state)
+    verdict.records = check_fixity(archive, wanted, roots, seals, event_type, catalog, state)
     verdict.records += [Verdict(name, archive / name, {"object": Check(False, why)})
                         for name, why in stray(archive, on_disk | logged)]
+    if catalog is not None:  # a record deleted together with its leaves is still catalogued
+        verdict.records += [Verdict(record_id, archive / record_id, {"log": Check(
+            False, "catalogued, but neither the log nor the archive holds it: the record was "
+                   "deleted together with its log entries")})
+                            for record_id in sorted(catalog.ids() - logged - on_disk)]
     return verdict
 
 
 def stray(archive: Path, objects: set[str]) -> list[tuple[str, str]]:
     """What lies in the storage root that is neither a record's object nor the root's own
-    files: added behind records' back."""
+    files: added behind records' back, or left by a commit a crash interrupted a day or more
+    ago (a copy of a record, perhaps a classified one, outside every check)."""
     if not archive.is_dir():
         return []
     found = []
     for entry in sorted(archive.iterdir()):
         if entry.name in ROOT_FILES or entry.name in objects:
             continue
-        kind = "a folder" if entry.is_dir() else "a file"
+        kind = "a folder" if entry.is_dir() and not entry.is_symlink() else "a file"
         why = "not a record's OCFL object" if is_record_id(entry.name) else "not a record"
         found.append((entry.name, f"{kind} in the archive that is {why}"))
+    extensions = archive / "extensions"
+    for entry in sorted(extensions.iterdir()) if extensions.is_dir() else []:
+        name = f"extensions/{entry.name}"
+        if entry.name != STAGING or entry.is_symlink() or not entry.is_dir():
+            found.append((name, "not an extension records keeps"))
+            continue
+        for leftover in sorted(entry.iterdir()):
+            if time.time() - leftover.lstat().st_mtime > STALE_STAGING:
+                found.append((f"{name}/{leftover.name}", "left in staging by an interrupted "
+                              "commit a day or more ago (the next batch removes it)"))
     return found
 
 

@@ -16,12 +16,20 @@ chained log whose signed prefix was rewritten, and versions not yet under a sign
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from asn1crypto import cms, x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.x509 import load_der_x509_certificate
 from pyhanko.sign import timestamps
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
@@ -32,9 +40,11 @@ from archive.store import (
     ArchiveLog,
     ChainedLog,
     Inventory,
+    Leaf,
     LogContents,
     StoredHead,
     TreeHead,
+    Vouch,
     chained_logs,
     inclusion_proof,
     merkle_root,
@@ -66,39 +76,85 @@ def sign_bytes(signer: ArchiveSigner, options: SignOptions, data: bytes) -> tupl
         return asyncio.run(sign(None)), fallback
 
 
+def vouch_with(signer: ArchiveSigner) -> Vouch:
+    """What the committer of a version calls to sign its leaf with the seal: a signature
+    over the leaf's three fields (SHA-256, RSA PKCS#1 v1.5), the same key as the PDFs'."""
+    fingerprint = hashlib.sha256(signer.certificate.dump()).hexdigest()
+
+    def vouch(leaf: Leaf) -> Leaf:
+        with signer.lock:
+            raw = asyncio.run(signer.signer.async_sign_raw(leaf.core(), "sha256"))
+        return replace(leaf, promise=base64.b64encode(raw).decode(), signer=fingerprint)
+    return vouch
+
+
+def promise_ok(leaf: Leaf, seals: list[x509.Certificate]) -> bool:
+    """Whether the leaf carries a valid promise by one of the seals."""
+    for seal in seals:
+        if hashlib.sha256(seal.dump()).hexdigest() != leaf.signer:
+            continue
+        key = load_der_x509_certificate(seal.dump()).public_key()
+        try:
+            key.verify(base64.b64decode(leaf.promise, validate=True),  # type: ignore[call-arg]
+                       leaf.core(), PKCS1v15(), SHA256())
+        except (InvalidSignature, ValueError, TypeError, AttributeError):
+            return False
+        return True
+    return False
+
+
 def sign_log(home: Path, signer: ArchiveSigner, options: SignOptions) -> tuple[TreeHead, str]:
-    """Sign a head of the log as it is now; return it, and why it has no time-stamp, if
-    so."""
+    """Sign a head of the log as it is now; return it, and why it has no time-stamp, if so.
+
+    Only what the seal promised is signed: a leaf appended since the last head that carries
+    no valid promise by this signer was not committed by records, and signing would vouch
+    for it. Then nothing is signed, and the error names the leaf."""
     log = ArchiveLog(home)
     with log.locked():
         head = log.draft_head()
+        stored, _ = log.heads()
+        since = stored[-1].head.tree_size if stored else 0
+        strangers = [(index, leaf) for index, leaf in enumerate(log.read().leaves[since:],
+                                                                start=since)
+                     if not promise_ok(leaf, [signer.certificate])]
+        if strangers:
+            index, leaf = strangers[0]
+            raise SigningError(f"the log holds {len(strangers)} record version(s) the seal "
+                               f"never promised (first: leaf {index + 1}, {leaf.record_id} "
+                               f"{leaf.version}): records did not commit them, so the log is "
+                               "not signed; run `records verify --all`")
         signature, fallback = sign_bytes(signer, options, head.encode())
         log.save_head(head, signature)
     return head, fallback
 
 
-def verify_signature(data: bytes, signature: bytes, roots: list[x509.Certificate]) -> Check:
-    """Whether ``signature`` is a valid CMS signature over ``data`` by a certificate that
-    chains to ``roots`` (offline: nothing is fetched)."""
+def verify_signature(data: bytes, signature: bytes, roots: list[x509.Certificate],
+                     seals: list[x509.Certificate], at: datetime | None = None) -> Check:
+    """Whether ``signature`` is a valid CMS signature over ``data`` by one of the ``seals``,
+    chaining to ``roots``, as of ``at`` (now by default; an older head is judged at the time
+    it was signed, so it stays valid after its certificate expires). Offline."""
     try:
         content = cms.ContentInfo.load(signature)
         signed = content["content"]
         # The chain travels in the signature; only the roots come from this archive's trust.
         chain = [c.chosen for c in signed["certificates"] or [] if c.name == "certificate"]
-        context = ValidationContext(trust_roots=roots, allow_fetching=False, other_certs=chain)
+        context = ValidationContext(trust_roots=roots, allow_fetching=False, other_certs=chain,
+                                    moment=at)
         status = asyncio.run(async_validate_detached_cms(
             data, signed, signer_validation_context=context))
     except Exception as exc:
         return Check(False, f"the signature cannot be read: {type(exc).__name__}")
     if not status.intact:
         return Check(False, "the signature does not match the head: the head was changed")
-    if not status.valid:
-        return Check(False, "the signature is not valid")
-    if not status.trusted:
-        return Check(False, f"signed by {status.signing_cert.subject.human_friendly}, who "
-                            "does not chain to a trusted root")
+    who = status.signing_cert.subject.human_friendly
+    if status.signing_cert.dump() not in {seal.dump() for seal in seals}:
+        return Check(False, f"signed by {who}, which is not the archive's seal "
+                            "(signing.seal_certificates)")
+    if not status.valid or not status.trusted:
+        return Check(False, f"the signature by {who} is not valid, or does not chain to a "
+                            "trusted root")
     stamped = " and time-stamped" if status.timestamp_validity else ""
-    return Check(True, f"signed{stamped} by {status.signing_cert.subject.human_friendly}")
+    return Check(True, f"signed{stamped} by {who}")
 
 
 @dataclass
@@ -107,6 +163,7 @@ class LogState:
 
     contents: LogContents
     heads: list[StoredHead]
+    seals: list[x509.Certificate] = field(default_factory=list)
     checks: dict[str, Check] = field(default_factory=dict)
 
     @property
@@ -127,7 +184,7 @@ class LogState:
             return Check(False, f"the log holds {leaf.version} of it, but the archive has no "
                                 "such object: the record was deleted")
         if inventory.head != leaf.version:
-            newer = int(inventory.head[1:]) > int(leaf.version[1:])
+            newer = _number(inventory.head) > _number(leaf.version)
             return Check(False, f"the object's head is {inventory.head}, the log's "
                                 f"{leaf.version}: " + ("a version the log does not know"
                                                        if newer else "versions were deleted"))
@@ -135,55 +192,125 @@ class LogState:
             return Check(False, f"the inventory of {leaf.version} is not the one the log "
                                 "holds: the object was changed")
         if index >= self.signed_size:
-            return Check(False, f"{leaf.version} is in the log but under no signed head yet "
-                                "(`records log sign`)")
+            if promise_ok(leaf, self.seals):
+                return Check(True, f"{leaf.version} is leaf {index + 1}, promised by the seal "
+                                   "when it was committed; no head signed over it yet")
+            return Check(False, f"{leaf.version} is in the log with no promise by the seal: "
+                                "records did not commit it")
         return Check(True, f"{leaf.version} is leaf {index + 1} of {self.signed_size} under "
                            f"signed head {self.heads[-1].head.number}")
 
 
-def read_log(home: Path, roots: list[x509.Certificate], *, all_signatures: bool = True
-             ) -> LogState:
+def read_log(home: Path, roots: list[x509.Certificate], seals: list[x509.Certificate], *,
+             all_signatures: bool = True) -> LogState:
     """Read the log and check it as a whole (``all_signatures``: every head's signature, not
-    only the latest's)."""
+    only the latest's). Each check is guarded: a file broken in a way no check foresaw fails
+    that check, by name, and the others still run."""
     log = ArchiveLog(home)
     contents = log.read()
     heads, unreadable = log.heads()
-    state = LogState(contents, heads)
+    state = LogState(contents, heads, list(seals))
     checks = state.checks
-    checks["log-leaves"] = Check(not contents.problems, "; ".join(contents.problems) or
-                                 f"{len(contents.leaves)} leaves, each one record version")
+    _guard(checks, "log-leaves", lambda: _check_leaves(contents))
     if not heads:
-        checks["log-heads"] = Check(not contents.leaves and not unreadable,
-                                    "; ".join(unreadable) or "no signed head: nothing vouches "
-                                    "for the log (`records log sign`)")
+        vouched = all(promise_ok(leaf, seals) for leaf in contents.leaves)
+        checks["log-heads"] = Check(vouched and not unreadable, "; ".join(unreadable) or (
+            "no signed head yet; every version was promised by the seal" if vouched else
+            "no signed head, and versions no seal promised"))
         return state
-    checks["log-heads"] = _check_heads(heads, unreadable, roots, all_signatures)
-    checks["log-tree"] = _check_tree(heads, contents)
-    checks["log-proofs"] = _check_proofs(log, heads)
-    unsigned = len(contents.leaves) - state.signed_size
-    checks["log-signed"] = Check(unsigned <= 0, f"{unsigned} record versions are under no "
-                                 "signed head (`records log sign`)" if unsigned > 0 else
-                                 f"every version is under signed head {heads[-1].head.number}")
+    _guard(checks, "log-heads", lambda: _check_heads(log, heads, unreadable, roots, seals,
+                                                     all_signatures))
+    _guard(checks, "log-tree", lambda: _check_tree(heads, contents))
+    _guard(checks, "log-proofs", lambda: _check_proofs(log, heads))
+    _guard(checks, "log-signed", lambda: _check_tail(state))
     for name, path in chained_logs(home).items():
-        checks[f"log-{name}"] = _check_chain(name, ChainedLog(path), heads[-1].head)
+        _guard(checks, f"log-{name}", lambda n=name, p=path: _check_chain(n, ChainedLog(p),
+                                                                           heads[-1].head))
     return state
 
 
-def _check_heads(heads: list[StoredHead], unreadable: list[str],
-                 roots: list[x509.Certificate], all_signatures: bool) -> Check:
+def _guard(checks: dict[str, Check], name: str, run: Callable[[], Check]) -> None:
+    try:
+        checks[name] = run()
+    except Exception as exc:  # a log broken beyond what was foreseen: a named failure
+        checks[name] = Check(False, f"cannot be checked: {type(exc).__name__}: {exc}"[:300])
+
+
+def _number(version: str) -> int:
+    return int(version[1:]) if version[1:].isdigit() else -1
+
+
+def _check_leaves(contents: LogContents) -> Check:
+    """Every line a leaf, and each record's versions in order: v1, v2, ... each once."""
+    problems = list(contents.problems)
+    seen: dict[str, Leaf] = {}
+    for index, leaf in enumerate(contents.leaves, start=1):
+        before = seen.get(leaf.record_id)
+        if before is not None and before.same_version(leaf):
+            continue  # the same version logged twice (a crash, then recovery): harmless
+        expected = _number(before.version) + 1 if before else 1
+        if _number(leaf.version) != expected:
+            problems.append(f"leaf {index}: {leaf.record_id} {leaf.version} where "
+                            f"v{expected} was due (a version rewritten or removed)")
+        seen[leaf.record_id] = leaf
+    return Check(not problems, "; ".join(problems[:10]) or
+                 f"{len(contents.leaves)} leaves, each one record version, in order")
+
+
+def _check_tail(state: LogState) -> Check:
+    """Leaves after the latest signed head: each must carry the seal's promise."""
+    tail = state.contents.leaves[state.signed_size:]
+    strangers = [leaf for leaf in tail if not promise_ok(leaf, state.seals)]
+    if strangers:
+        return Check(False, f"{len(strangers)} record version(s) after the latest signed head "
+                            f"carry no promise by the seal (first: {strangers[0].record_id} "
+                            f"{strangers[0].version}): records did not commit them")
+    if tail:
+        return Check(True, f"{len(tail)} versions since head {state.heads[-1].head.number}, "
+                           "each promised by the seal at commit")
+    return Check(True, f"every version is under signed head {state.heads[-1].head.number}")
+
+
+def _check_heads(log: ArchiveLog, heads: list[StoredHead], unreadable: list[str],
+                 roots: list[x509.Certificate], seals: list[x509.Certificate],
+                 all_signatures: bool) -> Check:
     problems = list(unreadable)
     numbers = [h.head.number for h in heads]
     if numbers != list(range(1, len(heads) + 1)):
-        missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))
-        problems.append(f"heads {', '.join(map(str, missing)) or 'out of order'} missing: "
-                        "signed heads were deleted")
-    for stored in heads if all_signatures else heads[-1:]:
-        signed = verify_signature(stored.raw, stored.signature, roots)
+        problems.append(f"heads numbered {_ranges(numbers)}: signed heads were deleted")
+    last = numbers[-1]
+    later = sorted(p.name for p in (log.folder / "proofs").glob("*.json")
+                   if _proof_reaches(p.name) > last)
+    if later:
+        problems.append(f"consistency proofs to heads after head {last} ({later[0]}): the "
+                        "newest heads were deleted")
+    for stored in heads[:-1] if all_signatures else []:
+        signed = verify_signature(stored.raw, stored.signature, roots, seals,
+                                  at=_moment(stored.head.time))
         if not signed.ok:
             problems.append(f"head {stored.head.number}: {signed.detail}")
-    latest = verify_signature(heads[-1].raw, heads[-1].signature, roots)
+    latest = verify_signature(heads[-1].raw, heads[-1].signature, roots, seals)
+    if not latest.ok:
+        problems.append(f"head {heads[-1].head.number}: {latest.detail}")
     return Check(not problems, "; ".join(problems) or
                  f"{len(heads)} signed heads; the latest {latest.detail}")
+
+
+def _ranges(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:10]))
+    return shown + (", ..." if len(numbers) > 10 else "")
+
+
+def _proof_reaches(name: str) -> int:
+    second = name.removesuffix(".json").partition("-")[2]
+    return int(second) if second.isdigit() else 0
+
+
+def _moment(stamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
 
 
 def _check_tree(heads: list[StoredHead], contents: LogContents) -> Check:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from archive.signing.heads import vouch_with
 from archive.signing.sign import ArchiveSigner, SignOptions, public_url, renew
 from archive.store import (
     EVENTS,
@@ -80,5 +81,6 @@ def renew_record(archive: Path, record_id: str, signer: ArchiveSigner,
     new_version(archive, record_id, {
         paths.pdf.name: renewed,
         RENEWALS: json.dumps([*earlier, entry], indent=2, ensure_ascii=False).encode(),
-        EVENTS: events}, message="renewal: a fresh document time-stamp")
+        EVENTS: events}, message="renewal: a fresh document time-stamp",
+        vouch=vouch_with(signer))
     return entry

@@ -204,6 +204,28 @@ def trust_roots(settings: SigningSettings, home: Path) -> list[x509.Certificate]
     return roots
 
 
+def seal_certificates(settings: SigningSettings, home: Path) -> list[x509.Certificate]:
+    """The certificates allowed to seal the archive's log. Any other certificate, even one
+    under the same root (a person's, the time-stamping authority's), is refused: the log is
+    the organisation's word."""
+    files = list(settings.seal_certificates)
+    if not files and settings.key == "pkcs11" and settings.pkcs11_cert_file:
+        files = [settings.pkcs11_cert_file]
+    elif not files and settings.key == "pkcs12" and settings.pkcs12_file is None:
+        files = [dev_pki(home).cert(settings.identity)]
+    seals = []
+    for path in files:
+        if not path.is_file():
+            raise SigningSetupError(f"no seal certificate at {path}: set "
+                                    "signing.seal_certificates to the certificate that signs "
+                                    "the archive's log")
+        seals += list(load_certs_from_pemder([str(path)]))[:1]  # the signer, not its chain
+    if not seals:
+        raise SigningSetupError("no seal certificate: set signing.seal_certificates to the "
+                                "certificate that signs the archive's log")
+    return seals
+
+
 def load_signer(settings: SigningSettings, home: Path) -> ArchiveSigner:
     """Load the configured key once; raise SigningError with an actionable message."""
     if settings.key == "pkcs11":

@@ -30,8 +30,8 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
                "verify_consistency", "verify_inclusion"],
     "objects": ["INVENTORY", "Inventory", "ObjectDamaged", "check_object",
                 "init_storage_root", "read_inventory", "sha512_file"],
-    "packages": ["Stored", "known_record", "new_version", "record_ids", "recover",
-                 "reserve_id", "store_record"],
+    "packages": ["STAGING", "Stored", "Vouch", "known_record", "new_version", "record_ids",
+                 "recover", "reserve_id", "store_record"],
     "record": ["BCP47", "Descriptive", "Event", "descriptive_from", "dublin_core", "now",
                "sidecar"],
 })

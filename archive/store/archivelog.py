@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from archive.store.files import write_atomic
 from archive.store.layout import chained_logs, log_dir
 
 LEAVES = "leaves.jsonl"
+VERSION = re.compile(r"v[1-9][0-9]{0,8}")  # OCFL version names, as records writes them
 FORMAT = "records archive log, v1"
 
 
@@ -41,15 +43,31 @@ def canonical(value: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class Leaf:
-    """One version of one record, as the log holds it."""
+    """One version of one record, as the log holds it, with the committer's promise: a
+    signature by the organisation's seal over the version's three fields, made when the
+    version was committed. A leaf appended by anyone without the key has none, so no signed
+    head will ever cover it (``archive.signing.heads``)."""
 
     record_id: str
     version: str
     inventory_sha512: str
+    promise: str = ""  # base64 RSA PKCS#1 v1.5 / SHA-256 signature over ``core()``
+    signer: str = ""  # SHA-256 of the sealing certificate (DER)
 
-    def encode(self) -> bytes:
+    def core(self) -> bytes:
+        """What the promise signs: the version's identity and its inventory's digest."""
         return canonical({"record_id": self.record_id, "version": self.version,
                           "inventory_sha512": self.inventory_sha512})
+
+    def encode(self) -> bytes:
+        if not self.promise:
+            return self.core()
+        return canonical({"record_id": self.record_id, "version": self.version,
+                          "inventory_sha512": self.inventory_sha512,
+                          "promise": self.promise, "signer": self.signer})
+
+    def same_version(self, other: Leaf) -> bool:
+        return self.core() == other.core()
 
     @property
     def hash(self) -> bytes:
@@ -59,13 +77,19 @@ class Leaf:
     def decode(cls, line: bytes) -> Leaf:
         """The leaf a line holds; ValueError unless it is exactly a leaf's canonical form."""
         data = json.loads(line)
-        if not isinstance(data, dict) or set(data) != {"record_id", "version",
-                                                        "inventory_sha512"}:
+        if not isinstance(data, dict) or set(data) not in (CORE, CORE | {"promise", "signer"}):
             raise ValueError("not a leaf")
-        leaf = cls(**{k: str(v) for k, v in data.items()})
+        if not all(isinstance(v, str) for v in data.values()):
+            raise ValueError("not a leaf")
+        leaf = cls(**data)
+        if not (VERSION.fullmatch(leaf.version) and _hex(leaf.inventory_sha512, 128)):
+            raise ValueError("not a version and an inventory digest")
         if leaf.encode() != line:
             raise ValueError("not in canonical form")
         return leaf
+
+
+CORE = {"record_id", "version", "inventory_sha512"}
 
 
 @dataclass(frozen=True)
@@ -96,12 +120,34 @@ class TreeHead:
 
     @classmethod
     def decode(cls, raw: bytes) -> TreeHead:
+        """The head ``raw`` holds; ValueError unless it is exactly a head's canonical form
+        (every field of its type: a file that merely parses is not a head)."""
         data = json.loads(raw)
-        if data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not a tree head of {FORMAT!r}")
-        return cls(int(data["number"]), int(data["tree_size"]), str(data["root_sha256"]),
-                   str(data["time"]), {name: ChainHead(int(c["entries"]), str(c["head"]))
-                                       for name, c in data["chains"].items()})
+        number, size, chains = data.get("number"), data.get("tree_size"), data.get("chains")
+        if not (_count(number) and number > 0 and _count(size) and isinstance(chains, dict)
+                and _hex(data.get("root_sha256"), 64) and isinstance(data.get("time"), str)):
+            raise ValueError("a field of the head is missing or of the wrong kind")
+        heads = {}
+        for name, chain in chains.items():
+            if not (isinstance(chain, dict) and _count(chain.get("entries"))
+                    and _hex(chain.get("head"), 64)):
+                raise ValueError(f"the head's {name!r} chain is malformed")
+            heads[name] = ChainHead(chain["entries"], chain["head"])
+        head = cls(number, size, data["root_sha256"], data["time"], heads)
+        if head.encode() != raw:
+            raise ValueError("not in canonical form")
+        return head
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+def _hex(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and \
+        all(c in "0123456789abcdef" for c in value)
 
 
 @dataclass(frozen=True)
@@ -168,10 +214,12 @@ class ArchiveLog:
         crash interrupted between its rename and its log entry."""
         with self.locked():
             latest = self.read().latest().get(leaf.record_id)
-            if latest and latest[1] == leaf:
+            if latest and latest[1].same_version(leaf):
                 return
             with self.leaves_path.open("ab") as handle:
                 handle.write(leaf.encode() + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def read(self) -> LogContents:
         contents = LogContents()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.store.ids import is_record_id
-from archive.store.objects import INVENTORY, Inventory, read_inventory
+from archive.store.objects import INVENTORY, Inventory, ObjectDamaged, read_inventory
 from config.errors import UsageError
 
 SIDECAR = "record.json"
@@ -92,8 +92,15 @@ class RecordPaths:
         return read_inventory(self.folder)
 
     def file(self, logical: str) -> Path | None:
-        """The file the current version calls ``logical`` (None: it has none)."""
-        content = self.inventory.content_path(logical)
+        """The file the current version calls ``logical`` (None: it has none);
+        :class:`ObjectDamaged` when the inventory cannot say."""
+        try:
+            content = self.inventory.content_path(logical)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+            raise ObjectDamaged(f"{self.folder.name}/{INVENTORY} is not an OCFL inventory "
+                                f"({type(exc).__name__})") from None
+        if content is not None and not isinstance(content, str):
+            raise ObjectDamaged(f"{self.folder.name}/{INVENTORY} is not an OCFL inventory")
         return self.folder / content if content else None
 
     @property

@@ -24,14 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.store.files import sha256_file
+from archive.store.ids import is_record_id
 from archive.store.layout import EVENTS, home_of, work_dir
 from archive.store.objects import (
     ROOT_DECLARATION,
+    ObjectDamaged,
     create_object,
     init_storage_root,
     sha512_file,
 )
-from archive.store.packages import commit_object, remove_tree, staging_for
+from archive.store.packages import Vouch, commit_object, remove_tree, staging_for
 
 LEGACY = "archive-0.1"
 MANIFEST = "manifest-sha256.txt"
@@ -53,31 +55,46 @@ class Migration:
 
 
 def is_legacy(archive: Path) -> bool:
-    """Whether ``archive`` is an archive of the first layout (not an OCFL storage root)."""
+    """Whether ``archive`` is an archive of the first layout (not an OCFL storage root), or
+    one whose migration was interrupted (its old folder still beside it, not all carried)."""
+    legacy = archive.with_name(LEGACY)
+    if legacy.is_dir() and (archive / ROOT_DECLARATION).is_file():
+        return bool(_pending(archive, legacy))
     return archive.is_dir() and not (archive / ROOT_DECLARATION).exists() and any(
         (child / MANIFEST).is_file() or child.name in (".ids", ".events", ".by-hash")
         for child in archive.iterdir())
 
 
-def migrate_archive(archive: Path, check: Callable[[Path], list[str]]) -> Migration:
-    """Convert ``archive`` in place; ``check`` verifies a staged object and returns what is
-    wrong with it (empty: it may be logged)."""
+def _records_of(legacy: Path) -> list[Path]:
+    """Every record folder of an archive of the first layout, manifest or not: a folder it
+    holds is migrated, never passed over in silence."""
+    return sorted(p for p in legacy.iterdir() if p.is_dir() and not p.is_symlink()
+                  and not p.name.startswith(".") and p.name != "lost+found")
+
+
+def _pending(archive: Path, legacy: Path) -> list[Path]:
+    return [p for p in _records_of(legacy) if not (archive / p.name).exists()]
+
+
+def migrate_archive(archive: Path, check: Callable[[Path], list[str]],
+                    vouch: Vouch | None) -> Migration:
+    """Convert ``archive`` in place, or finish a conversion a crash interrupted; ``check``
+    verifies a staged object and returns what is wrong with it (empty: it may be logged,
+    with ``vouch``'s promise)."""
     if not is_legacy(archive):
         raise ValueError(f"{archive} is not an archive of the first layout")
     legacy = archive.with_name(LEGACY)
-    if legacy.exists():
-        raise FileExistsError(f"{legacy} exists: an earlier migration was interrupted; "
-                              "move it back to archive/ or remove it")
-    _put_back_renewals(archive)
-    archive.rename(legacy)
+    if not legacy.exists():
+        _put_back_renewals(archive)
+        archive.rename(legacy)
     init_storage_root(archive)
     work = work_dir(home_of(archive))
     for old, new in BOOKKEEPING.items():
         if (legacy / old).is_dir():
             shutil.copytree(legacy / old, work / new, dirs_exist_ok=True)
     done = Migration(legacy)
-    for folder in sorted(p for p in legacy.iterdir() if (p / MANIFEST).is_file()):
-        done.records.append(_migrate_record(archive, legacy, folder, check))
+    for folder in _pending(archive, legacy):
+        done.records.append(_migrate_record(archive, legacy, folder, check, vouch))
     return done
 
 
@@ -91,7 +108,7 @@ def _put_back_renewals(archive: Path) -> None:
 
 
 def _migrate_record(archive: Path, legacy: Path, folder: Path,
-                    check: Callable[[Path], list[str]]) -> Migrated:
+                    check: Callable[[Path], list[str]], vouch: Vouch | None) -> Migrated:
     record_id = folder.name
     stage = staging_for(archive, record_id)
     try:
@@ -107,23 +124,40 @@ def _migrate_record(archive: Path, legacy: Path, folder: Path,
         inventory = create_object(record_id, content, staged,
                                   "migrated from the first records layout")
         problems += _same_bytes(folder, events, inventory.state())
-        problems += check(staged)
-        commit_object(archive, staged, archive / record_id, inventory, log=not problems)
+        if not is_record_id(record_id):
+            problems.append(f"{record_id!r} is not a record id")
+        try:
+            problems += check(staged)
+        except (ObjectDamaged, OSError, ValueError, KeyError) as exc:
+            problems.append(f"it cannot be verified ({type(exc).__name__})")
+        commit_object(archive, staged, archive / record_id, inventory, log=not problems,
+                      vouch=vouch)
     finally:
         remove_tree(stage)
     return Migrated(record_id, len(inventory.manifest), not problems, problems)
 
 
 def _legacy_manifest(folder: Path) -> list[str]:
-    """What no longer matches the record's old manifest."""
-    problems = []
-    for line in (folder / MANIFEST).read_text(encoding="utf-8").splitlines():
+    """What no longer matches the record's old manifest: a file changed or missing, a file
+    the manifest does not list (added after the record was archived), or no manifest."""
+    try:
+        lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"{MANIFEST} cannot be read ({type(exc).__name__}): nothing to check the "
+                "record against"]
+    problems, listed = [], {MANIFEST}
+    for line in lines:
         digest, _, name = line.partition("  ")
+        listed.add(name)
         path = folder / name
         if not path.is_file():
             problems.append(f"{name}: missing before migration")
         elif sha256_file(path) != digest:
             problems.append(f"{name}: changed before migration (its old manifest disagrees)")
+    problems += [f"{name}: not in its old manifest (added after the record was archived)"
+                 for name in sorted(p.relative_to(folder).as_posix()
+                                    for p in folder.rglob("*") if p.is_file())
+                 if name not in listed]
     return problems
 
 

@@ -106,34 +106,73 @@ def read_inventory(folder: Path) -> Inventory:
 
 def check_object(folder: Path) -> list[str]:
     """What is wrong with an object's files (empty: every file its inventory names is there
-    with its digest, the inventory matches its sidecar, and nothing else was added)."""
+    with its digest, the inventory and each version's copy of it agree with their sidecars
+    and with each other, and nothing else was added: no file, folder or link)."""
     try:
         inventory = read_inventory(folder)
+        problems = _inventories(folder, inventory)
+        for path, digest in sorted(inventory.manifest.items()):
+            target = folder / path
+            if target.is_symlink() or not target.is_file():
+                problems.append(f"{path}: missing")
+            elif sha512_file(target) != digest:
+                problems.append(f"{path}: changed")
     except ObjectDamaged as exc:
         return [exc.reason]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"{INVENTORY} is not an OCFL inventory ({type(exc).__name__})"]
+    versions = set(inventory.data["versions"])
+    known = set(inventory.manifest) | {OBJECT_DECLARATION, INVENTORY, f"{INVENTORY}.{ALGORITHM}"}
+    known |= {f"{v}/{INVENTORY}" for v in versions} | {f"{v}/{INVENTORY}.{ALGORITHM}"
+                                                      for v in versions}
+    folders = {parent.as_posix() for path in known for parent in Path(path).parents} - {"."}
+    for path, kind in _entries(folder):
+        if kind == "link":
+            problems.append(f"{path}: a symbolic link")
+        elif (kind == "file" and path not in known) or (kind == "dir" and path not in folders):
+            problems.append(f"{path}{'/' if kind == 'dir' else ''}: not in the inventory")
+    return problems
+
+
+def _inventories(folder: Path, inventory: Inventory) -> list[str]:
+    """The root inventory against its sidecar, and each version's inventory against its own
+    and against the root's record of the versions up to it."""
     problems = []
-    sidecar = folder / f"{INVENTORY}.{ALGORITHM}"
-    said = sidecar.read_text(encoding="utf-8").split()[0] if sidecar.is_file() else ""
-    if said != inventory.sha512:
-        problems.append(f"{INVENTORY} does not match {sidecar.name}")
-    for path, digest in sorted(inventory.manifest.items()):
-        target = folder / path
-        if not target.is_file():
-            problems.append(f"{path}: missing")
-        elif sha512_file(target) != digest:
-            problems.append(f"{path}: changed")
-    known = set(inventory.manifest) | {OBJECT_DECLARATION, INVENTORY, sidecar.name}
-    known |= {f"{v}/{INVENTORY}" for v in inventory.data["versions"]}
-    known |= {f"{v}/{INVENTORY}.{ALGORITHM}" for v in inventory.data["versions"]}
-    extra = sorted(path for path in _files(folder) if path not in known)
-    problems += [f"{path}: not in the inventory" for path in extra]
+    for where, raw in [(folder, inventory.raw), *[
+            (folder / v, None) for v in sorted(inventory.data["versions"])]]:
+        path = where / INVENTORY
+        if raw is None:
+            if not path.is_file():
+                problems.append(f"{path.relative_to(folder)}: missing")
+                continue
+            raw = path.read_bytes()
+            said = json.loads(raw)
+            head = said["head"]
+            root_versions = inventory.data["versions"]
+            if head == inventory.head and raw != inventory.raw:
+                problems.append(f"{head}/{INVENTORY} is not the object's inventory")
+            elif any(said["versions"].get(v) != root_versions.get(v) for v in said["versions"]) \
+                    or head not in root_versions:
+                problems.append(f"{head}/{INVENTORY} disagrees with the object's inventory")
+        sidecar = where / f"{INVENTORY}.{ALGORITHM}"
+        said_digest = sidecar.read_text(encoding="utf-8").split()[0] if sidecar.is_file() else ""
+        if said_digest != hashlib.sha512(raw).hexdigest():
+            problems.append(f"{path.relative_to(folder)} does not match {sidecar.name}")
     return problems
 
 
 def _files(folder: Path) -> list[str]:
+    return [path for path, kind in _entries(folder) if kind == "file"]
+
+
+def _entries(folder: Path) -> list[tuple[str, str]]:
+    """Every file, folder and link under ``folder`` (links are reported, never followed)."""
     found = []
-    for parent, _dirs, names in os.walk(folder):
-        found += [(Path(parent) / name).relative_to(folder).as_posix() for name in names]
+    for parent, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = Path(parent) / name
+            kind = "link" if path.is_symlink() else "dir" if name in dirs else "file"
+            found.append((path.relative_to(folder).as_posix(), kind))
     return found
 
 

@@ -15,10 +15,10 @@ names, and only that. Identical scans map to one record (content hash).
 from __future__ import annotations
 
 import fcntl
-import json
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from archive.store.layout import SIDECAR, RecordPaths, home_of, work_dir
 from archive.store.objects import (
     INVENTORY,
     Inventory,
+    ObjectDamaged,
     add_version,
     create_object,
     init_storage_root,
@@ -38,6 +39,9 @@ from archive.store.objects import (
 )
 
 STAGING = "records-staging"  # the storage root's local extension folder records builds in
+STALE_STAGING = 24 * 3600  # no commit takes a day: staging this old was left by a crash
+Vouch = Callable[[Leaf], Leaf]
+"""Signs a version's leaf with the organisation's seal (``archive.signing.vouch``)."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,14 @@ def store_record(
     page_dirs: list[Path],
     sidecar: dict,
     record_id: str | None = None,
+    vouch: Vouch | None = None,
 ) -> Stored:
     """Commit one record; return its id, or the existing one when these scans are known.
 
     ``record_id`` is the id :func:`reserve_id` gave earlier (it is written into the signed
     PDF, so it must be known before the record is committed); without it one is reserved.
+    ``vouch`` signs the version's leaf with the organisation's seal (None: signing is off,
+    and no signed head will ever cover the record).
     """
     exists = False
     if record_id is None:
@@ -133,7 +140,7 @@ def store_record(
                    {**sidecar, "record_id": record_id, "originals": originals})
         inventory = create_object(record_id, content, stage / "object",
                                   f"ingest of batch {sidecar.get('batch_id', '')}".strip())
-        commit_object(archive, stage / "object", final, inventory)
+        commit_object(archive, stage / "object", final, inventory, vouch=vouch)
     finally:
         remove_tree(stage)
     return Stored(record_id, final, duplicate=False)
@@ -156,38 +163,41 @@ def _intent(archive: Path, record_id: str) -> Path:
 
 
 def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory,
-                  replacing: Path | None = None, log: bool = True) -> None:
-    """Rename a staged object into place and log its version (unless ``log`` is off);
-    ``replacing`` is where the version before it is moved aside (a new version), None for a
-    new record."""
+                  replacing: Path | None = None, log: bool = True,
+                  vouch: Vouch | None = None) -> None:
+    """Rename a staged object into place and log its version (unless ``log`` is off), with
+    ``vouch``'s promise; ``replacing`` is where the version before it is moved aside (a new
+    version), None for a new record."""
     make_read_only(staged)
     # A folder moved to another parent must be writable (its ".." entry changes), so the
     # object's own folder is made read-only only once it is in place.
     staged.chmod(0o755)
     init_storage_root(archive)
+    leaf = Leaf(inventory.id, inventory.head, inventory.sha512)
+    leaf = vouch(leaf) if vouch is not None else leaf
     intent = _intent(archive, inventory.id)
-    if log:
-        write_json(intent, {"record_id": inventory.id, "version": inventory.head,
-                            "inventory_sha512": inventory.sha512})
-    if replacing is not None:
-        final.chmod(0o755)
-        final.rename(replacing)
-    try:
-        staged.rename(final)
-    except BaseException:
+    with _locked(archive):  # recover() takes the same lock: it never sees a commit mid-way
+        if log:
+            write_atomic(intent, leaf.encode())
         if replacing is not None:
-            replacing.rename(final)
-            final.chmod(0o555)
+            final.chmod(0o755)
+            final.rename(replacing)
+        try:
+            staged.rename(final)
+        except BaseException:
+            if replacing is not None:
+                replacing.rename(final)
+                final.chmod(0o555)
+            intent.unlink(missing_ok=True)
+            raise
+        final.chmod(0o555)
+        if log:
+            ArchiveLog(home_of(archive)).append(leaf)
         intent.unlink(missing_ok=True)
-        raise
-    final.chmod(0o555)
-    if log:
-        ArchiveLog(home_of(archive)).append(Leaf(inventory.id, inventory.head,
-                                                 inventory.sha512))
-    intent.unlink(missing_ok=True)
 
 
-def new_version(archive: Path, record_id: str, files: dict[str, bytes], message: str) -> Path:
+def new_version(archive: Path, record_id: str, files: dict[str, bytes], message: str,
+                vouch: Vouch | None = None) -> Path:
     """Commit a new version of a record in which each logical path of ``files`` holds the
     bytes given and every other file is carried forward; return the object's folder.
 
@@ -207,7 +217,7 @@ def new_version(archive: Path, record_id: str, files: dict[str, bytes], message:
             target.write_bytes(data)
         inventory = add_version(stage / "object", stage / "new", message)
         old = stage.with_name(f"{record_id}.old")
-        commit_object(archive, stage / "object", final, inventory, replacing=old)
+        commit_object(archive, stage / "object", final, inventory, replacing=old, vouch=vouch)
         remove_tree(old)
     finally:
         remove_tree(stage)
@@ -225,30 +235,46 @@ def remove_tree(path: Path) -> None:
 
 def recover(archive: Path) -> list[str]:
     """Finish what a crash interrupted: put back objects left aside mid-way through a new
-    version, and log the versions an intent names whose object is in place; return the ids
-    of the records touched."""
-    work = work_dir(home_of(archive))
-    touched = []
-    staging = staging_root(archive)
-    for old in staging.glob("*.old") if staging.is_dir() else []:
-        record_id = old.name.removesuffix(".old")
-        if is_record_id(record_id) and not (archive / record_id).exists():
-            old.rename(archive / record_id)
-            touched.append(record_id)
-        else:
-            remove_tree(old)
-    log = ArchiveLog(home_of(archive))
-    for intent in sorted((work / "intents").glob("*.json")) if (work / "intents").is_dir() \
-            else []:
-        said = json.loads(intent.read_text(encoding="utf-8"))
-        folder = archive / said["record_id"]
-        if (folder / INVENTORY).is_file():
-            inventory = read_inventory(folder)
-            if (inventory.head, inventory.sha512) == (said["version"], said["inventory_sha512"]):
-                log.ensure(Leaf(inventory.id, inventory.head, inventory.sha512))
-                touched.append(inventory.id)
-        intent.unlink()
+    version, log the versions an intent names whose object is in place (the intent carries
+    the leaf, promise included, made before the rename), and clear staging a crash left a
+    day or more ago; return the ids of the records touched. Never raises for one damaged
+    intent: it names nothing that can be finished, and goes."""
+    touched: list[str] = []
+    if not archive.is_dir():
+        return touched
+    with _locked(archive):
+        staging = staging_root(archive)
+        for old in sorted(staging.glob("*.old")) if staging.is_dir() else []:
+            record_id = old.name.removesuffix(".old")
+            if is_record_id(record_id) and not (archive / record_id).exists():
+                old.rename(archive / record_id)
+                (archive / record_id).chmod(0o555)
+                touched.append(record_id)
+            else:
+                remove_tree(old)
+        intents = work_dir(home_of(archive)) / "intents"
+        for intent in sorted(intents.glob("*.json")) if intents.is_dir() else []:
+            finished = _finish(archive, intent)
+            if finished:
+                touched.append(finished)
+            intent.unlink(missing_ok=True)
+        for leftover in staging.iterdir() if staging.is_dir() else []:
+            if time.time() - leftover.lstat().st_mtime > STALE_STAGING:
+                remove_tree(leftover)
     return touched
+
+
+def _finish(archive: Path, intent: Path) -> str | None:
+    try:
+        leaf = Leaf.decode(intent.read_bytes())
+        inventory = read_inventory(archive / leaf.record_id)
+    except (OSError, ValueError, TypeError, ObjectDamaged):
+        return None
+    if (inventory.id, inventory.head, inventory.sha512) != (
+            leaf.record_id, leaf.version, leaf.inventory_sha512):
+        return None
+    ArchiveLog(home_of(archive)).ensure(leaf)
+    return leaf.record_id
 
 
 def record_ids(archive: Path) -> list[str]:

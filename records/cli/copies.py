@@ -30,6 +30,7 @@ from archive.signing import (
     load_signer,
     read_log,
     renew_record,
+    seal_certificates,
     sign_log,
     sign_options,
     signature_level_of,
@@ -37,6 +38,7 @@ from archive.signing import (
     verify_archive,
     verify_file,
     verify_record,
+    vouch_with,
 )
 from archive.store import (
     ArchiveLog,
@@ -108,18 +110,19 @@ def verify(
         stop("name record ids, --all, or --file PATH")
     try:
         roots = trust_roots(settings.signing, home)
+        seals = seal_certificates(settings.signing, home)
     except SigningError as exc:
         fail(exc)
     catalog = Catalog.open(settings.catalog_url())
     log: dict[str, Check] = {}
     verdicts: list[Verdict] = []
     if all_records:
-        whole = verify_archive(archive, roots, catalog)
+        whole = verify_archive(archive, roots, seals, catalog)
         log, verdicts = whole.log, whole.records
     elif ids:
-        state = read_log(home, roots, all_signatures=False)
-        log, verdicts = state.checks, check_fixity(archive, list(ids), roots, catalog=catalog,
-                                                   log=state)
+        state = read_log(home, roots, seals, all_signatures=False)
+        log, verdicts = state.checks, check_fixity(archive, list(ids), roots, seals,
+                                                   catalog=catalog, log=state)
     if file:
         verdicts.append(verify_file(file, roots))
     audit = AuditLog(home)
@@ -265,7 +268,7 @@ def migrate() -> None:
     def check(staged: Path) -> list[str]:
         return verify_record(staged, roots).failures()
 
-    done = migrate_archive(archive, check)
+    done = migrate_archive(archive, check, vouch_with(signer))
     for record in done.records:
         if record.logged:
             err.print(f"{record.record_id}: {record.files} files, entered in the log")

@@ -20,7 +20,7 @@ from rich.table import Table
 from archive.access import AuditLog
 from archive.index import Catalog, Filters, QueryError, Results, rebuild, search_records
 from archive.roadmap import rebuild_progress
-from archive.signing import export_record, trust_roots
+from archive.signing import export_record, seal_certificates, trust_roots
 from archive.store import (
     FULL_CLEARANCE,
     RecordPaths,
@@ -138,6 +138,7 @@ def export(
     try:
         roots = trust_roots(settings.signing, home)
         done = export_record(archive_root(home), record_id, target, roots,
+                             seal_certificates(settings.signing, home),
                              Catalog.open(settings.catalog_url()))
     except RecordsError as exc:
         AuditLog(home).record(cli_user(), "export", record_id=record_id[:64], outcome="refused")

@@ -20,7 +20,7 @@ from archive.access import (
     revoke_token,
 )
 from archive.index import Catalog
-from archive.signing import Check, SigningError, read_log, trust_roots
+from archive.signing import Check, SigningError, read_log, seal_certificates, trust_roots
 from archive.store import LEVELS
 from config.errors import ExitCode
 from config.settings import Settings, load_settings
@@ -122,9 +122,10 @@ def _signed_prefix(settings: Settings) -> Check | None:
     home = settings.home.resolve()
     try:
         roots = trust_roots(settings.signing, home)
+        seals = seal_certificates(settings.signing, home)
     except SigningError:
         return None
-    state = read_log(home, roots, all_signatures=False)
+    state = read_log(home, roots, seals, all_signatures=False)
     if not state.heads:
         return None
     heads = state.checks["log-heads"]

@@ -17,7 +17,14 @@ from fastapi.responses import FileResponse, Response
 from archive.access import User
 from archive.index import Filters, Results, search_records
 from archive.roadmap import MILESTONE_STATES, MilestoneLog, measure_roadmap, report_context
-from archive.signing import SigningError, Verdict, read_log, trust_roots, verify_record
+from archive.signing import (
+    SigningError,
+    Verdict,
+    read_log,
+    seal_certificates,
+    trust_roots,
+    verify_record,
+)
 from archive.store import (
     ObjectDamaged,
     RecordPaths,
@@ -93,9 +100,10 @@ def verify(request: Request, user: User, paths: RecordPaths) -> Verdict:
     ctx = context(request)
     try:
         roots = trust_roots(ctx.settings.signing, ctx.home)
+        seals = seal_certificates(ctx.settings.signing, ctx.home)
     except SigningError as exc:
         raise HTTPException(503, exc.reason) from None
-    log = read_log(ctx.home, roots, all_signatures=False)
+    log = read_log(ctx.home, roots, seals, all_signatures=False)
     verdict = verify_record(paths.folder, roots, log.record_check)
     verdict.checks.update(log.checks)
     ctx.audit.record(user.name, "verify", record_id=paths.record_id,
@@ -108,6 +116,8 @@ def record_view(request: Request, user: User, paths: RecordPaths) -> dict[str, A
     its verifications since), as pages and the API show it."""
     try:
         record = paths.read_sidecar()
+        if not isinstance(record, dict):
+            raise ValueError("record.json is not an object")
     except (ObjectDamaged, OSError, ValueError) as exc:
         raise damaged(request, user, paths, "view", exc) from None
     at_ingest = {e["time"] for e in record.get("provenance", []) if e.get("type") == "verified"}
@@ -115,7 +125,8 @@ def record_view(request: Request, user: User, paths: RecordPaths) -> dict[str, A
                "detail": "", "agent": ""}
               for at, ok in context(request).catalog.checks(paths.record_id)
               if at not in at_ingest]
-    record["later_events"] = sorted(record_events(paths) + checks, key=lambda e: e["time"])
+    later = [e for e in record_events(paths) if isinstance(e, dict)] + checks
+    record["later_events"] = sorted(later, key=lambda e: str(e.get("time", "")))
     return record
 
 

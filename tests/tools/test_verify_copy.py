@@ -22,17 +22,22 @@ from archive.signing import (
     trust_roots,
 )
 from config.settings import SigningSettings
-from tests.archive.signing.test_tamper import IDS, flip, pristine  # noqa: F401 (a fixture)
+from tests.archive.signing.test_tamper import IDS, flip, pristine, trust  # noqa: F401
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_copy.py"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
-def verify(bag: Path, trust: Path) -> subprocess.CompletedProcess[str]:
+def verify(bag: Path, trust: Path, seal: Path | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    """The tool, run by the system's Python in isolated mode (no site-packages, no records),
+    given the organisation's root and seal."""
     if not SYSTEM_PYTHON.is_file():
         pytest.fail("/usr/bin/python3 is missing: the verifier is meant for a plain Python")
+    seal = seal or trust.with_name("organisation.cert.pem")
     return subprocess.run([str(SYSTEM_PYTHON), "-I", str(TOOL), str(bag), "--trust",
-                           str(trust)], capture_output=True, text=True, timeout=120)
+                           str(trust), "--seal", str(seal)],
+                          capture_output=True, text=True, timeout=120)
 
 
 def rebag(bag: Path) -> None:
@@ -51,8 +56,8 @@ def rebag(bag: Path) -> None:
 def exported(pristine: Path, pki: DevPki, tmp_path: Path) -> Path:  # noqa: F811
     home = tmp_path / "home"
     shutil.copytree(pristine, home)
-    roots = trust_roots(SigningSettings(), pki.folder.parent)
-    return export_record(home / "archive", IDS[2], tmp_path / "out" / IDS[2], roots).path
+    return export_record(home / "archive", IDS[2], tmp_path / "out" / IDS[2],
+                         *trust(pki)).path
 
 
 def test_an_exported_record_checks_out_without_records(exported: Path, pki: DevPki) -> None:
@@ -96,8 +101,24 @@ def test_a_head_signed_by_another_key_is_refused(exported: Path, pki: DevPki,
     rebag(exported)
     refused = verify(exported, pki.root_cert)
     assert refused.returncode == 1 and "FAILED signature" in refused.stdout
-    # What decides is whose root the auditor trusts: under the forger's own, it passes.
-    assert "ok     signature" in verify(exported, other.root_cert).stdout
+    # What decides is whose root and seal the auditor trusts: under the forger's own, it
+    # passes; so they must come from the organisation, not from the bag.
+    assert "ok     signature" in verify(exported, other.root_cert, other.cert("organisation")
+                                        ).stdout
+
+
+def test_a_head_signed_under_the_same_root_by_another_certificate_is_refused(
+        exported: Path, pki: DevPki) -> None:
+    """A person of the organisation (or its time-stamping authority) is not its seal."""
+    roots = trust_roots(SigningSettings(), pki.folder.parent)
+    person = load_pkcs12(pki.pkcs12("personal"), pki.passphrase_file.read_bytes(), "personal",
+                         roots)
+    proof = exported / "data" / "proof"
+    (proof / "head.p7s").write_bytes(sign_bytes(person, SignOptions(),
+                                                (proof / "head.json").read_bytes())[0])
+    rebag(exported)
+    done = verify(exported, pki.root_cert)
+    assert done.returncode == 1 and "not the organisation's seal" in done.stdout
 
 
 def test_a_record_that_fails_verification_is_not_exported(pristine: Path,  # noqa: F811
@@ -106,7 +127,6 @@ def test_a_record_that_fails_verification_is_not_exported(pristine: Path,  # noq
     shutil.copytree(pristine, home)
     [page_text] = (home / "archive" / IDS[0]).rglob("0001.txt")
     flip(page_text)
-    roots = trust_roots(SigningSettings(), pki.folder.parent)
     with pytest.raises(NotExported, match="changed"):
-        export_record(home / "archive", IDS[0], tmp_path / "out" / IDS[0], roots)
+        export_record(home / "archive", IDS[0], tmp_path / "out" / IDS[0], *trust(pki))
     assert not (tmp_path / "out").exists()

@@ -26,6 +26,7 @@ from archive.signing import (
     sign_pdf,
     trust_roots,
     verify_archive,
+    vouch_with,
 )
 from archive.store import (
     ArchiveLog,
@@ -45,6 +46,12 @@ from tests.conftest import Scans
 
 IDS = ("VP-2024-000001", "VP-2024-000002", "VP-2024-000003")
 VERSIONED = IDS[2]  # has a second version
+
+
+def trust(pki: DevPki) -> tuple[list, list]:  # type: ignore[type-arg]
+    """The trust roots, and the seal (the organisation's certificate)."""
+    signer = _signer(pki)
+    return signer.trust_roots, [signer.certificate]
 
 
 def _signer(pki: DevPki):  # type: ignore[no-untyped-def]
@@ -70,15 +77,15 @@ def pristine(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFactory
         signature = sign_pdf(signer, SignOptions(), unsigned, signed)
         store_record(home / "archive", content_sha=str(n) * 64, unit="VP", year=2024,
                      source=page, pdf=signed, page_dirs=[p.path for p in result.pages],
-                     record_id=record_id,
+                     record_id=record_id, vouch=vouch_with(signer),
                      sidecar=sidecar(described, {"page_count": 1}, [], "B", str(n) * 64,
                                      page.name, signature.as_dict()))
         sign_log(home, signer, SignOptions())
     new_version(home / "archive", VERSIONED, {"notes/correction.txt": b"a later note"},
-                "a second version")
+                "a second version", vouch=vouch_with(signer))
     for n in range(3):
         AuditLog(home).record("lan", "search", query=f"q{n}")
-    check_fixity(home / "archive", list(IDS), signer.trust_roots)
+    check_fixity(home / "archive", list(IDS), signer.trust_roots, [signer.certificate])
     sign_log(home, signer, SignOptions())
     return home
 
@@ -220,6 +227,73 @@ def delete_check_line(home: Path, _pki: DevPki) -> None:
     path.write_bytes(b"".join(line + b"\n" for line in path.read_bytes().splitlines()[1:]))
 
 
+def forge_leaf(home: Path, pki: DevPki) -> None:
+    """The forger's whole job: change a scan, make the object self-consistent again, append
+    the matching leaf, and ask records to sign the log. The signing is refused."""
+    rewrite_sidecar_and_inventory(home, pki)
+    from archive.store import Leaf, read_inventory
+
+    inventory = read_inventory(home / "archive" / IDS[0])
+    with ArchiveLog(home).leaves_path.open("ab") as handle:
+        handle.write(Leaf(IDS[0], "v1", inventory.sha512).encode() + b"\n")
+    from archive.signing import SigningError
+
+    with pytest.raises(SigningError, match="never promised"):
+        sign_log(home, _signer(pki), SignOptions())
+
+
+def forge_intent(home: Path, pki: DevPki) -> None:
+    """The same leaf, left as a commit intent for records' own recovery to log."""
+    rewrite_sidecar_and_inventory(home, pki)
+    from archive.store import Leaf, read_inventory
+
+    inventory = read_inventory(home / "archive" / IDS[0])
+    intent = home / "work" / "intents" / f"{IDS[0]}.json"
+    intent.parent.mkdir(parents=True, exist_ok=True)
+    intent.write_bytes(Leaf(IDS[0], "v1", inventory.sha512).encode())
+
+
+def personal_head(home: Path, pki: DevPki) -> None:
+    """A head re-signed by a certificate of the same organisation that is not its seal."""
+    roots = trust_roots(SigningSettings(), pki.folder.parent)
+    person = load_pkcs12(pki.pkcs12("personal"), pki.passphrase_file.read_bytes(), "personal",
+                         roots)
+    from archive.signing import sign_bytes
+
+    stored, _ = ArchiveLog(home).heads()
+    stored[-1].path.with_suffix(".p7s").write_bytes(
+        sign_bytes(person, SignOptions(), stored[-1].raw)[0])
+
+
+def delete_newest_head(home: Path, _pki: DevPki) -> None:
+    for path in (home / "log" / "heads").glob("000004.*"):
+        path.unlink()
+
+
+def empty_version_folder(home: Path, _pki: DevPki) -> None:
+    (writable(home / "archive" / IDS[0]) / "v9").mkdir()
+
+
+def link_in_content(home: Path, _pki: DevPki) -> None:
+    (writable(home / "archive" / IDS[0]) / "v1" / "content" / "keys").symlink_to(home / "work")
+
+
+def rewrite_version_inventory(home: Path, _pki: DevPki) -> None:
+    folder = writable(home / "archive" / IDS[0])
+    raw = (folder / "v1" / "inventory.json").read_bytes().replace(b'"ingest', b'"nothing')
+    (folder / "v1" / "inventory.json").write_bytes(raw)
+    (folder / "v1" / "inventory.json.sha512").write_text(
+        f"{hashlib.sha512(raw).hexdigest()} inventory.json\n")
+
+
+def hidden_copy(home: Path, _pki: DevPki) -> None:
+    shutil.copytree(home / "archive" / IDS[1], home / "archive" / "extensions" / "copies" / "x")
+
+
+def spec_copy(home: Path, _pki: DevPki) -> None:
+    (writable(home / "archive") / "ocfl_1.1.md").write_text("anything at all")
+
+
 ATTACKS = [
     Attack("flip a byte of the PDF", flip_kind(".pdf"), f"{IDS[0]}:object", "changed"),
     Attack("flip a byte of an original", flip_kind(".png"), f"{IDS[0]}:object", "changed"),
@@ -239,11 +313,26 @@ ATTACKS = [
     Attack("swap two records' copies", swap_copies, f"{IDS[0]}:object", "changed"),
     Attack("truncate the log", truncate_log, "log-tree", "cut short"),
     Attack("garbage in the log", garbage_in_log, "log-leaves", "damaged"),
-    Attack("a head signed by another key", foreign_head, "log-heads", "trusted root"),
+    Attack("a head signed by another key", foreign_head, "log-heads", "not the archive's seal"),
     Attack("delete a signed head", delete_middle_head, "log-heads", "deleted"),
     Attack("rewrite the audit log, re-chained", rewrite_audit, "log-audit", "rewritten"),
     Attack("rewrite the checks log, re-chained", rewrite_checks, "log-checks", "rewritten"),
     Attack("delete a check", delete_check_line, "log-checks", "does not follow"),
+    Attack("forge a leaf and ask for a signature", forge_leaf, "log-signed", "no promise"),
+    Attack("forge a commit intent", forge_intent, f"{IDS[0]}:log", "records did not commit"),
+    Attack("a head signed by a person's certificate", personal_head, "log-heads",
+           "not the archive's seal"),
+    Attack("delete the newest head", delete_newest_head, "log-heads",
+           "newest heads were deleted"),
+    Attack("an empty version folder", empty_version_folder, f"{IDS[0]}:object",
+           "v9/: not in the inventory"),
+    Attack("a link in the content", link_in_content, f"{IDS[0]}:object", "symbolic link"),
+    Attack("rewrite a version's inventory", rewrite_version_inventory, f"{IDS[0]}:object",
+           "not the object's inventory"),
+    Attack("a copy hidden in extensions", hidden_copy, "extensions/copies:object",
+           "not an extension"),
+    Attack("a file passed off as the specification", spec_copy, "ocfl_1.1.md:object",
+           "not a record"),
 ]
 
 
@@ -257,7 +346,7 @@ def home(pristine: Path, tmp_path: Path) -> Path:
 def test_the_untouched_archive_verifies_and_is_valid_ocfl(pristine: Path, pki: DevPki,
                                                            tmp_path: Path) -> None:
     shutil.copytree(pristine, tmp_path / "home")
-    verdict = verify_archive(tmp_path / "home" / "archive", _signer(pki).trust_roots)
+    verdict = verify_archive(tmp_path / "home" / "archive", *trust(pki))
     assert verdict.ok, verdict.as_dict()
     assert sorted(v.record_id for v in verdict.records) == list(IDS)
     assert ocfl_validate(pristine / "archive").returncode == 0
@@ -278,7 +367,7 @@ def ocfl_validate(root: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_each_attack_is_caught_by_name(home: Path, pki: DevPki, attack: Attack) -> None:
     attack.act(home, pki)
-    verdict = verify_archive(home / "archive", _signer(pki).trust_roots)
+    verdict = verify_archive(home / "archive", *trust(pki))
     assert not verdict.ok
     failed = {name: check.detail for name, check in verdict.log.items() if not check.ok}
     for record_verdict in verdict.records:
@@ -290,3 +379,22 @@ def test_each_attack_is_caught_by_name(home: Path, pki: DevPki, attack: Attack) 
     if not attack.check.startswith("log-"):  # the other records still verify
         others = [v for v in verdict.records if v.record_id not in touched]
         assert others and all(v.ok for v in others)
+
+
+def test_records_deleted_with_their_log_are_missed_by_the_catalog(home: Path,
+                                                                   pki: DevPki) -> None:
+    """Everything an insider can reach deleted at once (objects, leaves, heads): nothing left
+    to contradict but the catalog, which still names the records."""
+    from archive.index import Catalog, index_package
+
+    catalog = Catalog.open(f"sqlite:///{home / 'catalog.sqlite'}")
+    for record_id in IDS:
+        index_package(catalog, home / "archive" / record_id)
+    for record_id in IDS:
+        shutil.rmtree(writable(home / "archive" / record_id))
+    shutil.rmtree(home / "log")
+    verdict = verify_archive(home / "archive", *trust(pki), catalog)
+    assert not verdict.ok
+    assert {v.record_id: v.checks["log"].detail for v in verdict.records} == {
+        record_id: "catalogued, but neither the log nor the archive holds it: the record was "
+                   "deleted together with its log entries" for record_id in IDS}

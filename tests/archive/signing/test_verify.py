@@ -23,6 +23,7 @@ from archive.signing import (
     trust_roots,
     verify_file,
     verify_record,
+    vouch_with,
 )
 from archive.store import (
     ChainedLog,
@@ -64,7 +65,7 @@ def archived(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFactory
     signature = sign_pdf(_signer(pki), SignOptions(), unsigned, signed)
     archive = work / "archive"
     store_record(archive, content_sha="f" * 64, unit="VP", year=2024, source=page, pdf=signed,
-                 page_dirs=[], record_id=RECORD_ID,
+                 page_dirs=[], record_id=RECORD_ID, vouch=vouch_with(_signer(pki)),
                  sidecar=sidecar(DESCRIPTIVE, {}, [], "batch", "f" * 64, page.name,
                                  signature.as_dict()))
     sign_log(work, _signer(pki), SignOptions())
@@ -184,8 +185,9 @@ def test_audit_logs_a_chained_event_per_record(archived: Path, pki: DevPki,
     shutil.copytree(archived.parent, tmp_path / "home")
     archive = tmp_path / "home" / "archive"
     assert due_for_check(archive, 5) == [RECORD_ID]
-    [verdict] = check_fixity(archive, [RECORD_ID], _signer(pki).trust_roots, "fixity")
-    check_fixity(archive, [RECORD_ID], _signer(pki).trust_roots, "fixity")
+    seals = [_signer(pki).certificate]
+    [verdict] = check_fixity(archive, [RECORD_ID], _signer(pki).trust_roots, seals, "fixity")
+    check_fixity(archive, [RECORD_ID], _signer(pki).trust_roots, seals, "fixity")
     logged = read_checks(tmp_path / "home")[RECORD_ID]
     assert verdict.ok and [e["outcome"] for e in logged] == ["success", "success"]
     log = ChainedLog(checks_log_path(tmp_path / "home"))

@@ -40,6 +40,6 @@ def test_a_year_outside_the_calendar_is_refused() -> None:
 def test_verifying_a_name_that_is_not_an_id_reads_and_writes_nothing(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     (tmp_path / "keys").mkdir()
-    [verdict] = check_fixity(archive, ["../keys"], roots=[])
+    [verdict] = check_fixity(archive, ["../keys"], roots=[], seals=[])
     assert not verdict.ok and "not a record id" in verdict.failures()[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keys"]  # no log written anywhere

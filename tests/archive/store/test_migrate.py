@@ -114,3 +114,36 @@ def test_an_untouched_archive_migrates_and_verifies(legacy: Path, home: Path) ->
     assert run(["verify", "--all"], home).returncode == 0
     reindexed = run(["reindex"], home)
     assert reindexed.returncode == 0 and "2 records" in reindexed.stderr
+
+
+def test_a_record_without_its_manifest_or_with_a_file_added_is_migrated_not_vouched(
+        legacy: Path, home: Path) -> None:
+    for folder in (legacy / IDS[0], legacy / IDS[1]):
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    (legacy / IDS[1] / "manifest-sha256.txt").unlink()
+    (legacy / IDS[0] / "originals" / "extra.txt").write_text("slipped in")
+    done = run(["migrate"], home)
+    assert done.returncode == 1
+    assert "manifest-sha256.txt cannot be read" in done.stderr
+    assert "originals/extra.txt: not in its old manifest" in done.stderr
+    assert record_ids(home / "archive") == list(IDS)  # nothing passed over
+    assert ArchiveLog(home).read().leaves == []  # and nothing vouched for
+
+
+def test_an_interrupted_migration_is_finished_by_the_next(legacy: Path, home: Path,
+                                                          pki: DevPki) -> None:
+    from archive.store import migrate_archive
+
+    def killed_on_the_second(staged: Path) -> list[str]:
+        if staged.name == IDS[1]:
+            raise SystemExit("killed")
+        return []
+
+    with pytest.raises(SystemExit):
+        migrate_archive(home / "archive", killed_on_the_second, vouch=None)
+    assert record_ids(home / "archive") == [IDS[0]]
+    done = run(["migrate"], home)
+    assert record_ids(home / "archive") == list(IDS), done.stderr
+    assert f"{IDS[1]}: " in done.stderr and f"{IDS[0]}: " not in done.stderr
+    assert run(["migrate"], home).returncode == 2  # now nothing is left

@@ -10,7 +10,7 @@ import pytest
 
 from archive.access import add_user, issue_token
 from archive.index import Catalog, index_package
-from archive.signing import DevPki, SignOptions, load_signer, sign_log, sign_pdf
+from archive.signing import DevPki, SignOptions, load_signer, sign_log, sign_pdf, vouch_with
 from archive.store import Descriptive, Event, dublin_core, sidecar, store_record
 from config.settings import Settings
 from ocr.options import OcrOptions
@@ -55,7 +55,7 @@ def web_archive(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFact
         stored = store_record(
             home / "archive", content_sha=record_id.lower().ljust(64, "0"), unit=described.unit,
             year=2024, source=page, pdf=signed, page_dirs=[p.path for p in result.pages],
-            record_id=record_id,
+            record_id=record_id, vouch=vouch_with(signer),
             sidecar=sidecar(described, {"page_count": 1},
                             [Event("received", "success"), Event("stored", "success")], "web",
                             "x", page.name,
