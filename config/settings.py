@@ -7,23 +7,34 @@ Configuration is the only global state the project has, and it is read, never wr
 
 from __future__ import annotations
 
+import codecs
 import os
 import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
+
+from config.errors import UsageError
 
 DEFAULTS_FILE = Path(__file__).with_name("records.toml")
 
 
-class OcrSettings(BaseModel):
+class _Section(BaseModel):
+    """A section of the settings. A key it does not know is an error that names the key: a
+    misspelt ``passphrase_fille`` must not leave a setting silently at its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OcrSettings(_Section):
     languages: str = "eng"
     jobs: int = Field(0, ge=0)
     page_timeout: float = Field(300, gt=0)
@@ -39,11 +50,29 @@ class OcrSettings(BaseModel):
     redo_ocr: bool = False
 
 
-class BatchSettings(BaseModel):
+class IntakeSettings(_Section):
+    """How what officers hand over is read."""
+
+    # The code page of a manifest that is not Unicode: Windows Vietnamese reads German as
+    # Windows Western does, and Vietnamese too. A manifest with a byte-order mark or in
+    # UTF-8 is read as such whatever this says.
+    manifest_encoding: str = "cp1258"
+
+    @field_validator("manifest_encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"{value!r} is not an encoding Python knows") from None
+        return value
+
+
+class BatchSettings(_Section):
     ephemeral_startup_timeout: float = Field(90, gt=0)
 
 
-class SigningSettings(BaseModel):
+class SigningSettings(_Section):
     """How archival copies are signed. Secrets are named here, never written here."""
 
     enabled: bool = True
@@ -76,7 +105,7 @@ class SigningSettings(BaseModel):
     fetch_revocation: bool = True  # while signing B-LT/B-LTA; verification never fetches
 
 
-class CatalogSettings(BaseModel):
+class CatalogSettings(_Section):
     """Where the search catalog lives: SQLite under RECORDS_HOME by default, or PostgreSQL."""
 
     url: str = ""  # postgresql+psycopg://records@db/records; empty: RECORDS_HOME/catalog.sqlite
@@ -84,7 +113,7 @@ class CatalogSettings(BaseModel):
     rank_limit: int = Field(5000, ge=0)
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(_Section):
     """Queueing on a Prefect server: the work pool workers drain, and how much each takes on.
 
     Used only when ``PREFECT_API_URL`` is set; without it batches run embedded, in-process.
@@ -99,14 +128,14 @@ class ServerSettings(BaseModel):
     node: str = ""  # this machine's name in batch ledgers; default: its host name
 
 
-class RoadmapSettings(BaseModel):
+class RoadmapSettings(_Section):
     """The roadmap managers answer to: targets per unit and period (see config/roadmap.toml)."""
 
     file: Path | None = None  # default: the shipped example, config/roadmap.toml
     reports: Path | None = None  # weekly reports; default: RECORDS_HOME/reports
 
 
-class WebSettings(BaseModel):
+class WebSettings(_Section):
     """The archivists' web app: how long a sign-in lasts, and when failed sign-ins are refused.
 
     Failures are counted per user name (online guessing of one account) and per client address
@@ -118,6 +147,11 @@ class WebSettings(BaseModel):
     login_attempts: int = Field(5, ge=1)  # failed sign-ins per user name within the window
     client_attempts: int = Field(20, ge=1)  # failed sign-ins and bad API tokens per address
     login_window_minutes: float = Field(15, gt=0)  # failures older than this no longer count
+    # Addresses of reverse proxies whose X-Forwarded-For / -Proto is believed. Empty: none is,
+    # and every client is the address it connects from (a header anyone can send never names
+    # the audit log's client or escapes the per-address sign-in limit).
+    trusted_proxies: list[str] = Field(default_factory=list)
+    secure_cookies: bool = False  # mark the session cookie Secure: on whenever served over TLS
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +176,7 @@ class _TomlFiles(PydanticBaseSettingsSource):
         if user:
             path = Path(user)
             if not path.is_file():
-                raise FileNotFoundError(f"RECORDS_CONFIG names {path}, which is not a file")
+                raise SettingsError(f"RECORDS_CONFIG names {path}, which is not a file")
             data = _deep_merge(data, tomllib.loads(path.read_text(encoding="utf-8")))
         return data
 
@@ -151,12 +185,13 @@ class Settings(BaseSettings):
     """Everything a run of records can be told."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RECORDS_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="RECORDS_", env_nested_delimiter="__", extra="forbid"
     )
 
     home: Path = Path("records-home")
     ocr: OcrSettings = OcrSettings()
     batch: BatchSettings = BatchSettings()
+    intake: IntakeSettings = IntakeSettings()
     signing: SigningSettings = SigningSettings()
     catalog: CatalogSettings = CatalogSettings()
     roadmap: RoadmapSettings = RoadmapSettings()
@@ -182,6 +217,38 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlFiles(settings_cls))
 
 
+class SettingsError(UsageError):
+    """The settings cannot be used as they are: a bad TOML file, a wrong type, an unknown key."""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings afresh (cheap), so tests and workers see their own environment."""
-    return Settings(**overrides)
+    """Read the settings afresh (cheap), so tests and workers see their own environment.
+
+    Raises :class:`SettingsError` with one line naming each bad key and what is wrong with
+    it, but never the value given (a database URL holds a password).
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                             f"{_unknown_or(e['type'], e['msg'])}" for e in exc.errors())
+        raise SettingsError(f"the settings cannot be used ({_where()}): {problems}") from None
+    except PydanticSettingsError as exc:  # a variable that is not even parsed (bad JSON)
+        raise SettingsError(f"the settings cannot be used ({_where()}): "
+                            f"{' '.join(str(exc).split())}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"RECORDS_CONFIG {os.environ.get('RECORDS_CONFIG')} is not valid "
+                            f"TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"RECORDS_CONFIG {os.environ.get('RECORDS_CONFIG')} cannot be "
+                            f"read: {reason}") from None
+
+
+def _unknown_or(kind: str, message: str) -> str:
+    return "not a setting records knows" if kind == "extra_forbidden" else message.lower()
+
+
+def _where() -> str:
+    user = os.environ.get("RECORDS_CONFIG")
+    return f"RECORDS_CONFIG {user} or RECORDS_* variables" if user else "RECORDS_* variables"

@@ -35,11 +35,11 @@ from archive.intake import (
     BatchReport,
     DocumentStatus,
     Ledger,
+    assign,
     describe_record,
     extract_fields,
     quarantine_document,
     read_manifest,
-    unknown_sources,
 )
 from archive.signing import (
     ArchiveSigner,
@@ -60,7 +60,9 @@ from archive.store import (
     Vouch,
     archive_root,
     dublin_core,
+    keep_private,
     known_record,
+    level_of,
     now,
     read_sidecar,
     recover,
@@ -68,6 +70,7 @@ from archive.store import (
     sha256_file,
     sidecar,
     store_record,
+    stricter,
 )
 from config.errors import ExitCode, RecordsError
 from config.settings import Settings, load_settings
@@ -80,6 +83,8 @@ from flows.retries import (
 from flows.roadmap import record_progress
 from ocr import limits
 from ocr.errors import InputRejected
+from ocr.faults import detail as fault_detail
+from ocr.faults import is_input_fault
 from ocr.inputs import SourceDocument, batch_children, open_document, printable_name
 from ocr.options import OcrOptions
 from ocr.page import PageResult, process_page
@@ -125,6 +130,10 @@ def validate_document(source: Path, max_pixels: int, max_pages: int) -> SourceDo
         return open_document(source, max_pixels, max_pages)
     except InputRejected as exc:
         return exc.reason
+    except Exception as exc:  # a parser's own error: the document's fault, not the machine's
+        if not is_input_fault(exc):
+            raise
+        return f"the document is damaged and cannot be read ({fault_detail(exc)})"
 
 
 @task(cache_policy=NO_CACHE)
@@ -143,8 +152,10 @@ def archive_document(
     was known."""
     review = any(p.low_confidence for p in pages)
     archive = archive_root(home)
+    asked = stricter(given.get("classification"), defaults.get("classification"))
     known = known_record(archive, doc.sha256)
     if known:
+        _kept_as_asked(archive, known, asked)
         if catalog.get(known) is None:  # committed before a crash, or the catalog was lost
             index_package(catalog, archive / known)
         # Written by an earlier attempt of this very batch (a rerun, a retry): not a duplicate.
@@ -156,6 +167,7 @@ def archive_document(
     year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
     record_id, exists = reserve_id(archive, doc.sha256, descriptive.unit, year)
     if exists:
+        _kept_as_asked(archive, record_id, asked)
         return Archived(record_id, review, duplicate=True)
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home / "tmp") as work:
@@ -180,8 +192,21 @@ def archive_document(
             source=doc.source, pdf=pdf, page_dirs=[p.path for p in pages], sidecar=meta,
             record_id=record_id, vouch=_vouch(signing),
         )
+    if stored.duplicate:  # the same scans, committed meanwhile by another document
+        _kept_as_asked(archive, stored.record_id, asked)
     index_package(catalog, stored.path, later_checks=[])  # just committed: no checks yet
     return Archived(stored.record_id, review, stored.duplicate)
+
+
+def _kept_as_asked(archive: Path, record_id: str, asked: str) -> None:
+    """The same scans are archived already: refuse to call this document archived if that
+    record is classified below what is asked for it now. Its level is not changed here (that
+    is a correction, made on purpose by a person); the document is quarantined, saying so."""
+    held = read_sidecar(archive / record_id).get("descriptive", {}).get("classification", "")
+    if level_of(held) < level_of(asked):
+        raise InputRejected(f"the same scans are archived as {record_id}, classified {held!r},"
+                            f" below the {asked!r} asked for now; raise that record's "
+                            "classification instead of queueing it again")
 
 
 def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
@@ -301,7 +326,7 @@ def digitise_batch(
 ) -> BatchReport:
     """Digitise every record of a batch; returns the batch's report (also in its ledger)."""
     settings = load_settings()
-    home = settings.home.resolve()
+    home = keep_private(settings.home.resolve())  # a worker's process may have any umask
     ledger = Ledger(home)
     options = OcrOptions.from_settings(settings.ocr, languages=languages,
                                        redo_ocr=redo_ocr or None)
@@ -313,18 +338,25 @@ def digitise_batch(
     report = BatchReport(batch_id, paths, host=settings.node_name(),
                          flow_run=str(flow_run.id) if flow_run.id else None)
     report.documents = [DocumentStatus(printable_name(s.name)) for s in sources]
-    manifest = _manifest(paths, report, {s.name for s in sources})
+    manifest, refused = _manifest(sources, report, settings)
+    _warn_lowered(manifest, classification, report)
     ledger.save(report)
     defaults = {"unit": unit, "series": series, "classification": classification,
                 "language": options.languages}
-    checks = [validate_document.submit(s, options.max_page_pixels, options.max_pages)
-              for s in sources]
+    accepted = [s for s in sources if s not in refused]
+    checks = dict(zip(accepted, [
+        validate_document.submit(s, options.max_page_pixels, options.max_pages)
+        for s in accepted], strict=True))
     work = []
-    for source, status, check in zip(sources, report.documents, checks, strict=True):
-        given = manifest.get(source.name, {})
+    for source, status in zip(sources, report.documents, strict=True):
+        given = manifest.get(source, {})
         status.unit = given.get("unit") or unit
-        work.append(_start_document(source, status, check, given, defaults, options, home,
-                                    batch_id, (signing, catalog)))
+        if source in refused:  # the manifest asked for what cannot be applied: fail closed
+            status.status, status.reason = "quarantined", refused[source]
+            quarantine_document(home, batch_id, source, refused[source])
+            continue
+        work.append(_start_document(source, status, checks[source], given, defaults, options,
+                                    home, batch_id, (signing, catalog)))
     _follow(work, report, home)
     report.state, report.finished = "finished", now()
     ledger.save(report)
@@ -347,16 +379,40 @@ def batch_sources(paths: list[str]) -> list[Path]:
     return sources
 
 
-def _manifest(paths: list[str], report: BatchReport,
-              names: set[str]) -> dict[str, dict[str, str]]:
-    rows: dict[str, dict[str, str]] = {}
-    for folder in dict.fromkeys(p if p.is_dir() else p.parent for p in map(Path, paths)):
-        manifest = read_manifest(folder)
-        report.warnings += manifest.warnings
-        if folder in map(Path, paths):  # a whole batch folder given, not one file of it
-            report.warnings += unknown_sources(manifest, names)
-        rows.update(manifest.rows)
-    return rows
+def _manifest(sources: list[Path], report: BatchReport, settings: Settings
+              ) -> tuple[dict[Path, dict[str, str]], dict[Path, str]]:
+    """Each document's manifest fields, and the documents the manifest refuses (with why).
+
+    Every folder's manifest applies to the documents in that folder only, and is read against
+    all of them, queued or not: the folder's other names still make a row ambiguous, and a
+    row naming none of them refuses the folder's queued documents."""
+    folders: dict[Path, list[Path]] = {}
+    for source in sources:
+        folders.setdefault(source.parent, []).append(source)
+    fields: dict[Path, dict[str, str]] = {}
+    refused: dict[Path, str] = {}
+    for folder, members in folders.items():
+        names = sorted({s.name for s in members} | {s.name for s in batch_children(folder)})
+        applied = assign(read_manifest(folder, settings.intake.manifest_encoding), names)
+        report.warnings += applied.warnings
+        for source in members:
+            if source.name in applied.refused:
+                refused[source] = applied.refused[source.name]
+            elif source.name in applied.fields:
+                fields[source] = applied.fields[source.name]
+    return fields, refused
+
+
+def _warn_lowered(manifest: dict[Path, dict[str, str]], classification: str,
+                  report: BatchReport) -> None:
+    """Say where a manifest row asks for less protection than the batch: the stricter of
+    the two is what the record gets (``describe_record``)."""
+    for source, fields in manifest.items():
+        asked = fields.get("classification")
+        if asked and level_of(asked) < level_of(classification):
+            report.warnings.append(
+                f"{printable_name(source.name)}: the manifest asks for {asked!r}, below the "
+                f"batch's {classification!r}; it is archived as {classification!r}")
 
 
 def _signing(settings: Settings, home: Path) -> Signing | None:

@@ -25,7 +25,7 @@ from archive.signing import (
     trust_roots,
     verify_archive,
 )
-from archive.store import archive_root
+from archive.store import archive_root, keep_private
 from config.settings import Settings, load_settings
 
 NIGHTLY = "0 2 * * *"  # cron of the scheduled run (deployments are defined with the server)
@@ -54,7 +54,7 @@ def sign_checks(settings: Settings) -> str:
 def fixity_audit(sample: int | None = None) -> dict[str, Any]:
     """Check the archive's log, and ``sample`` records due for a check (all when None)."""
     settings = load_settings()
-    home = settings.home.resolve()
+    home = keep_private(settings.home.resolve())
     verdict = check_archive(archive_root(home), trust_roots(settings.signing, home),
                             seal_certificates(settings.signing, home),
                             Catalog.open(settings.catalog_url()), sample)

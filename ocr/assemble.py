@@ -19,7 +19,8 @@ import pdf2image
 import pikepdf
 from PIL import Image, ImageCms
 
-from ocr.errors import OcrFailed
+from ocr.errors import InputRejected, OcrFailed
+from ocr.faults import detail, reading
 from ocr.inputs import PageRef, SourceDocument
 from ocr.page import PageResult
 from ocr.raster import eight_bit_grey, flattened, has_alpha, is_deep
@@ -111,6 +112,9 @@ def _rendered_bytes(ref: PageRef) -> bytes:
     """A PDF page drawn in colour at its raster resolution, as lossless PNG."""
     images = pdf2image.convert_from_path(ref.path, dpi=ref.raster_dpi, first_page=ref.index + 1,
                                          last_page=ref.index + 1)
+    if not images:  # as in ocr.raster: no image and no complaint is the tool failing
+        raise OcrFailed(f"pdftoppm drew nothing for page {ref.number} (it failed or ran out "
+                        "of memory)")
     out = io.BytesIO()
     images[0].convert("RGB").save(out, format="PNG")
     return out.getvalue()
@@ -120,8 +124,11 @@ def _image_xobject(target: pikepdf.Pdf, ref: PageRef, data: bytes) -> pikepdf.Ob
     layout = img2pdf.get_fixed_dpi_layout_fun((300, 300))  # size is ours to set, not img2pdf's
     try:
         converted = img2pdf.convert(data, layout_fun=layout, rotation=img2pdf.Rotation.ifvalid)
-    except Exception as exc:  # img2pdf raises plain exceptions of several kinds
-        raise OcrFailed(f"page {ref.number}: the image cannot be embedded ({exc})") from exc
+    except (OSError, MemoryError):
+        raise  # the machine's (an errno) or the input's (none): ``reading`` tells them apart
+    except Exception as exc:  # img2pdf's own errors are plain Exceptions: all about the image
+        raise InputRejected(f"page {ref.number}: the image cannot be embedded "
+                            f"({detail(exc)})") from exc
     with pikepdf.open(io.BytesIO(converted)) as single:
         image = next(iter(single.pages[0].get_images(recursive=False).values()))
         return target.copy_foreign(image)
@@ -203,10 +210,14 @@ def assemble(doc: SourceDocument, results: list[PageResult], out: Path,
     try:
         font = glyphless_font(target)
         for ref, result in zip(doc.pages, results, strict=True):
-            _add_page(target, ref, result, open_pdfs, font)
+            with reading(f"page {ref.number}"):
+                _add_page(target, ref, result, open_pdfs, font)
         write_info(target, info, producer)
         try:
-            pikepdf.pdfa.save(target, out, "2b")
+            # Streams copied from the source are decoded only now: a damaged one is the
+            # document's fault, refused here rather than failing the run.
+            with reading("a page of the document"):
+                pikepdf.pdfa.save(target, out, "2b")
         except pikepdf.pdfa.PdfaError as exc:
             raise NotPdfa(_first_finding(exc)) from exc
     finally:

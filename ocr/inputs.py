@@ -18,6 +18,7 @@ import pikepdf
 from PIL import Image
 
 from ocr.errors import InputRejected
+from ocr.faults import reading
 from ocr.sniff import IMAGE_FORMATS, describe_unknown, sniff
 
 # The pixel limit is checked by us, per page, against the configured maximum; Pillow's own
@@ -25,7 +26,7 @@ from ocr.sniff import IMAGE_FORMATS, describe_unknown, sniff
 Image.MAX_IMAGE_PIXELS = None
 
 PDF_RASTER_DPI_RANGE = (300.0, 600.0)
-IGNORED_NAMES = {"manifest.csv", "manifest.toml", "READY", "Thumbs.db", "desktop.ini"}
+IGNORED_NAMES = {"READY"}  # the hot folder's marker (see _ignored for the rest)
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,19 @@ def natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", name)]
 
 
+def _ignored(name: str) -> bool:
+    """Files of a batch folder that are not documents: its manifest in any form and case
+    (``Manifest.CSV``, ``manifest.xlsx``: the intake refuses what it cannot read, so a
+    manifest never slips through as a document), the READY marker, desktop litter."""
+    lower = name.lower()
+    return name in IGNORED_NAMES or lower.startswith("manifest.") or \
+        lower in ("thumbs.db", "desktop.ini")
+
+
 def batch_children(batch: Path) -> list[Path]:
     """The records of a batch folder: its visible immediate children, in natural order."""
     return sorted(
-        (p for p in batch.iterdir() if not p.name.startswith(".") and p.name not in IGNORED_NAMES),
+        (p for p in batch.iterdir() if not p.name.startswith(".") and not _ignored(p.name)),
         key=lambda p: natural_key(p.name),
     )
 
@@ -152,7 +162,9 @@ def pdf_pages(path: Path, sha: str, first_number: int, max_pixels: int) -> list[
         raise InputRejected(f"damaged PDF that cannot be repaired ({detail})") from exc
     with pdf:
         root = pdf.Root
-        if "/NeedsRendering" in root or "/XFA" in root.get("/AcroForm", {}):
+        form = root.get("/AcroForm")
+        xfa = isinstance(form, pikepdf.Dictionary) and "/XFA" in form  # else no form at all
+        if "/NeedsRendering" in root or xfa:
             raise InputRejected(
                 "dynamic XFA form: its pages are drawn by a form engine, not stored; "
                 "print it to PDF or scan it"
@@ -166,12 +178,14 @@ def pdf_pages(path: Path, sha: str, first_number: int, max_pixels: int) -> list[
         refs = []
         low, high = PDF_RASTER_DPI_RANGE
         for index, page in enumerate(pdf.pages):
-            dpi = min(max(_page_image_dpi(page) or low, low), high)
-            box = page.mediabox
-            w_in = abs(float(box[2]) - float(box[0])) / 72
-            h_in = abs(float(box[3]) - float(box[1])) / 72
-            _check_pixels(w_in * dpi, h_in * dpi, max_pixels, f"page {first_number + index}")
-            refs.append(PageRef(path, "pdf", index, first_number + index, sha, dpi))
+            number = first_number + index
+            with reading(f"page {number}"):
+                dpi = min(max(_page_image_dpi(page) or low, low), high)
+                box = page.mediabox
+                w_in = abs(float(box[2]) - float(box[0])) / 72
+                h_in = abs(float(box[3]) - float(box[1])) / 72
+            _check_pixels(w_in * dpi, h_in * dpi, max_pixels, f"page {number}")
+            refs.append(PageRef(path, "pdf", index, number, sha, dpi))
         return refs
 
 
@@ -238,8 +252,10 @@ def _pages_of_file(
     sha = sha256_file(path)
     checksums[name] = sha
     if fmt == "pdf":
-        return pdf_pages(path, sha, first_number, max_pixels)
+        with reading("the PDF"):  # whatever its structure throws at the reader
+            return pdf_pages(path, sha, first_number, max_pixels)
     if fmt not in IMAGE_FORMATS:
         raise InputRejected(f"unsupported format {fmt}")
-    frames = image_frames(path, fmt, max_pixels)
+    with reading("the image"):
+        frames = image_frames(path, fmt, max_pixels)
     return [PageRef(path, "image", i, first_number + i, sha) for i in range(frames)]

@@ -87,7 +87,7 @@ def launchers(work: Path, memory_mb: int) -> Path:
         # exec: the tool keeps the launcher's pid, so a timeout's kill reaches the tool itself.
         script.write_text(f'#!/bin/sh\nulimit -v {memory_mb * 1024}\nexec "{path}" "$@"\n',
                           encoding="utf-8")
-        script.chmod(0o555)
+        script.chmod(0o500)  # run by records alone, like everything in its home
     try:
         stage.rename(folder)
     except OSError:  # another worker was first: theirs is the same

@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from ocr.deskew import estimate_skew, reduced, text_is_vertical
+from ocr.faults import reading
 from ocr.inputs import PageRef
 from ocr.options import OcrOptions
 from ocr.orient import detect_orientation, turn_from_ink
@@ -206,7 +207,8 @@ def process_page(ref: PageRef, options: OcrOptions, cache: Path) -> PageResult:
     stage = final.parent / f".{key}.{uuid.uuid4().hex}"
     stage.mkdir(parents=True)
     try:
-        result = _fresh_page(ref, options, stage, key)
+        with reading(f"page {ref.number}"):
+            result = _fresh_page(ref, options, stage, key)
         result.seconds = round(time.perf_counter() - started, 3)
         result.directory = str(final)
         (stage / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")

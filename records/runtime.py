@@ -14,14 +14,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.store import sha256_file
+from archive.store import keep_private, sha256_file
 from config.settings import Settings
 
 
 def prepare(settings: Settings, *, quiet: bool = True) -> Path:
     """Point Prefect's files under RECORDS_HOME and give the embedded server time to start."""
-    home = settings.home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home = keep_private(settings.home.resolve())
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
     for pid in reap_orphaned_servers(Path(os.environ["PREFECT_HOME"])):
         logging.getLogger("records").warning(

@@ -1,7 +1,8 @@
 """Access: who may use the archive, what they may see, and a record of what they did.
 
 Local accounts with roles and clearances, Argon2id passwords and revocable API tokens
-(``accounts``); web sign-ins kept server-side (``sessions``); failed sign-ins counted where
+(``accounts``), disabled, re-enabled, given a new password, role or clearance
+(``lifecycle``); web sign-ins kept server-side (``sessions``); failed sign-ins counted where
 every web worker sees them, so guessing stops (``throttle``); and the hash-chained audit log of
 every search, view, download and verification (``audit``). Accounts, sign-ins and failures
 live in the catalog's database in tables of their own, which a rebuild never drops. Stands on
@@ -14,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "accounts": ["MIN_PASSWORD", "ROLES", "AccessError", "User", "add_user", "authenticate",
                  "get_user", "issue_token", "list_users", "revoke_token", "user_for_token"],
     "audit": ["AuditLog"],
+    "lifecycle": ["set_access", "set_active", "set_password"],
     "sessions": ["close_session", "open_session", "session_user"],
     "throttle": ["Attempt", "Refused", "Throttle"],
 })

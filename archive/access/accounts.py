@@ -116,9 +116,14 @@ def add_user(catalog: Catalog, name: str, role: str, clearance: str, password: s
         if db.execute(select(users.c.name).where(users.c.name == name)).first():
             raise AccessError(f"a user {name!r} exists already")
         db.execute(insert(users).values(name=name, role=role, clearance=LEVELS.index(clearance),
-                                        password_hash=_hasher.hash(password), active=True,
+                                        password_hash=hash_password(password), active=True,
                                         created=_now()))
     return User(name, role, LEVELS.index(clearance))
+
+
+def hash_password(password: str) -> str:
+    """How a password is stored: its Argon2id hash, never itself."""
+    return _hasher.hash(password)
 
 
 def authenticate(catalog: Catalog, name: str, password: str) -> User | None:
@@ -169,10 +174,12 @@ def get_user(catalog: Catalog, name: str) -> User | None:
     return user_of(row) if row else None
 
 
-def list_users(catalog: Catalog) -> list[User]:
+def list_users(catalog: Catalog, disabled: bool = False) -> list[tuple[User, bool]]:
+    """The accounts with whether each is active: the active ones, or all with ``disabled``."""
+    query = select(users).order_by(users.c.name)
     with reading(catalog) as db:
-        rows = db.execute(select(users).where(users.c.active).order_by(users.c.name)).all()
-    return [user_of(r) for r in rows]
+        rows = db.execute(query if disabled else query.where(users.c.active)).all()
+    return [(user_of(r), bool(r.active)) for r in rows]
 
 
 def digest(secret: str) -> str:

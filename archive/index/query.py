@@ -19,6 +19,8 @@ from config.errors import UsageError
 _TOKEN = re.compile(r'\s*(?:(?P<quote>"[^"]*"?)|(?P<paren>[()])|(?P<word>[^\s()"]+))')
 _WORD_PARTS = re.compile(r"\w+")
 MAX_TERMS = 32
+MAX_DEPTH = 16  # parentheses and NOTs inside each other: more is an attack, not a question
+MAX_LENGTH = 2000  # characters
 
 
 class QueryError(UsageError, ValueError):
@@ -51,6 +53,8 @@ Node = Term | Not | And | Or
 
 def parse(text: str) -> Node:
     """The query as a tree; raises QueryError for what cannot be searched."""
+    if len(text) > MAX_LENGTH:
+        raise QueryError(f"the query is too long: at most {MAX_LENGTH:,} characters")
     tokens = list(_tokens(text))
     if not tokens:
         raise QueryError("type a word to search for")
@@ -84,6 +88,14 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.position = 0
+        self.depth = 0
+
+    def deeper(self) -> None:
+        """One more level of nesting; the tree is walked recursively, so it is bounded."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"too deeply nested: at most {MAX_DEPTH} parentheses or NOTs "
+                             "inside each other")
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -103,12 +115,18 @@ class _Parser:
 
     def unary(self) -> Node:
         if self._keyword("NOT"):
-            return Not(self.unary())
+            return self.negated()
         token = self.peek()
         if token and token[0] == "word" and token[1].startswith("-") and len(token[1]) > 1:
             self.tokens[self.position] = ("word", token[1][1:])
-            return Not(self.unary())
+            return self.negated()
         return self.atom()
+
+    def negated(self) -> Node:
+        self.deeper()
+        node = Not(self.unary())
+        self.depth -= 1
+        return node
 
     def atom(self) -> Node:
         token = self.peek()
@@ -119,7 +137,9 @@ class _Parser:
         if kind == "paren":
             if value == ")":
                 raise QueryError("a closing parenthesis where a word was expected")
+            self.deeper()
             node = self.expression()
+            self.depth -= 1
             if self.peek() != ("paren", ")"):
                 raise QueryError("a parenthesis is opened but never closed")
             self.position += 1

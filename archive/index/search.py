@@ -34,7 +34,7 @@ from archive.index.query import (
     to_pg_having,
     to_tsquery,
 )
-from archive.store import LEVELS
+from archive.store import FULL_CLEARANCE, LEVELS
 
 SNIPPET_WORDS = 24
 RANK_LIMIT = 5000
@@ -109,6 +109,12 @@ def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
     to ``rank_limit`` matching records (0: any number); past it, the results come newest
     first and ``Results.order`` says so. Raises ``archive.index.QueryError`` for a query
     that cannot be understood.
+
+    Scores are given only to a searcher cleared for every level. FTS5's bm25 weighs a word by
+    how many records of the whole catalog hold it, so a public user's score for a word would
+    drop as secret records holding it are added: a count of records they may not see. For a
+    searcher cleared for everything the catalog's statistics are what they may see.
+    (PostgreSQL's ts_rank reads each page alone, but both backends answer alike.)
     """
     tree = parse(query)
     filters = filters or Filters()
@@ -119,9 +125,10 @@ def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
     shown = [(rows[r], score) for r, score in found.shown if r in rows]
     pages = best_pages(catalog, [row.record_id for row, _ in shown], tree)
     texts = catalog.page_texts(list(pages.items()))
+    scores = clearance >= FULL_CLEARANCE  # the catalog's statistics are all theirs to see
     hits = [Hit(row.record_id, row.title, row.unit, row.document_date, pages[row.record_id],
                 snippet(texts.get((row.record_id, pages[row.record_id]), ""), tree),
-                None if score is None else round(score, 4))
+                None if score is None or not scores else round(score, 4))
             for row, score in shown]
     facets = {name: dict(sorted(((value or "unknown", n) for value, n in counts.items()),
                                 key=lambda kv: (-kv[1], kv[0])))
@@ -147,8 +154,9 @@ def _shown_rows(catalog: Catalog, record_ids: list[str], clearance: int) -> dict
 def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters, order: str,
                   window: tuple[int, int], rank_limit: int) -> _Found:
     """Match in FTS5, count and order in memory (``archive.index.searchkeys``): the clearance
-    and the filters are one mask over every record, given to FTS5 as a blob so bm25 scores
-    only the records the searcher may see."""
+    and the filters are one mask over every record, given to FTS5 as a blob so that only the
+    records the searcher may see are listed and scored (bm25's statistics, though, are the
+    whole catalog's: see ``search_records``)."""
     match = to_fts5(tree)
     with catalog.engine.connect() as db:
         keys = catalog.keys.current(db)

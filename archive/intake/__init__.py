@@ -18,6 +18,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
               "reason_path", "refusal_text", "remove_marker", "set_aside", "snapshot",
               "watching"],
     "ledger": ["OUTCOMES", "BatchReport", "DocumentStatus", "Ledger", "load_report"],
-    "manifest": ["FIELDS", "Manifest", "read_manifest", "unknown_sources"],
+    "manifest": ["FIELDS", "Assignment", "Manifest", "Row", "assign", "name_key",
+                 "read_manifest"],
     "quarantine": ["quarantine_document"],
 })

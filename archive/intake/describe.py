@@ -2,7 +2,9 @@
 
 Descriptive fields come from three places, in this order of authority: the records officer's
 manifest, what the text of the document itself says (``archive.intake.extract``), and the
-batch's defaults. Each field records where its value came from.
+batch's defaults. Each field records where its value came from. The classification is the
+exception: it is the stricter of the manifest's and the batch's, so that neither a row nor a
+batch option can lower what the other asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from archive.intake.extract import Extracted
-from archive.store import Descriptive
+from archive.store import Descriptive, stricter
 
 
 def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: Extracted,
@@ -31,6 +33,12 @@ def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: 
             values[name], sources[name] = found[name], "extracted"
         elif defaults.get(name):
             values[name], sources[name] = defaults[name], "default"
+    batch_level = defaults.get("classification")
+    if sources.get("classification") == "manifest" and batch_level and \
+            stricter(batch_level, values["classification"]) != values["classification"]:
+        # The manifest may raise a record above the batch's classification, never lower it.
+        values["classification"] = batch_level
+        sources["classification"] = "default"
     if "title" not in values:
         values["title"], sources["title"] = fallback_title, "default"
     subjects = [s.strip() for s in given.get("subjects", "").split(";") if s.strip()]

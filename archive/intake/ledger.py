@@ -98,8 +98,10 @@ class BatchReport:
         return ExitCode.ok
 
     def outcome(self) -> dict[str, Any]:
-        """What ``records queue --json`` prints: the batch id and each document's outcome."""
-        return {"batch_id": self.batch_id, "documents": [d.outcome() for d in self.documents]}
+        """What ``records queue --json`` prints: the batch id, each document's outcome, and
+        the warnings (a hot folder or script must see what a person at a terminal sees)."""
+        return {"batch_id": self.batch_id, "documents": [d.outcome() for d in self.documents],
+                "warnings": list(self.warnings)}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

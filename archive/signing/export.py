@@ -20,7 +20,7 @@ from asn1crypto import pem, x509
 from archive.index import Catalog
 from archive.signing.fixity import check_fixity
 from archive.signing.heads import inclusion, read_log
-from archive.store import committed_record, home_of
+from archive.store import committed_record, home_of, make_writable
 from config.errors import RecordsError
 
 README = """This bag holds one record of a records archive and the proof that it is authentic
@@ -85,8 +85,7 @@ def export_record(archive: Path, record_id: str, target: Path,
         (staging / "proof" / "seal.pem").write_bytes(
             b"".join(pem.armor("CERTIFICATE", seal.dump()) for seal in seals))
         (staging / "proof" / "README.txt").write_text(README, encoding="utf-8")
-        for path in [staging, *staging.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        make_writable(staging)  # the archive's copy is read-only; the bag is its owner's
         record = paths.read_sidecar()
         bag = bagit.make_bag(str(staging), {
             "External-Identifier": record_id,

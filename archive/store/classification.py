@@ -17,3 +17,10 @@ def level_of(classification: str) -> int:
     """The classification's rank; an unknown one ranks highest (fail closed)."""
     value = classification.strip().lower()
     return LEVELS.index(value) if value in LEVELS else FULL_CLEARANCE
+
+
+def stricter(*classifications: str | None) -> str:
+    """The strictest of the classifications given (None and "" left out); "public" if none
+    is. Two people asking for a record's protection get the stricter of their answers."""
+    given = [c.strip().lower() for c in classifications if c and c.strip()]
+    return max(given, key=level_of) if given else LEVELS[0]

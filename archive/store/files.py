@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -57,11 +56,52 @@ def copy_tree_verified(source: Path, dest: Path) -> dict[str, str]:
     return sums
 
 
+# records' files are its user's alone, whatever the umask: the archive holds secret records.
+READ_ONLY_FILE = 0o400  # a committed record's files: write-once
+READ_ONLY_DIR = 0o500
+WRITABLE_FILE = 0o600  # a copy being changed (a new version in staging)
+WRITABLE_DIR = 0o700
+
+
+# What records keeps in its home. The home itself is left as it is: a hot folder for the
+# scanning stations may live in it (docs/deploy.md), and that is the stations' as well.
+PRIVATE_ENTRIES = ("archive", "log", "work", "audit", "batches", "quarantine", "cache", "tmp",
+                   "prefect", "prefect-server", "web", "keys", "reports", "roadmap", "demo",
+                   "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "checks.jsonl")
+
+
+def keep_private(home: Path) -> Path:
+    """Make what this process writes its user's alone, and what records keeps in the home.
+
+    The umask is the process's: every entry point (the command line, the web app, a flow run
+    by a worker) calls this before it writes, so the catalog (every page's text, secret ones
+    included), its WAL, the audit log of users' queries and the page cache are 0600 whatever
+    umask the service was started with. Entries made earlier with wider modes are closed
+    (a folder 0700 keeps everything under it from other users). One that cannot be changed
+    (another owner's mount point) is left as the administrator made it.
+    """
+    os.umask(0o077)
+    home.mkdir(parents=True, exist_ok=True)
+    for name in PRIVATE_ENTRIES:
+        path = home / name
+        try:
+            mode = path.lstat().st_mode
+            if mode & 0o077 and not path.is_symlink():
+                path.chmod(WRITABLE_DIR if path.is_dir() else WRITABLE_FILE)
+        except (FileNotFoundError, PermissionError):
+            continue
+    return home
+
+
 def make_read_only(root: Path) -> None:
-    """Committed records are write-once: files r--r--r--, folders r-xr-xr-x."""
+    """Committed records are write-once and private: files r--------, folders r-x------."""
     for path in sorted(root.rglob("*"), reverse=True):
-        mode = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-        if path.is_dir():
-            mode |= stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
-        path.chmod(mode)
-    root.chmod(0o555)
+        path.chmod(READ_ONLY_DIR if path.is_dir() else READ_ONLY_FILE)
+    root.chmod(READ_ONLY_DIR)
+
+
+def make_writable(root: Path) -> None:
+    """A copy of a record (or the record's folder itself) made changeable by its owner."""
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(WRITABLE_DIR if path.is_dir() else WRITABLE_FILE)

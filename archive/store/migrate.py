@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.store.files import sha256_file
+from archive.store.files import make_writable, sha256_file
 from archive.store.ids import is_record_id
 from archive.store.layout import EVENTS, home_of, work_dir
 from archive.store.objects import (
@@ -117,8 +117,7 @@ def _migrate_record(archive: Path, legacy: Path, folder: Path,
         events = legacy / ".events" / f"{record_id}.jsonl"
         if events.is_file():
             shutil.copyfile(events, content / EVENTS)
-        for path in [content, *content.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+        make_writable(content)
         problems = _legacy_manifest(folder)
         staged = stage / record_id  # named by its id, as in the archive, for ``check``
         inventory = create_object(record_id, content, staged,

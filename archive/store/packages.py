@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.store.archivelog import ArchiveLog, Leaf
-from archive.store.files import copy_tree_verified, make_read_only, write_atomic, write_json
+from archive.store.files import (
+    READ_ONLY_DIR,
+    WRITABLE_DIR,
+    copy_tree_verified,
+    make_read_only,
+    make_writable,
+    write_atomic,
+    write_json,
+)
 from archive.store.ids import id_prefix, is_record_id
 from archive.store.ids import record_id as nth_record_id
 from archive.store.layout import SIDECAR, RecordPaths, home_of, work_dir
@@ -171,7 +179,7 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
     make_read_only(staged)
     # A folder moved to another parent must be writable (its ".." entry changes), so the
     # object's own folder is made read-only only once it is in place.
-    staged.chmod(0o755)
+    staged.chmod(WRITABLE_DIR)
     init_storage_root(archive)
     leaf = Leaf(inventory.id, inventory.head, inventory.sha512)
     leaf = vouch(leaf) if vouch is not None else leaf
@@ -180,17 +188,17 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
         if log:
             write_atomic(intent, leaf.encode())
         if replacing is not None:
-            final.chmod(0o755)
+            final.chmod(WRITABLE_DIR)
             final.rename(replacing)
         try:
             staged.rename(final)
         except BaseException:
             if replacing is not None:
                 replacing.rename(final)
-                final.chmod(0o555)
+                final.chmod(READ_ONLY_DIR)
             intent.unlink(missing_ok=True)
             raise
-        final.chmod(0o555)
+        final.chmod(READ_ONLY_DIR)
         if log:
             ArchiveLog(home_of(archive)).append(leaf)
         intent.unlink(missing_ok=True)
@@ -209,8 +217,7 @@ def new_version(archive: Path, record_id: str, files: dict[str, bytes], message:
     stage = staging_for(archive, record_id)
     try:
         shutil.copytree(final, stage / "object")
-        for sub in [stage / "object", *(stage / "object").rglob("*")]:
-            sub.chmod(0o755 if sub.is_dir() else 0o644)
+        make_writable(stage / "object")
         for logical, data in files.items():
             target = stage / "new" / logical
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +236,7 @@ def remove_tree(path: Path) -> None:
         return
     for sub in [path, *path.rglob("*")]:
         if sub.is_dir() and not sub.is_symlink():
-            sub.chmod(0o755)
+            sub.chmod(WRITABLE_DIR)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -248,7 +255,7 @@ def recover(archive: Path) -> list[str]:
             record_id = old.name.removesuffix(".old")
             if is_record_id(record_id) and not (archive / record_id).exists():
                 old.rename(archive / record_id)
-                (archive / record_id).chmod(0o555)
+                (archive / record_id).chmod(READ_ONLY_DIR)
                 touched.append(record_id)
             else:
                 remove_tree(old)

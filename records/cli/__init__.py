@@ -10,16 +10,17 @@ refused (quarantined).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
-from rich.markup import escape
 
-from config.errors import RecordsError
+from config.errors import ExitCode, RecordsError
 from records.cli import batches, copies, records, roadmap, server, users, watch
-from records.cli.console import err
+from records.cli.console import err, shown
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# Tracebacks are for developers (RECORDS_DEBUG=1): main() turns any error into one line.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Paper records in, signed and searchable PDF/A archive out.")
 
 app.command()(batches.ocr)
@@ -47,9 +48,33 @@ app.command()(watch.watch)
 
 def main() -> None:
     """Run the command; an error of the project's tree that no command handled still ends
-    with its own exit code and one line that says why, never a traceback."""
+    with its own exit code and one line that says why, never a traceback. Anything else is a
+    fault of records or of the machine: one line and exit 1, the traceback only when
+    RECORDS_DEBUG is set."""
+    os.umask(0o077)  # records' files are its user's alone (see archive.store.keep_private)
     try:
         app()
     except RecordsError as exc:
-        err.print(f"[red]{escape(exc.reason)}[/red]")
+        err.print(f"[red]{shown(exc.reason)}[/red]")
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("RECORDS_DEBUG"):
+            raise
+        said, code = _unexpected(exc)
+        err.print(f"[red]records stopped: {shown(said)}[/red]", highlight=False)
+        sys.exit(code)
+
+
+def _unexpected(exc: Exception) -> tuple[str, ExitCode]:
+    """One line and an exit code for an error no command expected."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):  # the driver's words: no statement, no password
+        said = str(exc.orig).strip().splitlines() if exc.orig else []
+        cause = said[0] if said else type(exc.orig or exc).__name__
+        return (f"the catalog database cannot be used ({cause}); check catalog.url and that "
+                "the database is running", ExitCode.usage)
+    from flows.retries import explain
+
+    said = " ".join(explain(exc).split())
+    return f"{said} (RECORDS_DEBUG=1 shows where)", ExitCode.failure

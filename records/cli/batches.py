@@ -6,7 +6,6 @@ that server for its workers (``records.batches`` does the work; this module show
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +18,18 @@ from archive.intake import BatchReport
 from config.errors import ExitCode, RecordsError
 from config.settings import Settings, load_settings
 from records import batches, runtime
-from records.cli.console import err, fail, out, progress, stop
+from records.cli.console import (
+    Listing,
+    classification_level,
+    err,
+    fail,
+    literal,
+    out,
+    print_json,
+    progress,
+    shown,
+    stop,
+)
 
 LANG_HELP = "Tesseract languages joined by +, e.g. vie+eng (default: settings)"
 REDO_HELP = "Re-OCR PDF pages that already have a text layer"
@@ -58,7 +68,7 @@ def ocr(
     except RecordsError as exc:
         fail(exc, "refused" if isinstance(exc, InputRejected) else "failed")
     review = [p.number for p in result.pages if p.low_confidence]
-    err.print(f"wrote {output} ({len(result.pages)} pages, PDF/A-2b)"
+    err.print(f"wrote {shown(output)} ({len(result.pages)} pages, PDF/A-2b)"
               + (f"; low confidence on pages {review}" if review else ""))
 
 
@@ -80,7 +90,7 @@ def run_batch(settings: Settings, paths: list[Path], options: batches.BatchOptio
 
 def documents_table(report: dict[str, Any]) -> Table:
     """A batch's documents: source, outcome, record, pages done, and the reason if any."""
-    table = Table(title=f"batch {report['batch_id']}")
+    table = Listing(title=literal(f"batch {report['batch_id']}"))
     table.add_column("source", overflow="fold")
     table.add_column("status")
     table.add_column("record", no_wrap=True)
@@ -88,7 +98,7 @@ def documents_table(report: dict[str, Any]) -> Table:
     table.add_column("reason", overflow="fold")
     for d in report["documents"]:
         status = d["status"] + (" (review)" if d.get("needs_review") else "")
-        table.add_row(d["source"], f"[{COLOURS.get(d['status'], 'white')}]{status}[/]",
+        table.add_row(d["source"], literal(status, COLOURS.get(d["status"], "white")),
                       d["record_id"] or "", f"{d.get('pages_done', 0)}/{d['pages']}",
                       d["reason"] or "")
     return table
@@ -98,7 +108,10 @@ def queue(
     paths: Annotated[list[Path], typer.Argument(help="Batch folders or single records")],
     unit: Annotated[str, typer.Option("--unit", help="Unit the records belong to")],
     series: Annotated[str, typer.Option("--series")] = "",
-    classification: Annotated[str, typer.Option("--classification")] = "public",
+    classification: Annotated[str, typer.Option(
+        "--classification", callback=classification_level,
+        help="The records' classification; a manifest row may raise it, never lower it")
+    ] = "public",
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
     redo_ocr: Annotated[bool, typer.Option("--redo-ocr", help=REDO_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
@@ -129,13 +142,13 @@ def queue(
     _show_outcome(report, as_json)
     if not as_json:
         for warning in report.warnings:
-            err.print(f"[yellow]warning:[/yellow] {warning}")
+            err.print(f"[yellow]warning:[/yellow] {shown(warning)}")
     raise typer.Exit(report.exit_code())
 
 
 def _show_outcome(report: BatchReport, as_json: bool) -> None:
     if as_json:
-        out.print_json(json.dumps(report.outcome(), ensure_ascii=False))
+        print_json(report.outcome())
     else:
         out.print(documents_table(report.to_dict()))
 
@@ -150,7 +163,7 @@ def _queue_on_server(settings: Settings, paths: list[Path], options: batches.Bat
         stop(f"could not queue on {batches.server_url(settings)}: {exc}", ExitCode.failure)
     if not wait:
         if as_json:
-            out.print_json(json.dumps(asdict(submitted)))
+            print_json(asdict(submitted))
         else:
             err.print(f"batch [bold]{submitted.batch_id}[/bold]: {submitted.outcome} "
                       f"(flow run {submitted.flow_run}); `records status "
@@ -160,7 +173,7 @@ def _queue_on_server(settings: Settings, paths: list[Path], options: batches.Bat
     if report is None:
         if run.state != "COMPLETED":
             err.print(f"[red]batch {submitted.batch_id}: run {run.state.lower()}[/red] "
-                      f"{run.message}")
+                      f"{shown(run.message)}")
         raise typer.Exit(ExitCode.failure)
     _show_outcome(report, as_json)
     raise typer.Exit(report.exit_code())
@@ -187,7 +200,7 @@ def _check_tools(languages: str, rotate_pages: bool) -> None:
     problems = missing_tools(languages, rotate_pages)
     if problems:
         for problem in problems:
-            err.print(f"[red]cannot OCR:[/red] {problem}")
+            err.print(f"[red]cannot OCR:[/red] {shown(problem)}")
         raise typer.Exit(ExitCode.failure)
 
 
@@ -232,12 +245,12 @@ def status(
     if batch_id and not reports:
         stop(f"no batch {batch_id}")
     if as_json:
-        out.print_json(json.dumps(reports[0] if batch_id else reports, ensure_ascii=False))
+        print_json(reports[0] if batch_id else reports)
         return
     if batch_id:
         out.print(documents_table(reports[0]))
         return
-    table = Table(title=f"batches in {home}")
+    table = Listing(title=literal(f"batches in {home}"))
     table.add_column("batch", no_wrap=True)
     for column in ("state", "node", "started", "documents", "pages", "ETA"):
         table.add_column(column)
@@ -259,7 +272,7 @@ def _server_runs(settings: Settings) -> dict[str, batches.RunState]:
     try:
         return batches.server_runs()
     except Exception as exc:
-        err.print(f"[yellow]the Prefect server did not answer ({exc}); showing the "
+        err.print(f"[yellow]the Prefect server did not answer ({shown(exc)}); showing the "
                   "ledger only[/yellow]")
         return {}
 
@@ -279,15 +292,16 @@ def demo(
     # The letters are filed with units of the roadmap, so `records roadmap` shows progress.
     rendered = render_batch(batch, letters=letters, units=DEMO_UNITS)
     broken = render_broken(batch)
-    err.print(f"rendered {len(rendered)} letters and {len(broken)} broken files into {batch}"
+    err.print(f"rendered {len(rendered)} letters and {len(broken)} broken files into "
+              f"{shown(batch)}"
               f" in {time.perf_counter() - started:.1f} s")
     report = run_batch(settings, [batch], batches.BatchOptions("LT", "demo"),
                        show_progress=True)
     out.print(documents_table(report.to_dict()))
     archived = [d for d in report.documents if d.status == "archived"]
     refused = [d for d in report.documents if d.status == "quarantined"]
-    out.print(f"{len(archived)} archived under {home / 'archive'}, {len(refused)} quarantined "
-              f"under {home / 'quarantine'}; see `records status`.")
+    out.print(f"{len(archived)} archived under {shown(home / 'archive')}, {len(refused)} "
+              f"quarantined under {shown(home / 'quarantine')}; see `records status`.")
     out.print("Next: `records search \"cong hoa\"` (no diacritics needed), `records verify --all`,"
               " `records roadmap` (the example roadmap, with this progress), "
               "`records users add NAME --role archivist --clearance internal` then "

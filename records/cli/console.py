@@ -9,17 +9,64 @@ code and its reason: commands do not map errors to codes by hand.
 from __future__ import annotations
 
 import getpass
-from typing import NoReturn
+import json
+import unicodedata
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from config.errors import ExitCode, RecordsError
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
+
+# Control characters (ANSI escapes, line breaks, tabs), format characters (bidi overrides),
+# line and paragraph separators, and lone surrogates (undecodable file names).
+_HIDDEN = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
+
+
+def visible(value: object) -> str:
+    """Text from the archive or a person with every character that could act on a terminal
+    written as an escape (``\\x1b``, ``\\n``, ``\\u202e``): no title, file name or user name
+    can hide text, move the cursor or fake a row on an administrator's screen."""
+    return "".join(ch if unicodedata.category(ch) not in _HIDDEN
+                   else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for ch in str(value))
+
+
+def literal(value: object, style: str = "") -> Text:
+    """A value shown as it is, in ``style``: never read as rich markup (``[/]`` in a title
+    would otherwise end the program), its hidden characters made visible."""
+    return Text(visible(value), style=style)
+
+
+def shown(value: object) -> str:
+    """A value to put inside a message that has markup of its own (``f"[red]{shown(x)}[/]"``)."""
+    return escape(visible(value))
+
+
+def print_json(data: Any) -> None:
+    """Data as JSON on standard output, for scripts and the hot folder: letters as they are,
+    but every character that could act on a terminal written as a ``\\u`` escape (JSON's own,
+    so the document parses to the same values)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    escaped = "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in _HIDDEN
+                      and ch not in "\n " else ch for ch in text)
+    out.file.write(escaped + "\n")
+    out.file.flush()
+
+
+class Listing(Table):
+    """A table whose plain-text cells are data: each is shown literally (see ``literal``).
+    Styled cells are passed as ``rich.text.Text``."""
+
+    def add_row(self, *cells: Any, **options: Any) -> None:  # type: ignore[override]
+        super().add_row(*(literal(c) if isinstance(c, str) else c for c in cells), **options)
 
 
 def progress() -> Progress:
@@ -31,14 +78,31 @@ def progress() -> Progress:
 def fail(error: RecordsError, context: str = "") -> NoReturn:
     """End the command with the error's exit code, saying why (after ``context``, if any)."""
     said = f"{context}: {error.reason}" if context else error.reason
-    err.print(f"[red]{escape(said)}[/red]")
+    err.print(f"[red]{shown(said)}[/red]")
     raise typer.Exit(error.exit_code)
 
 
 def stop(message: str, code: ExitCode = ExitCode.usage) -> NoReturn:
     """End the command with ``message`` and ``code`` (usage by default)."""
-    err.print(f"[red]{escape(message)}[/red]")
+    err.print(f"[red]{shown(message)}[/red]")
     raise typer.Exit(code)
+
+
+def classification_level(value: str | None) -> str | None:
+    """A ``--classification`` option, checked: a level records knows, in lower case.
+
+    Anything else stops the command before any work. Read as "the highest" (as a record's
+    unknown level is), a typo would archive records as secret that the officer meant for
+    others; refusing is the answer that neither lowers nor silently changes what was asked.
+    """
+    if value is None:
+        return None
+    from archive.store import LEVELS
+
+    level = value.strip().lower()
+    if level not in LEVELS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LEVELS)}")
+    return level
 
 
 def cli_user() -> str:

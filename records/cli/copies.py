@@ -5,13 +5,12 @@ Exit codes as everywhere: 0 all good, 1 something failed, 2 usage.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from archive.access import AuditLog
 from archive.index import Catalog
@@ -51,7 +50,17 @@ from archive.store import (
 )
 from config.errors import ExitCode, RecordsError
 from config.settings import load_settings
-from records.cli.console import cli_user, err, fail, out, stop
+from records.cli.console import (
+    Listing,
+    cli_user,
+    err,
+    fail,
+    literal,
+    out,
+    print_json,
+    shown,
+    stop,
+)
 from records.runtime import quiet_pyhanko
 
 log_app = typer.Typer(no_args_is_help=True, help="The archive's signed log.")
@@ -75,10 +84,11 @@ def keys_init(
                            service_url=service_url, force=force)
     except FileExistsError as exc:
         stop(str(exc))
-    err.print(f"[yellow]{WARNING}[/yellow]: wrote {pki.folder}")
-    err.print(f"  signing keys: {pki.pkcs12('organisation')}, {pki.pkcs12('personal')}")
-    err.print(f"  trust root:   {pki.root_cert}")
-    err.print(f"  TSA/OCSP:     certomancer --config {pki.certomancer_config} animate "
+    err.print(f"[yellow]{WARNING}[/yellow]: wrote {shown(pki.folder)}")
+    err.print(f"  signing keys: {shown(pki.pkcs12('organisation'))}, "
+              f"{shown(pki.pkcs12('personal'))}")
+    err.print(f"  trust root:   {shown(pki.root_cert)}")
+    err.print(f"  TSA/OCSP:     certomancer --config {shown(pki.certomancer_config)} animate "
                   f"--port {service_url.rsplit(':', 1)[-1].split('/')[0]}  (TSA {pki.tsa_url})")
 
 
@@ -88,7 +98,8 @@ def ensure_dev_pki(home: Path) -> None:
     if settings.enabled and settings.key == "pkcs12" and not settings.pkcs12_file and \
             not dev_pki(home).certomancer_config.is_file():
         init_dev_pki(home)
-        err.print(f"[yellow]{WARNING}[/yellow]: made one under {home / 'keys'} for the demo")
+        err.print(f"[yellow]{WARNING}[/yellow]: made one under {shown(home / 'keys')} for the "
+                  "demo")
 
 
 def verify(
@@ -132,10 +143,9 @@ def verify(
                      **({} if verdict.record_id else {"file": str(verdict.path)}))
     ok = all(c.ok for c in log.values()) and all(v.ok for v in verdicts)
     if as_json:
-        out.print_json(json.dumps({"ok": ok, "log": {n: {"ok": c.ok, "detail": c.detail}
-                                                      for n, c in log.items()},
-                                   "records": [v.as_dict() for v in verdicts]},
-                                  ensure_ascii=False))
+        print_json({"ok": ok, "log": {n: {"ok": c.ok, "detail": c.detail}
+                                      for n, c in log.items()},
+                    "records": [v.as_dict() for v in verdicts]})
     else:
         if log:
             out.print(_log_table(log))
@@ -144,26 +154,30 @@ def verify(
 
 
 def _log_table(checks: dict[str, Check]) -> Table:
-    table = Table(title="the archive's log: " + ("intact" if all(c.ok for c in checks.values())
-                                                 else "FAILED"))
+    table = Listing(title="the archive's log: " + ("intact" if all(c.ok for c in checks.values())
+                                                   else "FAILED"))
     table.add_column("check", no_wrap=True)
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for name, check in checks.items():
-        table.add_row(name, "[green]ok[/green]" if check.ok else "[red]FAILED[/red]",
-                      escape(check.detail))
+        table.add_row(name, _result(check.ok), check.detail)
     return table
 
 
 def _verdicts_table(verdicts: list[Verdict]) -> Table:
-    table = Table(title=f"{sum(v.ok for v in verdicts)} of {len(verdicts)} copies verified")
+    table = Listing(title=f"{sum(v.ok for v in verdicts)} of {len(verdicts)} copies verified")
     table.add_column("record", no_wrap=True)
     table.add_column("result")
     table.add_column("what is wrong", overflow="fold")
     for v in verdicts:
-        table.add_row(escape(v.record_id or str(v.path)), "[green]ok[/green]" if v.ok else
-                      "[red]FAILED[/red]", escape("\n".join(v.failures())))
+        # Failures one per line: each is shown literally, the breaks between them are ours.
+        failures = Text("\n").join(literal(f) for f in v.failures())
+        table.add_row(v.record_id or str(v.path), _result(v.ok), failures)
     return table
+
+
+def _result(ok: bool) -> Text:
+    return Text("ok", style="green") if ok else Text("FAILED", style="red")
 
 
 def renew(
@@ -195,10 +209,10 @@ def renew(
             err.print(f"{record_id}: renewed, now {entry['pdf_sha256'][:16]}...")
             renewed += 1
         except RecordsError as exc:
-            err.print(f"[red]{escape(record_id)}: {escape(exc.reason)}[/red]")
+            err.print(f"[red]{shown(record_id)}: {shown(exc.reason)}[/red]")
             failed = True
         except (OSError, ValueError) as exc:  # a damaged record: say so, renew the others
-            err.print(f"[red]{escape(record_id)}: {escape(str(exc))}[/red]")
+            err.print(f"[red]{shown(record_id)}: {shown(str(exc))}[/red]")
             failed = True
     if renewed:
         _sign_log(home, signer, options)
@@ -232,7 +246,7 @@ def log_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The latest signed head: what an auditor keeps to check the archive later."""
     stored, problems = ArchiveLog(load_settings().home.resolve()).heads()
     for problem in problems:
-        err.print(f"[red]{escape(problem)}[/red]")
+        err.print(f"[red]{shown(problem)}[/red]")
     if not stored:
         stop("no signed head yet: `records log sign` makes one", ExitCode.failure)
     latest = stored[-1]
@@ -273,8 +287,8 @@ def migrate() -> None:
         if record.logged:
             err.print(f"{record.record_id}: {record.files} files, entered in the log")
         else:
-            err.print(f"[red]{escape(record.record_id)}: migrated but NOT entered in the log: "
-                      f"{escape('; '.join(record.problems))}[/red]")
+            err.print(f"[red]{shown(record.record_id)}: migrated but NOT entered in the log: "
+                      f"{shown('; '.join(record.problems))}[/red]")
     _sign_log(home, signer, options)
     refused = [r for r in done.records if not r.logged]
     err.print(f"{len(done.records)} records migrated, {len(refused)} not vouched for; the old "

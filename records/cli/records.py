@@ -8,14 +8,13 @@ is enforced per user. Exit codes: 0 done, 1 failed, 2 usage (a malformed query i
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from archive.access import AuditLog
 from archive.index import Catalog, Filters, QueryError, Results, rebuild, search_records
@@ -30,7 +29,17 @@ from archive.store import (
 )
 from config.errors import RecordsError
 from config.settings import load_settings
-from records.cli.console import cli_user, err, fail, out, stop
+from records.cli.console import (
+    Listing,
+    cli_user,
+    err,
+    fail,
+    literal,
+    out,
+    print_json,
+    shown,
+    stop,
+)
 from records.runtime import quiet_pyhanko
 
 
@@ -73,14 +82,15 @@ def search_command(
     if as_json:
         data = results.as_dict()
         data.pop("facets")
-        out.print_json(json.dumps(data, ensure_ascii=False))
+        print_json(data)
         return
-    table = Table(title=f"{results.total} records match {query!r}", caption=_unranked(results))
+    table = Listing(title=literal(f"{results.total} records match {query!r}"),
+                    caption=_unranked(results))
     for column in ("record", "date", "unit", "page", "title / snippet"):
         table.add_column(column, overflow="fold")
     for hit in results.hits:
         table.add_row(hit.record_id, hit.date or "", hit.unit, str(hit.page),
-                      f"[bold]{hit.title}[/bold]\n{_terminal(hit.snippet)}")
+                      literal(hit.title, "bold") + "\n" + _terminal(hit.snippet))
     out.print(table)
 
 
@@ -91,10 +101,13 @@ def _unranked(results: Results) -> str | None:
             "Add a word or a filter to rank them.")
 
 
-def _terminal(snippet: str) -> str:
-    """The HTML snippet as rich markup: hits in reverse video."""
-    escaped = snippet.replace("[", r"\[")
-    return html.unescape(re.sub(r"<mark>(.*?)</mark>", r"[reverse]\1[/reverse]", escaped))
+def _terminal(snippet: str) -> Text:
+    """The HTML snippet (escaped page text, hits in ``<mark>``) as terminal text: hits in
+    reverse video, the page's own words shown literally."""
+    text = Text()
+    for number, part in enumerate(re.split(r"</?mark>", snippet)):
+        text += literal(html.unescape(part), "reverse" if number % 2 else "")
+    return text
 
 
 def show(
@@ -106,20 +119,21 @@ def show(
     record = _committed(settings.home.resolve(), record_id).read_sidecar()
     AuditLog(settings.home.resolve()).record(cli_user(), "view", record_id=record_id)
     if as_json:
-        out.print_json(json.dumps(record, ensure_ascii=False))
+        print_json(record)
         return
     described, signature = record["descriptive"], record.get("signature") or {}
-    table = Table(title=record_id, show_header=False)
+    table = Listing(title=literal(record_id), show_header=False)
     for name, value in described.items():
         if name != "sources" and value:
             source = described.get("sources", {}).get(name, "")
-            table.add_row(name, f"{value}" + (f"  [dim]({source})[/dim]" if source else ""))
+            table.add_row(name, literal(value) + literal(f"  ({source})" if source else "",
+                                                         "dim"))
     table.add_row("pages", str(record["technical"].get("page_count", "")))
     table.add_row("signature", f"{signature.get('level', 'unsigned')} "
                   f"{(signature.get('signer') or {}).get('identity', '')}")
     for event in record.get("provenance", []):
         table.add_row(f"  {event['type']}", f"{event['time']} {event['outcome']} "
-                      f"{event.get('detail', '')[:80]}")
+                      f"{str(event.get('detail', ''))[:80]}")
     out.print(table)
 
 
@@ -144,7 +158,7 @@ def export(
         AuditLog(home).record(cli_user(), "export", record_id=record_id[:64], outcome="refused")
         fail(exc)
     AuditLog(home).record(cli_user(), "export", record_id=record_id, dest=str(target))
-    err.print(f"wrote {target} (BagIt {done.bag.version}, {len(done.bag.payload_entries())} "
+    err.print(f"wrote {shown(target)} (BagIt {done.bag.version}, {len(done.bag.payload_entries())} "
               f"files, valid; {done.version} of the record, under signed head {done.head})")
 
 

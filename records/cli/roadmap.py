@@ -8,14 +8,12 @@ report with charts). Exit codes: 0 done, 2 usage (a bad date, unit, period or ro
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -37,7 +35,17 @@ from archive.roadmap import (
     today,
 )
 from config.settings import Settings, load_settings
-from records.cli.console import cli_user, err, fail, out, stop
+from records.cli.console import (
+    Listing,
+    cli_user,
+    err,
+    fail,
+    literal,
+    out,
+    print_json,
+    shown,
+    stop,
+)
 
 roadmap_app = typer.Typer(help="Targets per unit, progress and forecasts, from the archive.")
 
@@ -51,9 +59,9 @@ def open_roadmap(settings: Settings) -> Roadmap:
 
 
 def _problems(heading: str, exc: RoadmapError) -> NoReturn:
-    err.print(f"[red]{escape(heading)}[/red]")
+    err.print(f"[red]{shown(heading)}[/red]")
     for problem in exc.problems:
-        err.print(f"  - {escape(problem)}")
+        err.print(f"  - {shown(problem)}")
     raise typer.Exit(exc.exit_code)
 
 
@@ -83,7 +91,7 @@ def show(
         stop("; ".join(exc.problems))
     result = view.standing
     if as_json:
-        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+        print_json(result.as_dict())
     elif as_csv:
         rows = result.rows()
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["unit"])
@@ -91,7 +99,7 @@ def show(
         writer.writerows(rows)
     elif html is not None:
         view.write_report(html)
-        err.print(f"report written to {html}")
+        err.print(f"report written to {shown(html)}")
     else:
         out.print(_overall_table(result))
         for entry in result.units:
@@ -113,8 +121,8 @@ def _status(status: str) -> Text:
 
 def _overall_table(result: Standing) -> Table:
     o = result.overall
-    table = Table(title=f"{result.title}: period {result.period.id}, as of {result.as_of}",
-                  show_header=True)
+    table = Listing(title=literal(f"{result.title}: period {result.period.id}, as of "
+                                  f"{result.as_of}"), show_header=True)
     for column in ("records", "pages", "signed", "share", "units org / pers.", "quarantined",
                    *STATUSES):
         table.add_column(column, justify="right")
@@ -129,7 +137,7 @@ def _overall_table(result: Standing) -> Table:
 
 def _unit_table(entry: UnitStanding) -> Table:
     f = entry.figures
-    table = Table(title=f"{entry.unit} · {entry.name}", title_justify="left",
+    table = Listing(title=literal(f"{entry.unit} · {entry.name}"), title_justify="left",
                   caption=f"{f['records']:,} records, {f['pages']:,} pages, {f['signed']} signed"
                           f" ({f['signed_org']} organisation, {f['signed_personal']} personal), "
                           f"{f['verified']} verified, {f['review']} need review, "
@@ -189,7 +197,8 @@ def milestone(
             roadmap, milestone_id, status, by or cli_user(), note)
     except MilestoneError as exc:
         fail(exc)
-    err.print(f"{entry.milestone}: {entry.status} (set by {entry.by} at {entry.at})")
+    err.print(f"{shown(entry.milestone)}: {entry.status} (set by {shown(entry.by)} at "
+              f"{entry.at})")
 
 
 @roadmap_app.command("check")
@@ -203,7 +212,7 @@ def check(
         roadmap = load_roadmap(path)
     except RoadmapError as exc:
         _problems(f"{exc.source}: {len(exc.problems)} problem(s)", exc)
-    out.print(f"{roadmap.title}: {len(roadmap.units)} units, "
+    out.print(f"{shown(roadmap.title)}: {len(roadmap.units)} units, "
               f"{len([p for p in roadmap.periods if '-Q' not in p.id])} periods, "
               f"{len(roadmap.targets)} targets (per unit and period), "
               f"{len(roadmap.milestones)} milestones: OK")

@@ -32,8 +32,11 @@ def serve(
 
     from records.web.app import create_app
 
-    err.print(f"records web app on http://{host}:{port}/ (API schema at /openapi.json)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    err.print(f"records web app on http://{host}:{port}/ (the API is described at /docs)")
+    # uvicorn would believe X-Forwarded-For from loopback: anyone on this machine could then
+    # name the audit log's client and escape the per-address sign-in limit. The app believes
+    # only the proxies ``web.trusted_proxies`` names.
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 def _require_server(settings: Settings, quiet: bool = True) -> str:

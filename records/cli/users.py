@@ -7,8 +7,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from archive.access import (
     ROLES,
@@ -18,13 +16,16 @@ from archive.access import (
     issue_token,
     list_users,
     revoke_token,
+    set_access,
+    set_active,
+    set_password,
 )
 from archive.index import Catalog
 from archive.signing import Check, SigningError, read_log, seal_certificates, trust_roots
 from archive.store import LEVELS
 from config.errors import ExitCode
 from config.settings import Settings, load_settings
-from records.cli.console import cli_user, err, fail, out, stop
+from records.cli.console import Listing, cli_user, err, fail, out, shown, stop
 
 users_app = typer.Typer(no_args_is_help=True, help="Accounts of the web app and its API.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -46,28 +47,87 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
 ) -> None:
     """Add a local account (the password is asked for, never taken on the command line)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif os.environ.get("RECORDS_NEW_PASSWORD"):
-        password = os.environ["RECORDS_NEW_PASSWORD"]
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        user = add_user(_catalog(), name, role, clearance, password)
+        user = add_user(_catalog(), name, role, clearance, _new_password(password_stdin))
     except AccessError as exc:
         fail(exc)
     _audit().record(cli_user(), "user-added", target=user.name, role=user.role,
                     clearance=user.clearance_name)
-    err.print(f"added {user.name} ({user.role}, cleared {user.clearance_name})")
+    err.print(f"added {shown(user.name)} ({user.role}, cleared {user.clearance_name})")
 
 
 @users_app.command("list")
-def users_list() -> None:
-    """The active accounts."""
-    table = Table("name", "role", "clearance")
-    for user in list_users(_catalog()):
-        table.add_row(user.name, user.role, user.clearance_name)
+def users_list(
+    show_all: Annotated[bool, typer.Option("--all", help="Disabled accounts too")] = False,
+) -> None:
+    """The active accounts (with --all, the disabled ones too)."""
+    table = Listing("name", "role", "clearance", "state")
+    for user, active in list_users(_catalog(), disabled=show_all):
+        table.add_row(user.name, user.role, user.clearance_name,
+                      "active" if active else "disabled")
     out.print(table)
+
+
+def _new_password(password_stdin: bool) -> str:
+    """A password from stdin, RECORDS_NEW_PASSWORD or a prompt; never from the command line,
+    where every user of the machine could read it in the process list."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get("RECORDS_NEW_PASSWORD"):
+        return os.environ["RECORDS_NEW_PASSWORD"]
+    return typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+def _activate(name: str, active: bool, said: str) -> None:
+    try:
+        set_active(_catalog(), name, active=active)
+    except AccessError as exc:
+        fail(exc)
+    _audit().record(cli_user(), "user-enabled" if active else "user-disabled", target=name)
+    err.print(f"{shown(name)} {said}")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account: its sign-ins end and its tokens are revoked at once; its name
+    stays taken."""
+    _activate(name, False, "disabled: signed out everywhere, its tokens revoked")
+
+
+@users_app.command("enable")
+def users_enable(name: Annotated[str, typer.Argument()]) -> None:
+    """Enable a disabled account again (with a new token, if it needs one)."""
+    _activate(name, True, "enabled (its old tokens stay revoked)")
+
+
+@users_app.command("password")
+def users_password(
+    name: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+) -> None:
+    """Set an account's password; every sign-in made with the old one ends."""
+    try:
+        set_password(_catalog(), name, _new_password(password_stdin))
+    except AccessError as exc:
+        fail(exc)
+    _audit().record(cli_user(), "password-set", target=name)
+    err.print(f"password of {shown(name)} set; its sign-ins ended")
+
+
+@users_app.command("set")
+def users_set(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[str | None, typer.Option(help=f"One of {', '.join(ROLES)}")] = None,
+    clearance: Annotated[str | None, typer.Option(help=f"One of {', '.join(LEVELS)}")] = None,
+) -> None:
+    """Change an account's role or clearance; its next request is judged by the new ones."""
+    try:
+        user = set_access(_catalog(), name, role, clearance)
+    except AccessError as exc:
+        fail(exc)
+    _audit().record(cli_user(), "user-changed", target=name, role=user.role,
+                    clearance=user.clearance_name)
+    err.print(f"{shown(name)} is now {user.role}, cleared {user.clearance_name}")
 
 
 @users_app.command("token")
@@ -78,7 +138,7 @@ def users_token(name: Annotated[str, typer.Argument()]) -> None:
     except AccessError as exc:
         fail(exc)
     _audit().record(cli_user(), "token-issued", target=name, token_id=token_id)
-    err.print(f"token {token_id} for {name} (keep it secret; revoke with "
+    err.print(f"token {token_id} for {shown(name)} (keep it secret; revoke with "
                   f"`records users revoke {token_id}`):")
     out.print(secret)
 
@@ -89,7 +149,7 @@ def users_revoke(token_id: Annotated[str, typer.Argument()]) -> None:
     if not revoke_token(_catalog(), token_id):
         stop(f"no active token {token_id}")
     _audit().record(cli_user(), "token-revoked", token_id=token_id)
-    err.print(f"token {token_id} revoked")
+    err.print(f"token {shown(token_id)} revoked")
 
 
 @audit_app.command("verify")
@@ -107,11 +167,11 @@ def audit_verify(
         problems.append(signed.detail)
     count = len(audit.entries())
     for problem in problems:
-        err.print(f"[red]{escape(problem)}[/red]")
+        err.print(f"[red]{shown(problem)}[/red]")
     if problems:
         raise typer.Exit(ExitCode.failure)
     err.print(f"audit log intact: {count} entries"
-              + (f"; {signed.detail}" if signed is not None else
+              + (f"; {shown(signed.detail)}" if signed is not None else
                  "; no signed head of the archive's log to check it against"))
     out.print(f"head {audit.head()}")
 
@@ -137,8 +197,8 @@ def audit_show(tail: Annotated[int, typer.Option(help="How many of the last entr
                ) -> None:
     """The last entries of the audit log (a damaged line is left out; `audit verify` names
     it)."""
-    table = Table("time", "user", "action", "record", "outcome")
+    table = Listing("time", "user", "action", "record", "outcome")
     for entry in _audit().entries()[-tail:]:
-        table.add_row(*(escape(str(entry.get(key) or "")) for key in
+        table.add_row(*(str(entry.get(key) or "") for key in
                         ("time", "user", "action", "record_id", "outcome")))
     out.print(table)

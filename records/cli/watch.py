@@ -20,14 +20,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from archive.intake import (
     FAILED,
@@ -47,20 +46,21 @@ from archive.intake import (
     watching,
 )
 from config.errors import ExitCode
-from records.cli.console import err, fail
+from records.cli.console import classification_level, err, fail, shown
 
 BATCH_ID = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{8}\b")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 GRACE = 30.0  # seconds a stopped `records queue` gets to exit before it is killed
 COLOURS = {"found": "cyan", "ready": "cyan", "queued": "green", "refused": "yellow",
-           "failed": "red", "ignored": "yellow", "returned": "magenta"}
+           "failed": "red", "ignored": "yellow", "returned": "magenta",
+           "warning": "yellow"}
 
 
 def log(event: str, message: str) -> None:
     """One line per event, with the local time: a log that runs for weeks needs the date."""
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
     colour = COLOURS.get(event, "bold")
-    err.print(f"{stamp} [{colour}]{event:<8}[/] {escape(message)}", highlight=False)
+    err.print(f"{stamp} [{colour}]{event:<8}[/] {shown(message)}", highlight=False)
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class QueueSummary:
 
     batch_id: str | None
     counts: dict[str, int]  # archived / quarantined / failed -> documents
+    warnings: list[str] = field(default_factory=list)  # the batch's, its manifest's above all
 
 
 def queue_command(batch: Path, options: QueueOptions) -> list[str]:
@@ -105,15 +106,17 @@ def summarise(stdout: str, stderr: str = "") -> QueueSummary:
     """The batch id and document counts from ``records queue --json``; when it printed no
     JSON (it failed), any batch id the output mentions."""
     counts: dict[str, int] = {}
+    warnings: list[str] = []
     try:
         result = json.loads(plain(stdout))
         batch_id = result["batch_id"]
         for document in result["documents"]:
             counts[document["status"]] = counts.get(document["status"], 0) + 1
-    except (ValueError, KeyError, TypeError):
+        warnings = [str(w) for w in result.get("warnings", [])]
+    except (ValueError, KeyError, TypeError, AttributeError):
         match = BATCH_ID.search(plain(stdout + "\n" + stderr))
         batch_id = match.group(0) if match else None
-    return QueueSummary(batch_id, counts)
+    return QueueSummary(batch_id, counts, warnings)
 
 
 def tail(text: str, lines: int = 20) -> str:
@@ -244,6 +247,8 @@ def take(ready: Ready, root: Path, options: QueueOptions, stop: Stop) -> None:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
         log("queued", f"{name} -> {claimed.relative_to(root)}: batch {summary.batch_id or '?'}"
             + (f" ({counts})" if counts else ""))
+        for warning in summary.warnings:
+            log("warning", f"{name}: {warning}")
         return
     reason = failure_text(name, finished.code, finished.stderr)
     target = set_aside(claimed, holding(root, FAILED), reason, name=name)
@@ -274,7 +279,8 @@ def watch(
     unit: Annotated[str, typer.Option("--unit", help="Unit the records belong to")],
     series: Annotated[str | None, typer.Option("--series")] = None,
     classification: Annotated[str | None, typer.Option(
-        "--classification", help="Passed to records queue (default: public)")] = None,
+        "--classification", callback=classification_level,
+        help="Passed to records queue (default: public)")] = None,
     lang: Annotated[str | None, typer.Option(
         "--lang", help="Tesseract languages joined by +, e.g. vie+eng (default: settings)")
     ] = None,
@@ -288,7 +294,7 @@ def watch(
     """Watch a hot folder: queue each batch folder a scanning station drops into INBOX."""
     root = inbox.resolve()
     if not root.is_dir():
-        err.print(f"[red]no such folder:[/red] {escape(str(inbox))}")
+        err.print(f"[red]no such folder:[/red] {shown(str(inbox))}")
         raise typer.Exit(ExitCode.usage)
     options = QueueOptions(unit, series, classification, lang)
     stop = Stop()

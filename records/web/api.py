@@ -1,4 +1,5 @@
-"""The JSON API (OpenAPI at ``/openapi.json``): the same work as the pages, for programs."""
+"""The JSON API (described at ``/docs`` and ``/openapi.json``, to signed-in callers): the same
+work as the pages, for programs."""
 
 from __future__ import annotations
 
@@ -12,10 +13,23 @@ from archive.access import User
 from archive.index import QueryError
 from archive.roadmap import RoadmapError
 from records.web import shared
-from records.web.context import api_user, client, context
+from records.web.context import api_user, check_csrf, client, context
 
 router = APIRouter(prefix="/api")
 Caller = Annotated[User, Depends(api_user)]
+
+
+def changing_user(request: Request) -> User:
+    """The caller of an API call that acts (POST). A program's bearer token cannot be sent by
+    another site's page; a browser's session cookie can, so with a session the page's CSRF
+    token must come along in ``X-CSRF-Token``."""
+    user = api_user(request)
+    if not request.headers.get("authorization", "").lower().startswith("bearer "):
+        check_csrf(request, request.headers.get("x-csrf-token", ""))
+    return user
+
+
+Changer = Annotated[User, Depends(changing_user)]
 
 
 @router.get("/search", tags=["search"])
@@ -63,7 +77,7 @@ def api_roadmap(request: Request, user: Caller, period: str = "",
 
 
 @router.post("/records/{record_id}/verify", tags=["records"])
-def api_verify(request: Request, record_id: str, user: Caller) -> dict[str, Any]:
+def api_verify(request: Request, record_id: str, user: Changer) -> dict[str, Any]:
     """Verify the archival copy now (hashes, signature, trust, changes, XMP, PDF/A)."""
     paths = shared.record_within_clearance(request, record_id, user, "verify")
-    return shared.verify(request, user, paths).as_dict()
+    return shared.verdict_view(user, shared.verify(request, user, paths))

@@ -21,12 +21,15 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from archive.access import AuditLog, Throttle
 from archive.index import Catalog
+from archive.store import keep_private
 from config.settings import Settings, load_settings
 from records.web import api, auth, pages
 from records.web.context import NotSignedIn, WebContext
+from records.web.headers import SecurityHeaders
 
 
 def _secret_key(home: Path) -> str:
@@ -45,13 +48,20 @@ def create_app(settings: Settings | None = None,
     """The app; ``clock`` (seconds since the epoch) times sign-ins and failures, so tests can
     move it instead of waiting hours."""
     settings = settings or load_settings()
-    home = settings.home.resolve()
+    home = keep_private(settings.home.resolve())
     catalog = Catalog.open(settings.catalog_url())
     session_seconds = round(settings.web.session_hours * 3600)
+    # FastAPI's own /docs, /redoc and /openapi.json answer anyone, and the first two load
+    # scripts from a CDN: ``pages`` serves all three to signed-in users instead.
     app = FastAPI(title="records", summary="Search, read and verify the signed archive",
-                  version="1")
+                  version="1", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(home), max_age=session_seconds,
-                       same_site="strict", session_cookie="records_session")
+                       same_site="strict", session_cookie="records_session",
+                       https_only=settings.web.secure_cookies)
+    app.add_middleware(SecurityHeaders, tls=settings.web.secure_cookies)
+    if settings.web.trusted_proxies:  # outermost: the client address every layer sees
+        app.add_middleware(ProxyHeadersMiddleware,
+                           trusted_hosts=list(settings.web.trusted_proxies))
     app.state.context = WebContext(settings, home, catalog, Throttle(catalog, settings.web, clock),
                                    AuditLog(home), clock, session_seconds)
 

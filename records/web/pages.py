@@ -12,7 +12,15 @@ from archive.index import Filters, QueryError
 from archive.roadmap import MilestoneError, MilestoneLog, RoadmapError, load_roadmap
 from archive.store import LEVELS
 from records.web import shared
-from records.web.context import check_csrf, client, context, csrf_token, page_user, templates
+from records.web.context import (
+    api_user,
+    check_csrf,
+    client,
+    context,
+    csrf_token,
+    page_user,
+    templates,
+)
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[User, Depends(page_user)]
@@ -55,7 +63,7 @@ def verify_page(request: Request, record_id: str, user: SignedIn,
                 csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
     paths = shared.record_within_clearance(request, record_id, user, "verify")
-    verdict = shared.verify(request, user, paths)
+    verdict = shared.verdict_view(user, shared.verify(request, user, paths))
     return templates.TemplateResponse(request, "record.html", {
         "user": user, "record": shared.record_view(request, user, paths),
         "csrf": csrf_token(request), "verdict": verdict})
@@ -96,3 +104,31 @@ def milestone_form(request: Request, milestone_id: str, user: SignedIn,
                      client=client(request))
     return RedirectResponse(f"/roadmap?message=milestone+{entry.milestone}+set+to+"
                             f"{entry.status.replace(' ', '+')}", status_code=303)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request, user: SignedIn) -> Response:
+    """The API described for people, signed in only, on a page without scripts: FastAPI's own
+    /docs and /redoc load Swagger UI and ReDoc from a third-party CDN onto the archive's origin,
+    and answer anyone."""
+    schema = request.app.openapi()
+    operations = [
+        {"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+         "description": op.get("description", ""),
+         "parameters": [{"name": p["name"], "where": p["in"], "required": p.get("required")}
+                        for p in op.get("parameters", [])]}
+        for path, methods in schema["paths"].items() for method, op in methods.items()]
+    return templates.TemplateResponse(request, "docs.html", {
+        "user": user, "csrf": csrf_token(request), "operations": operations,
+        "title": schema["info"]["title"], "version": schema["openapi"]})
+
+
+@router.get("/redoc")
+def redoc(_user: SignedIn) -> Response:
+    return RedirectResponse("/docs", status_code=303)
+
+
+@router.get("/openapi.json")
+def openapi_schema(request: Request, _user: Annotated[User, Depends(api_user)]) -> dict:
+    """The OpenAPI description, to callers of the API only."""
+    return request.app.openapi()

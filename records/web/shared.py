@@ -7,8 +7,10 @@ A record above the user's clearance is answered exactly like a record that does 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import date
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -127,7 +129,44 @@ def record_view(request: Request, user: User, paths: RecordPaths) -> dict[str, A
               if at not in at_ingest]
     later = [e for e in record_events(paths) if isinstance(e, dict)] + checks
     record["later_events"] = sorted(later, key=lambda e: str(e.get("time", "")))
+    if user.role != "admin":
+        for name in ("provenance", "later_events"):
+            record[name] = [_for_readers(e) for e in record.get(name, []) if isinstance(e, dict)]
     return record
+
+
+# An absolute path (a folder at least) where a word starts: /srv/x/a.pdf, C:\x\a.pdf,
+# \\server\share\a.pdf, file:// and smb:// URLs. "PDF/A-2b" and "CN=Org/O=x" are not paths.
+_PATH = re.compile(r"(?<![^\s'\"(\[])(?:[a-z]+://[^/\s]*|[A-Za-z]:)?[/\\]{1,2}"
+                   r"(?:[^\s/\\;,()\[\]]+[/\\])+([^\s/\\;,()\[\]]*)")
+
+
+def no_paths(text: str) -> str:
+    """``text`` with each absolute path cut to its last name."""
+    return _PATH.sub(r"\1", text)
+
+
+def _for_readers(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as readers see it: without the account and machine that did it (``root@host``)
+    and with file paths cut to their names (a received file's detail is its path: only its
+    name is shown). Where the scans lay on the server, and under which account records runs,
+    are the administrators' business; the record keeps them whole."""
+    detail = event.get("detail")
+    if isinstance(detail, str):
+        detail = PurePath(detail).name if event.get("type") == "received" and detail \
+            else no_paths(detail)
+    return {**event, "agent": "", "detail": detail}
+
+
+def verdict_view(user: User, verdict: Verdict) -> dict[str, Any]:
+    """A verification as the API and the page show it: for readers, without the record's
+    folder on the server and with paths in the checks' details cut to names."""
+    shown = verdict.as_dict()
+    if user.role != "admin":
+        shown.pop("path", None)
+        for check in shown["checks"].values():
+            check["detail"] = no_paths(check["detail"])
+    return shown
 
 
 class PdfResponse(FileResponse):

@@ -81,6 +81,72 @@ def test_batch_archives_good_and_quarantines_bad(batch: Path, home: Path, scans:
 
 
 @pytest.mark.flow
+def test_a_spreadsheet_manifest_keeps_the_classification_it_asks_for(
+        tmp_path: Path, home: Path, scans: Scans) -> None:
+    """Excel's CSV on Windows: cp1252, ';' between cells, a name in other case. The record is
+    archived as secret, and the batch says what it matched."""
+    folder = tmp_path / "excel"
+    folder.mkdir()
+    page, _ = scans.page("eng", seed=31)
+    (folder / "s.png").write_bytes(page.read_bytes())
+    (folder / "manifest.csv").write_bytes(
+        "Source;Title;Classification\r\nS.PNG;Prüfbericht;Secret\r\n".encode("cp1252"))
+    report = digitise_batch(paths=[str(folder)], batch_id="B-excel", unit="VP",
+                            classification="internal", languages="eng")
+    [doc] = report.documents
+    assert doc.status == "archived", doc
+    described = read_sidecar(home / "archive" / doc.record_id)["descriptive"]
+    assert (described["classification"], described["title"]) == ("secret", "Prüfbericht")
+    assert any("'S.PNG' taken as 's.png'" in w for w in report.outcome()["warnings"])
+    ledger = json.loads((home / "batches" / "B-excel.json").read_text())
+    assert ledger["warnings"] == report.warnings
+
+
+@pytest.mark.flow
+def test_a_manifest_that_cannot_be_applied_quarantines_the_folder(
+        tmp_path: Path, home: Path, scans: Scans) -> None:
+    """A misspelt column cannot be applied: nothing of the folder is archived (it could have
+    been archived as public), every document is quarantined with the reason, originals kept."""
+    folder = tmp_path / "typo"
+    folder.mkdir()
+    page, _ = scans.page("eng", seed=32)
+    (folder / "a.png").write_bytes(page.read_bytes())
+    (folder / "b.png").write_bytes(page.read_bytes())
+    (folder / "manifest.csv").write_text("source,clasification\na.png,secret\n")
+    originals = {p: p.read_bytes() for p in folder.iterdir()}
+    report = digitise_batch(paths=[str(folder)], batch_id="B-typo", unit="VP",
+                            languages="eng")
+    assert [d.status for d in report.documents] == ["quarantined", "quarantined"]
+    assert all("'clasification'" in (d.reason or "") for d in report.documents)
+    assert report.exit_code() == 3
+    assert not list((home / "archive").glob("*-*-*"))
+    assert (home / "quarantine" / "B-typo" / "a.png").read_bytes() == page.read_bytes()
+    assert {p: p.read_bytes() for p in folder.iterdir()} == originals
+
+
+@pytest.mark.flow
+def test_scans_archived_before_are_not_called_archived_below_what_is_asked_now(
+        tmp_path: Path, home: Path, scans: Scans) -> None:
+    """The same scans queued again as secret: the public record stays as it is (raising it is
+    a person's correction), and the document is quarantined saying so, not "archived"."""
+    page, _ = scans.page("eng", seed=33)
+    first, again = tmp_path / "first", tmp_path / "again"
+    for folder in (first, again):
+        folder.mkdir()
+        (folder / "letter.png").write_bytes(page.read_bytes())
+    (again / "manifest.csv").write_text("source,classification\nletter.png,secret\n")
+    [done] = digitise_batch(paths=[str(first)], batch_id="B-pub", unit="VP",
+                            languages="eng").documents
+    assert done.status == "archived"
+    [redo] = digitise_batch(paths=[str(again)], batch_id="B-sec", unit="VP",
+                            languages="eng").documents
+    assert redo.status == "quarantined", redo
+    assert f"archived as {done.record_id}, classified 'public'" in (redo.reason or "")
+    same = digitise_batch(paths=[str(first)], batch_id="B-pub2", unit="VP", languages="eng")
+    assert same.documents[0].status == "archived"  # asking for no more is a plain duplicate
+
+
+@pytest.mark.flow
 def test_rerun_redoes_nothing_and_duplicates_nothing(batch: Path, home: Path) -> None:
     first = _run(batch, "B-test-2")
     results = sorted((home / "cache" / "pages").rglob("result.json"))

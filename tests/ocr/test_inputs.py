@@ -107,3 +107,37 @@ def test_corpus_broken_files_each_get_a_reason(corpus: Path, tmp_path: Path) -> 
         assert len(refused[name]) > 10 and "Traceback" not in refused[name]
     assert "gigapixels exceeds the limit" in refused["decompression_bomb.gif"]
     assert refused["qpdf_c-r6-in.pdf"].startswith("encrypted PDF")
+
+
+def _image_pdf(path: Path) -> Path:
+    import io
+
+    import img2pdf
+
+    buffer = io.BytesIO()
+    Image.new("L", (100, 100), 255).save(buffer, "PNG")
+    path.write_bytes(img2pdf.convert(buffer.getvalue()))
+    return path
+
+
+@pytest.mark.parametrize("form", [5, pikepdf.Array([1]), pikepdf.String("x")])
+def test_a_malformed_form_entry_is_no_form(tmp_path: Path, form: object) -> None:
+    """A PDF whose /AcroForm is not a dictionary used to end "failed" with a TypeError."""
+    with pikepdf.open(_image_pdf(tmp_path / "plain.pdf")) as pdf:
+        pdf.Root.AcroForm = form
+        pdf.save(tmp_path / "form.pdf")
+    assert len(open_document(tmp_path / "form.pdf", 10**8).pages) == 1
+
+
+def test_whatever_a_pdf_parser_raises_is_a_refusal(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The class, not the example: any parse error while reading a PDF refuses it (here a
+    KeyError injected where the page tree is read)."""
+    import ocr.inputs
+
+    def broken(*_: object) -> None:
+        raise KeyError("/Kids")
+
+    monkeypatch.setattr(ocr.inputs, "_page_image_dpi", broken)
+    with pytest.raises(InputRejected, match="page 1 is damaged and cannot be read"):
+        open_document(_image_pdf(tmp_path / "scan.pdf"), 10**8)

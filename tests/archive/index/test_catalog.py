@@ -1,24 +1,44 @@
 """Opening a catalog is safe from many processes at once: the tables another process made
-between our look and our CREATE are taken as made."""
+between our look and our CREATE are taken as made, on SQLite and on PostgreSQL, the catalog's
+own tables and the accounts, sessions and sign-in throttle that other wings keep there (two
+`records queue` started at once on a fresh home used to fail with "table users already
+exists")."""
 
 from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from archive.index import Catalog
+from tests.conftest import new_database
 
 
 def _open(url: str) -> None:
-    Catalog.open(url).engine.dispose()
+    from archive.access.accounts import accounts
+    from archive.access.sessions import sessions
+    from archive.access.throttle import schema
+
+    catalog = Catalog.open(url)
+    for tables in (accounts, sessions, schema):
+        catalog.ensure(tables)
+    catalog.engine.dispose()
 
 
-def test_many_processes_open_a_new_catalog_at_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_many_processes_open_a_new_catalog_at_once(backend: str, tmp_path: Path,
+                                                   request: pytest.FixtureRequest) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    else:
+        url = new_database(request.getfixturevalue("postgres_url"), "records_race")
     context = multiprocessing.get_context("spawn")
     with context.Pool(6) as pool:
         pool.map(_open, [url] * 12)
-    tables = set(inspect(Catalog.open(url).engine).get_table_names())
-    assert {"records", "pages", "record_keys", "verifications", "progress"} <= tables
+    engine = Catalog.open(url).engine
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"records", "pages", "record_keys", "verifications", "progress", "users",
+            "api_tokens", "web_sessions"} <= tables

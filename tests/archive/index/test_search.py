@@ -145,11 +145,22 @@ def test_order_and_pagination(catalog: Catalog) -> None:
     ('"dang', "never closed"),
     ("d*", "at least two letters"),
     ("*** & !", "type a word"),
+    ("(" * 900 + "dang" + ")" * 900, "too deeply nested"),
+    ("dang " + "NOT " * 400 + "x", "too deeply nested"),
+    ("dang " + "-" * 1500 + "x", "too deeply nested"),
+    ("dang " * 500, "too long"),
+    ("dang " + " ".join(f"NOT x{n}" for n in range(40)), "too many words"),  # flat: not deep
 ])
 def test_malformed_query_gets_a_clear_message(catalog: Catalog, query: str,
                                               message: str) -> None:
     with pytest.raises(QueryError, match=re.escape(message)):
         search_records(catalog, query, clearance=4)
+
+
+def test_stray_dashes_and_many_flat_nots_are_not_nesting(catalog: Catalog) -> None:
+    assert ids(catalog, "dang " + "- " * 900 + "-x") == ["VP-2024-000001", "VP-2024-000002"]
+    assert ids(catalog, "dang " + " ".join(f"NOT x{n}" for n in range(20))) == [
+        "VP-2024-000001", "VP-2024-000002"]
 
 
 def test_operators_typed_as_text_are_only_words(catalog: Catalog) -> None:
@@ -176,6 +187,24 @@ def test_too_many_matches_to_rank_come_newest_first(catalog: Catalog) -> None:
     assert search_records(catalog, "digit*", clearance=4, rank_limit=0).order == "relevance"
     asked = search_records(catalog, "digit*", clearance=4, order="newest", rank_limit=3)
     assert asked.as_dict()["order"] == "newest" and not asked.unranked  # as asked: no excuse
+
+
+def test_what_a_searcher_sees_does_not_tell_of_records_they_may_not_see(
+        catalog: Catalog) -> None:
+    """Secret records holding a word are added: a public searcher's answer (hits, order,
+    total, facets and scores) stays exactly as it was. bm25 weighs a word by the whole
+    catalog, so a score shown to them would have dropped."""
+    before = search_records(catalog, "behorde OR digit*", clearance=0).as_dict()
+    for n in range(30):
+        catalog.add({"record_id": f"SEC-2020-{n + 1:06d}", "title": "Hidden", "unit": "SEC",
+                     "document_date": "2020-01-01", "classification": "secret", "level": 4,
+                     "signed": True, "needs_review": False, "pages": 1},
+                    ["Behörde Behörde digitalisation"])
+    after = search_records(catalog, "behorde OR digit*", clearance=0).as_dict()
+    assert after == before
+    assert all(hit["score"] is None for hit in after["hits"])
+    full = search_records(catalog, "behorde", clearance=4)
+    assert full.total == 32 and all(h.score is not None for h in full.hits)
 
 
 def test_newest_first_ties_go_by_record_id(catalog: Catalog) -> None:

@@ -41,3 +41,12 @@ def test_dublin_core_comes_from_the_sidecar_alone() -> None:
     assert core.source == "12/QĐ-VP"
     assert core.subjects == ("lưu trữ", "nhân sự")  # a set (XMP Bag): one canonical order
     assert core.rights == "Classification: public" and core.language == "vi"
+
+
+def test_a_manifest_raises_the_classification_but_never_lowers_it() -> None:
+    secret_batch = {**DEFAULTS, "classification": "secret"}
+    lowered = describe_record({"classification": "public"}, secret_batch, FOUND, "scan")
+    assert (lowered.classification, lowered.sources["classification"]) == ("secret", "default")
+    raised = describe_record({"classification": "confidential"}, DEFAULTS, FOUND, "scan")
+    assert (raised.classification, raised.sources["classification"]) == ("confidential",
+                                                                          "manifest")

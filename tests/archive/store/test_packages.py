@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.intake import quarantine_document, read_manifest
+from archive.intake import quarantine_document
 from archive.store import (
     ArchiveLog,
     RecordPaths,
@@ -132,26 +132,6 @@ def test_quarantine_copies_and_explains(tmp_path: Path) -> None:
     reason = json.loads((folder / "broken.tif.reason.json").read_text())
     assert reason["reason"] == "not an image or PDF"
     assert reason["checksums"]["broken.tif"] == sha256_file(bad)
-
-
-def test_manifest_reads_rows_and_reports_problems(tmp_path: Path) -> None:
-    (tmp_path / "manifest.csv").write_text(
-        "source,title,unit,secret_column,language\n"
-        "letter-1,Quyết định số 5,TCCT,x,vie\n"
-        ",no source,,,\n"
-        "letter-2,=cmd|' /C calc'!A0\x07,VP,,deu\n", encoding="utf-8")
-    manifest = read_manifest(tmp_path)
-    assert manifest.fields_for("letter-1") == {"title": "Quyết định số 5", "unit": "TCCT",
-                                               "language": "vie"}
-    assert "\x07" not in manifest.fields_for("letter-2")["title"]
-    assert any("secret_column" in w for w in manifest.warnings)
-    assert any("no source" in w for w in manifest.warnings)
-
-
-def test_manifest_without_source_column_is_ignored_with_warning(tmp_path: Path) -> None:
-    (tmp_path / "manifest.csv").write_text("title,unit\nA,B\n")
-    manifest = read_manifest(tmp_path)
-    assert manifest.rows == {} and "no 'source' column" in manifest.warnings[0]
 
 
 def test_batch_ledger_reports_eta_and_interrupted_runs(tmp_path: Path) -> None:

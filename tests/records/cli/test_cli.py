@@ -57,7 +57,7 @@ def test_queue_json_status_and_exit_codes(scans: Scans, tmp_path: Path, home: Pa
     done = run(["queue", str(batch), "--unit", "TCCT", "--json"], home)
     assert done.returncode == 3, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"batch_id", "documents"}
+    assert set(result) == {"batch_id", "documents", "warnings"} and result["warnings"] == []
     docs = {d["source"]: d for d in result["documents"]}
     assert set(docs["letter.png"]) == {"source", "record_id", "status", "reason", "pages"}
     assert docs["letter.png"]["status"] == "archived" and docs["letter.png"]["pages"] == 1

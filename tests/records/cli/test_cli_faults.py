@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -52,3 +53,58 @@ def test_an_unreachable_catalog_database_is_a_clear_error_without_its_password(
     assert "Connection refused" in done.stderr or "connection failed" in done.stderr
     assert "Pw-n0t-for-logs" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_classification_records_does_not_know_stops_the_queue(
+        scans: Scans, tmp_path: Path, home: Path) -> None:
+    """Read as "the highest" a typo would silently change what the officer asked for."""
+    done = run(["queue", str(_batch(scans, tmp_path)), "--unit", "LT",
+                "--classification", "secrett"], home)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "'secrett' is not one of public" in done.stderr and "Traceback" not in done.stderr
+    assert not (home / "batches").exists() or not list((home / "batches").iterdir())
+
+
+def test_queue_json_carries_the_manifest_warnings(
+        scans: Scans, tmp_path: Path, home: Path) -> None:
+    """A hot folder reads only the JSON: the reason and the warnings must be in it."""
+    batch = _batch(scans, tmp_path)
+    (batch / "manifest.csv").write_bytes("source;classification;title\r\nLETTER.PNG;secret;"
+                                         "Prüfung\r\n".encode("cp1252"))
+    done = run(["queue", str(batch), "--unit", "LT", "--json"], home)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert any("not Unicode" in w for w in result["warnings"])
+    assert any("'LETTER.PNG' taken as 'letter.png'" in w for w in result["warnings"])
+    shown = run(["show", result["documents"][0]["record_id"], "--json"], home)
+    assert '"classification": "secret"' in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_broken_settings_and_an_unreachable_database_are_one_line(tmp_path: Path,
+                                                                  home: Path) -> None:
+    config = tmp_path / "records.toml"
+    config.write_text("[ocr]\nlanguagess = 'vie'\n")
+    done = run(["status"], home, {"RECORDS_CONFIG": str(config)})
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"the settings cannot be used (RECORDS_CONFIG {config} or "
+                                   "RECORDS_* variables): ocr.languagess: not a setting "
+                                   "records knows")
+    url = f"postgresql+psycopg://records:hunter2@127.0.0.1:{free_port()}/records"
+    searched = run(["search", "anything"], home, {"RECORDS_CATALOG__URL": url})
+    assert searched.returncode == 2, searched.stderr
+    [line] = searched.stderr.strip().splitlines()
+    assert line.startswith("records stopped: the catalog database cannot be used")
+    assert "hunter2" not in searched.stderr
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(tmp_path: Path, home: Path) -> None:
+    """A home that is a file: no command expects it. One line, exit 1; the traceback only
+    with RECORDS_DEBUG."""
+    odd = tmp_path / "home-is-a-file"
+    odd.write_text("")
+    done = run(["status"], home, {"RECORDS_HOME": str(odd)})
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("records stopped:") and "RECORDS_DEBUG=1" in line
+    debug = run(["status"], home, {"RECORDS_HOME": str(odd), "RECORDS_DEBUG": "1"})
+    assert "Traceback" in debug.stderr
