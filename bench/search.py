@@ -33,7 +33,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib.metadata import version
 from itertools import accumulate
@@ -1351,6 +1351,10 @@ def main() -> None:
     parser.add_argument("--rank-limit", type=int, default=RANK_LIMIT,
                         help="search()'s catalog.rank_limit; with SQLite, a variant with 0 "
                              "(rank every match) runs beside it")
+    parser.add_argument("--clearance", type=int, choices=range(len(LEVELS)), default=None,
+                        help="run the word, phrase and prefix queries at this clearance (default:"
+                             " the top, which sees everything); below the top, SQLite ranks "
+                             "over what the searcher may see (archive/index/ranking.py)")
     parser.add_argument("--build-repeats", type=int, default=1,
                         help="build every engine this many times, in turn; the median counts")
     args = parser.parse_args()
@@ -1389,6 +1393,9 @@ def main() -> None:
     }
     queries = make_queries(records, df, args.seed, args.words, args.phrases, args.prefixes,
                            args.filtered)
+    if args.clearance is not None:  # the unfiltered kinds as a searcher of that clearance
+        queries = [q if q.kind == "filtered" else replace(q, clearance=args.clearance)
+                   for q in queries]
     queries.sort(key=lambda q: QUERY_TYPES.index(q.kind))
     progress(f"corpus: {len(records):,} records, {pages:,} pages, "
              f"{corpus['words'] / pages:.0f} words a page, {len(df):,} distinct words, in "

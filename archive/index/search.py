@@ -34,6 +34,7 @@ from archive.index.query import (
     to_pg_having,
     to_tsquery,
 )
+from archive.index.ranking import visible_scores
 from archive.store import FULL_CLEARANCE, LEVELS
 
 SNIPPET_WORDS = 24
@@ -110,11 +111,11 @@ def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
     first and ``Results.order`` says so. Raises ``archive.index.QueryError`` for a query
     that cannot be understood.
 
-    Scores are given only to a searcher cleared for every level. FTS5's bm25 weighs a word by
-    how many records of the whole catalog hold it, so a public user's score for a word would
-    drop as secret records holding it are added: a count of records they may not see. For a
-    searcher cleared for everything the catalog's statistics are what they may see.
-    (PostgreSQL's ts_rank reads each page alone, but both backends answer alike.)
+    FTS5's bm25 weighs a word by how many records of the whole catalog hold it, so a public
+    user's ranking would change as secret records holding a word are added. A searcher not
+    cleared for every level is ranked over the statistics of what they may see
+    (``archive.index.ranking``), and shown no score (scores are comparable only within one
+    searcher's view). PostgreSQL's ts_rank reads each page alone and needs neither.
     """
     tree = parse(query)
     filters = filters or Filters()
@@ -155,8 +156,8 @@ def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters
                   window: tuple[int, int], rank_limit: int) -> _Found:
     """Match in FTS5, count and order in memory (``archive.index.searchkeys``): the clearance
     and the filters are one mask over every record, given to FTS5 as a blob so that only the
-    records the searcher may see are listed and scored (bm25's statistics, though, are the
-    whole catalog's: see ``search_records``)."""
+    records the searcher may see are listed and scored, and scored by what they may see
+    (see ``search_records``)."""
     match = to_fts5(tree)
     with catalog.engine.connect() as db:
         keys = catalog.keys.current(db)
@@ -170,7 +171,10 @@ def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters
                     np.array([r[1] for r in rows], np.float64))
 
         rank = order == "relevance"
-        if rank and (not rank_limit or db.execute(text(
+        # bm25's statistics are the whole index's: only a searcher cleared for everything may
+        # be ranked by them; anyone else by the statistics of what they may see (ranking).
+        private = clearance < FULL_CLEARANCE
+        if rank and not private and (not rank_limit or db.execute(text(
                 "SELECT count(*) FROM records_fts WHERE records_fts MATCH :m"),
                 {"m": match}).scalar_one() <= rank_limit):
             ids, scores = scored()  # few enough match at all: scored as they are found
@@ -180,8 +184,11 @@ def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters
                 "AND substr(:mask, rowid + 1, 1) = x'01'"), {"m": match, "mask": mask}
             ).scalar_one()
             ids = np.fromstring(listed or "", dtype=np.int64, sep=",")
-            rank = rank and len(ids) <= rank_limit
-            if rank:
+            rank = rank and (not rank_limit or len(ids) <= rank_limit)
+            if rank and private:
+                phrases = [to_fts5(term) for term in positive_terms(tree)]
+                scores = visible_scores(db, phrases, ids, keys.visible(clearance, {}))
+            elif rank:
                 ids, scores = scored()
     # A record added since the keys were read is outside the mask: found by the next search.
     start, stop = window
