@@ -84,6 +84,7 @@ from archive.index.query import (  # noqa: E402
 from archive.index.search import (  # noqa: E402
     _filters,
     _hit_spans,
+    _named_as_stored,
     _shown_rows,
     _sql_found,
     _sqlite_found,
@@ -915,7 +916,7 @@ def run_engine(catalog: Catalog, query: Query) -> Outcome:
     """The bare engine (see the comment above): unfiltered queries at the top clearance need
     no other table, so they ask the index alone."""
     tree = parse(query.text)
-    where, params = _filters(query.filters, query.clearance)
+    where, params = _filters(_named_as_stored(catalog, query.filters), query.clearance)
     params["limit"] = LIMIT
     filtered = query.kind == "filtered"
     if catalog.dialect == "sqlite":
@@ -1107,8 +1108,8 @@ def breakdown(catalog: Catalog, queries: list[Query], rank_limit: int) -> list[d
                 steps[label] = time.perf_counter() - begin
         finder = _sqlite_found if catalog.dialect == "sqlite" else _sql_found
         begin = time.perf_counter()
-        found = finder(catalog, tree, query.clearance, query.filters, "relevance", (0, LIMIT),
-                       rank_limit)
+        found = finder(catalog, tree, query.clearance, _named_as_stored(catalog, query.filters),
+                       "relevance", (0, LIMIT), rank_limit)
         steps["match, count, facets, top 20"] = time.perf_counter() - begin
         begin = time.perf_counter()
         rows = _shown_rows(catalog, [r for r, _ in found.shown], query.clearance)

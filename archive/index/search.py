@@ -119,9 +119,10 @@ def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
     """
     tree = parse(query)
     filters = filters or Filters()
+    named = _named_as_stored(catalog, filters)
     window = (max(0, offset), max(0, offset) + max(0, limit))
     finder = _sqlite_found if catalog.dialect == "sqlite" else _sql_found
-    found = finder(catalog, tree, clearance, filters, order, window, rank_limit)
+    found = finder(catalog, tree, clearance, named, order, window, rank_limit)
     rows = _shown_rows(catalog, [record_id for record_id, _ in found.shown], clearance)
     shown = [(rows[r], score) for r, score in found.shown if r in rows]
     pages = best_pages(catalog, [row.record_id for row, _ in shown], tree)
@@ -152,7 +153,7 @@ def _shown_rows(catalog: Catalog, record_ids: list[str], clearance: int) -> dict
 # ------------------------------------------------------------------------ SQLite: FTS5 + keys
 
 
-def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters, order: str,
+def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named, order: str,
                   window: tuple[int, int], rank_limit: int) -> _Found:
     """Match in FTS5, count and order in memory (``archive.index.searchkeys``): the clearance
     and the filters are one mask over every record, given to FTS5 as a blob so that only the
@@ -211,10 +212,45 @@ def _signed_counts(signed: np.ndarray) -> dict[str, int]:
     return {name: n for name, n in (("signed", yes), ("unsigned", len(signed) - yes)) if n}
 
 
-def _wanted(filters: Filters) -> dict[str, Any]:
-    wanted: dict[str, Any] = {name: getattr(filters, name)
-                              for name in ("unit", "series", "document_type", "classification")
-                              if getattr(filters, name)}
+FOLDED_FILTERS = ("unit", "series", "document_type")
+"""Filters typed as people type them: ``vp`` finds unit ``VP``, ``ke hoach`` type ``KẾ
+HOẠCH``. Each is matched against the catalog's own values, folded (``fold``), and the
+search then asks for every stored value that folds the same."""
+
+
+@dataclass(frozen=True)
+class _Named:
+    """Filters with each folded one resolved to the stored values it stands for."""
+
+    filters: Filters
+    values: dict[str, list[str]]  # unit / series / document_type -> stored values
+
+
+def _named_as_stored(catalog: Catalog, filters: Filters) -> _Named:
+    values: dict[str, list[str]] = {}
+    for name in FOLDED_FILTERS:
+        typed = getattr(filters, name)
+        if typed:
+            wanted = fold(typed).strip()
+            values[name] = [v for v in _stored_values(catalog, name)
+                            if v and fold(v).strip() == wanted]
+    return _Named(filters, values)
+
+
+def _stored_values(catalog: Catalog, name: str) -> list[str]:
+    """Every value of a key column: from the keys in memory (SQLite), or the database."""
+    if catalog.dialect == "sqlite":
+        with catalog.engine.connect() as db:
+            return list(catalog.keys.current(db).names[name])
+    with catalog.engine.connect() as db:
+        return list(db.execute(text(f"SELECT DISTINCT {name} FROM record_keys")).scalars())
+
+
+def _wanted(named: _Named) -> dict[str, Any]:
+    filters = named.filters
+    wanted: dict[str, Any] = dict(named.values)
+    if filters.classification:
+        wanted["classification"] = filters.classification
     if filters.date_from:
         wanted["date_from"] = int(filters.date_from.strftime("%Y%m%d"))
     if filters.date_to:
@@ -228,7 +264,7 @@ def _wanted(filters: Filters) -> dict[str, Any]:
 # ------------------------------------------------------------------ PostgreSQL: one statement
 
 
-def _sql_found(catalog: Catalog, tree: Node, clearance: int, filters: Filters, order: str,
+def _sql_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named, order: str,
                window: tuple[int, int], rank_limit: int) -> _Found:
     """One statement: the matching records the user may see (``hit``), the shown window of
     them in order, and every facet's counts, so the match is computed once, in the database."""
@@ -309,14 +345,18 @@ def _needle(term: Term) -> str:
     return " " + "  ".join(term.words) + ("" if term.prefix else " ")
 
 
-def _filters(filters: Filters, clearance: int) -> tuple[str, dict[str, Any]]:
+def _filters(named: _Named, clearance: int) -> tuple[str, dict[str, Any]]:
+    filters = named.filters
     clauses = ["k.level <= :clearance"]
     params: dict[str, Any] = {"clearance": clearance}
-    for name in ("unit", "series", "document_type", "classification"):
-        value = getattr(filters, name)
-        if value:
-            clauses.append(f"k.{name} = :{name}")
-            params[name] = value
+    for name, values in named.values.items():  # placeholders of their own: either dialect
+        slots = {f"{name}_{n}": value for n, value in enumerate(values)}
+        clauses.append(f"k.{name} IN ({', '.join(':' + s for s in slots)})" if slots
+                       else "1 = 0")
+        params.update(slots)
+    if filters.classification:
+        clauses.append("k.classification = :classification")
+        params["classification"] = filters.classification
     if filters.date_from:
         clauses.append("k.document_date >= :date_from")
         params["date_from"] = filters.date_from.isoformat()

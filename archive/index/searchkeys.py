@@ -69,12 +69,15 @@ class Keys:
 
     def visible(self, clearance: int, wanted: dict[str, Any]) -> np.ndarray:
         """Boolean mask over row ids: records at or below ``clearance`` that have every
-        ``wanted`` value (column name -> value; ``date_from``/``date_to`` as yyyymmdd)."""
+        ``wanted`` value (column name -> value, or a list of values any of which will do;
+        ``date_from``/``date_to`` as yyyymmdd)."""
         mask = self.level <= clearance
         for name, value in wanted.items():
             if name in CODED:
-                code = self.names[name].index(value) if value in self.names[name] else -2
-                mask &= self.codes[name] == code
+                wanted_values = value if isinstance(value, list | tuple) else [value]
+                codes = [self.names[name].index(v) for v in wanted_values
+                         if v in self.names[name]]
+                mask &= np.isin(self.codes[name], codes)
             elif name == "date_from":
                 mask &= self.date >= value
             elif name == "date_to":

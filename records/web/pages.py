@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -42,9 +43,15 @@ def home_page(request: Request, user: SignedIn, q: str = "", unit: str = "",
             results = shared.run_search(request, user, q, filters, order, page)
     except (QueryError, ValueError) as exc:
         filters, error = Filters(), str(exc)
+    # Every field as asked, for the links to the next and previous pages: a page of results
+    # keeps the filters that made it.
+    asked = urlencode({name: value for name, value in (
+        ("q", q), ("order", order), ("unit", unit), ("type", doc_type), ("from", date_from),
+        ("to", date_to), ("classification", classification), ("signed", signed),
+        ("review", review)) if value})
     return templates.TemplateResponse(request, "search.html", {
         "user": user, "q": q, "filters": filters, "order": order, "page": page,
-        "results": results, "error": error, "page_size": shared.PAGE_SIZE,
+        "results": results, "error": error, "page_size": shared.PAGE_SIZE, "asked": asked,
         "csrf": csrf_token(request), "levels": LEVELS[: user.clearance + 1]})
 
 

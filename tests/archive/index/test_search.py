@@ -125,6 +125,19 @@ def test_filters_and_facets(catalog: Catalog) -> None:
     assert facets["signed"] == {"signed": 3, "unsigned": 1}
 
 
+@pytest.mark.parametrize(("filters", "expected"), [
+    (Filters(unit="vp"), ["VP-2024-000001", "VP-2024-000002"]),
+    (Filters(unit=" Vp "), ["VP-2024-000001", "VP-2024-000002"]),
+    (Filters(document_type="ke hoach"), ["VP-2024-000002"]),
+    (Filters(document_type="Kế Hoạch"), ["VP-2024-000002"]),
+    (Filters(document_type="quyet"), []),  # the whole value, not a part of it
+    (Filters(unit="nowhere"), []),
+])
+def test_unit_and_type_filters_ignore_case_and_diacritics(catalog: Catalog, filters: Filters,
+                                                          expected: list[str]) -> None:
+    assert ids(catalog, "digit* OR dang", filters=filters) == expected
+
+
 def test_order_and_pagination(catalog: Catalog) -> None:
     newest = [h.record_id
               for h in search_records(catalog, "digit*", clearance=4, order="newest").hits]

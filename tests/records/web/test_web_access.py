@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from fastapi.testclient import TestClient
@@ -303,3 +305,31 @@ def test_a_record_whose_files_are_gone_is_said_not_a_server_error(
         assert verified.status_code == 200 and not verified.json()["ok"]
         assert "deleted" in verified.json()["checks"]["log"]["detail"]
     assert AuditLog(home).entries()[-2]["outcome"] == "damaged"
+
+
+def test_pages_of_results_keep_every_filter(app: TestClient,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page 2 keeps the filters (it used to drop them), there is a previous page, and the
+    signed and needs-review selects keep their value."""
+    from records.web import shared
+
+    monkeypatch.setattr(shared, "PAGE_SIZE", 1)  # three records: three pages
+    signed_in(app, "boss")
+    query = "nghia OR digit* OR akten OR behorde* OR freundlichen"
+    first = app.get("/", params={"q": query, "order": "newest", "signed": "yes",
+                                 "review": "no", "from": "2024-01-01"}).text
+    found = re.search(r'href="\?([^"]+)" rel="next"', first)
+    assert found is not None
+    link = html.unescape(found.group(1))
+    kept = dict(parse_qsl(link))
+    assert kept == {"q": query, "order": "newest", "signed": "yes", "review": "no",
+                    "from": "2024-01-01", "page": "2"}
+    assert '<option value="yes" selected>yes</option>' in first
+    assert '<option value="no" selected>no</option>' in first
+    second = app.get("/?" + link).text
+    found = re.search(r'href="\?([^"]+)" rel="prev"', second)
+    assert found is not None
+    back = html.unescape(found.group(1))
+    assert dict(parse_qsl(back)) == {**kept, "page": "1"}
+    shown = [re.findall(r'href="/records/([^"]+)"', page) for page in (first, second)]
+    assert len(shown[0]) == len(shown[1]) == 1 and shown[0] != shown[1]
