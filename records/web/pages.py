@@ -45,14 +45,37 @@ def home_page(request: Request, user: SignedIn, q: str = "", unit: str = "",
         filters, error = Filters(), str(exc)
     # Every field as asked, for the links to the next and previous pages: a page of results
     # keeps the filters that made it.
-    asked = urlencode({name: value for name, value in (
+    params = {name: value for name, value in (
         ("q", q), ("order", order), ("unit", unit), ("type", doc_type), ("from", date_from),
         ("to", date_to), ("classification", classification), ("signed", signed),
-        ("review", review)) if value})
+        ("review", review)) if value}
+    asked = urlencode(params)
     return templates.TemplateResponse(request, "search.html", {
         "user": user, "q": q, "filters": filters, "order": order, "page": page,
         "results": results, "error": error, "page_size": shared.PAGE_SIZE, "asked": asked,
+        "facet_links": _facet_links(params, results),
         "csrf": csrf_token(request), "levels": LEVELS[: user.clearance + 1]})
+
+
+# A facet's value as the filter that selects it (the year as a span of dates).
+_FACET_FILTERS = {
+    "unit": lambda v: {"unit": v},
+    "document_type": lambda v: {"type": v},
+    "classification": lambda v: {"classification": v},
+    "year": lambda v: {"from": f"{v}-01-01", "to": f"{v}-12-31"},
+    "signed": lambda v: {"signed": "yes" if v == "signed" else "no"},
+}
+
+
+def _facet_links(params: dict[str, str], results: object) -> dict[tuple[str, str], str]:
+    """For each facet value shown, the query string of this search with it as a filter (the
+    first page). "unknown" (no value) selects nothing, so it has no link."""
+    links: dict[tuple[str, str], str] = {}
+    for name, counts in getattr(results, "facets", {}).items():
+        for value in counts:
+            if value != "unknown" and name in _FACET_FILTERS:
+                links[name, value] = urlencode({**params, **_FACET_FILTERS[name](value)})
+    return links
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)

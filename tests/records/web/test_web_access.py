@@ -333,3 +333,17 @@ def test_pages_of_results_keep_every_filter(app: TestClient,
     assert dict(parse_qsl(back)) == {**kept, "page": "1"}
     shown = [re.findall(r'href="/records/([^"]+)"', page) for page in (first, second)]
     assert len(shown[0]) == len(shown[1]) == 1 and shown[0] != shown[1]
+
+
+def test_a_facet_value_is_a_filter_one_click_away(app: TestClient) -> None:
+    signed_in(app, "boss")
+    query = "nghia OR digit* OR akten OR behorde* OR freundlichen"
+    page = app.get("/", params={"q": query, "order": "newest"}).text
+    links = {html.unescape(text): html.unescape(href) for href, text in re.findall(
+        r'<a href="\?([^"]+)" class="facet-filter">([^<]+)</a>', page)}
+    assert {"HA", "VP", "secret", "2024"} <= set(links)
+    assert dict(parse_qsl(links["HA"])) == {"q": query, "order": "newest", "unit": "HA"}
+    assert dict(parse_qsl(links["2024"]))["from"] == "2024-01-01"
+    narrowed = app.get("/?" + links["HA"]).text
+    assert set(re.findall(r'href="/records/([^"]+)"', narrowed)) == {SECRET}
+    assert 'name="unit" value="HA"' in narrowed
