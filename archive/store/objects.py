@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from archive.store.files import write_atomic
 from config.errors import RecordsError
 
 INVENTORY = "inventory.json"
@@ -216,12 +217,10 @@ def init_storage_root(archive: Path) -> None:
         return
     archive.mkdir(parents=True, exist_ok=True)
     layout = {"description": "Extension 0002: Flat Direct Storage Layout", "extension": LAYOUT}
-    _write(archive / "ocfl_layout.json", json.dumps(layout, sort_keys=True, indent=2).encode())
-    _write(archive / ROOT_DECLARATION, b"ocfl_1.1\n")  # last: it marks the root as made
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Atomically (several processes may make the root at once, with the same bytes)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    # Atomically, each writer with a temporary file of its own: several processes, and the
+    # threads of one batch, may make the root at once (with the same bytes). A name made
+    # from the process id alone was shared by the threads, and one's rename took the other's
+    # file away (FileNotFoundError in a batch's first two commits).
+    write_atomic(archive / "ocfl_layout.json",
+                 json.dumps(layout, sort_keys=True, indent=2).encode())
+    write_atomic(archive / ROOT_DECLARATION, b"ocfl_1.1\n")  # last: it marks the root as made

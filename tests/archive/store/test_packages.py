@@ -145,3 +145,33 @@ def test_batch_ledger_reports_eta_and_interrupted_runs(tmp_path: Path) -> None:
     assert loaded.eta_seconds() is not None and loaded.eta_seconds() >= 0
     loaded.state = "finished"
     assert loaded.eta_seconds() is None and loaded.effective_state() == "finished"
+
+
+def test_the_threads_of_a_batch_make_the_storage_root_at_once(tmp_path: Path) -> None:
+    """A batch's first commits run in threads of one process: each writes the root's
+    declarations with a temporary file of its own (a name from the process id alone was
+    shared, and one thread's rename took the other's file away)."""
+    import threading
+
+    from archive.store.objects import init_storage_root
+
+    errors: list[BaseException] = []
+    for attempt in range(30):
+        root = tmp_path / f"archive-{attempt}"
+        start = threading.Barrier(8)
+
+        def make(root: Path = root, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                init_storage_root(root)
+            except BaseException as exc:  # collected: a thread's exception is otherwise lost
+                errors.append(exc)
+
+        threads = [threading.Thread(target=make) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert (root / "0=ocfl_1.1").is_file() and (root / "ocfl_layout.json").is_file()
+        assert sorted(p.name for p in root.iterdir()) == ["0=ocfl_1.1", "ocfl_layout.json"]
+    assert errors == []
