@@ -152,6 +152,11 @@ class WebSettings(_Section):
     # the audit log's client or escapes the per-address sign-in limit).
     trusted_proxies: list[str] = Field(default_factory=list)
     secure_cookies: bool = False  # mark the session cookie Secure: on whenever served over TLS
+    # A batch uploaded in the browser: at most this many bytes in all (a zip's contents count
+    # as they are unpacked) and this many files. Larger batches go through `records queue`.
+    page_size: int = Field(20, ge=1, le=200)  # records on one page of search results
+    max_upload_mb: int = Field(2048, ge=1)
+    max_upload_files: int = Field(5000, ge=1)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from archive.signing import (
     vouch_with,
 )
 from archive.store import (
+    LEVELS,
     Descriptive,
     Event,
     Leaf,
@@ -336,7 +337,8 @@ def digitise_batch(
     catalog = Catalog.open(settings.catalog_url())
     sources = batch_sources(paths)
     report = BatchReport(batch_id, paths, host=settings.node_name(),
-                         flow_run=str(flow_run.id) if flow_run.id else None)
+                         flow_run=str(flow_run.id) if flow_run.id else None, unit=unit,
+                         series=series, classification=classification, languages=languages)
     report.documents = [DocumentStatus(printable_name(s.name)) for s in sources]
     manifest, refused = _manifest(sources, report, settings)
     _warn_lowered(manifest, classification, report)
@@ -353,8 +355,10 @@ def digitise_batch(
         status.unit = given.get("unit") or unit
         if source in refused:  # the manifest asked for what cannot be applied: fail closed
             status.status, status.reason = "quarantined", refused[source]
+            status.classification = LEVELS[-1]  # what it needs cannot be told: the strictest
             quarantine_document(home, batch_id, source, refused[source])
             continue
+        status.classification = stricter(given.get("classification"), classification)
         work.append(_start_document(source, status, checks[source], given, defaults, options,
                                     home, batch_id, (signing, catalog)))
     _follow(work, report, home)

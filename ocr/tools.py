@@ -35,6 +35,14 @@ def missing_tools(languages: str, rotate_pages: bool = True) -> list[str]:
     return problems
 
 
+def installed_languages() -> list[str]:
+    """Tesseract's installed language packs, sorted; none when Tesseract does not start."""
+    try:
+        return sorted(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractError, OSError):
+        return []
+
+
 def require_tools(languages: str, rotate_pages: bool = True) -> None:
     """Raise :class:`OcrFailed` naming everything missing at once."""
     problems = missing_tools(languages, rotate_pages)

@@ -9,6 +9,12 @@ worker's run is found by Prefect's heartbeat automation. The batch ledger tells 
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,8 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.intake import BatchReport, Ledger
+from archive.intake import (
+    BatchReport,
+    Ledger,
+    UploadRecord,
+    list_uploads,
+    load_upload,
+    save_upload,
+    upload_folder,
+)
 from archive.store import now
+from config.errors import ExitCode, UsageError
 from config.settings import Settings
 from records import runtime
 
@@ -54,6 +69,21 @@ def server_url(settings: Settings, quiet: bool = True) -> str:
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value() or ""
+
+
+_BATCH_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{8}")
+
+
+def is_batch_id(value: str) -> bool:
+    return bool(_BATCH_ID.fullmatch(value))
+
+
+def checked_batch_id(value: str | None) -> str | None:
+    """A batch id as records makes them (time, then 8 hex digits of the content hash): the id
+    names the ledger's file, so nothing else may pass."""
+    if value is not None and not _BATCH_ID.fullmatch(value):
+        raise UsageError(f"not a batch id: {value!r} (like 20261203-170501-0a1b2c3d)")
+    return value
 
 
 # ----------------------------------------------------------------------------- embedded
@@ -104,6 +134,209 @@ def _watch(ledger: Ledger, batch: str, done: threading.Event,
             on_progress(report)
 
 
+# ----------------------------------------------------------------------------- detached
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a detached ``records queue`` ended: its exit code, what it printed (the JSON
+    outcome) and the last line of its errors."""
+
+    exit_code: int
+    printed: str
+    last_error: str
+
+
+def queue_detached(home: Path, folder: Path, options: BatchOptions, batch_id: str,
+                   logs: Path, on_end: Callable[[str, Ended], None]) -> int:
+    """Queue a batch folder exactly as an officer at a terminal would, with ``records queue``
+    in a process of its own: it runs here (embedded Prefect) or is submitted to the server,
+    as the settings say. Its own session, so it outlives a restart of the process that
+    started it; ``on_end(batch_id, ended)`` is called from a thread when it ends. Returns
+    its pid."""
+    command = [sys.executable, "-m", "records.cli", "queue", str(folder), f"--unit={options.unit}",
+               f"--series={options.series}", f"--classification={options.classification}",
+               f"--batch-id={batch_id}", "--json"]
+    if options.languages:
+        command.append(f"--lang={options.languages}")
+    if options.redo_ocr:
+        command.append("--redo-ocr")
+    logs.mkdir(parents=True, exist_ok=True)
+    printed, errors = logs / f"{batch_id}.out", logs / f"{batch_id}.err"
+    # The home the batch was received in, whatever this process's environment says.
+    env = {**os.environ, "RECORDS_HOME": str(home)}
+    with printed.open("wb") as out, errors.open("wb") as err:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                   start_new_session=True, env=env)
+    threading.Thread(target=_reap, args=(process, batch_id, printed, errors, on_end),
+                     daemon=True, name=f"queue-{batch_id}").start()
+    return process.pid
+
+
+def _reap(process: subprocess.Popen[bytes], batch_id: str, printed: Path, errors: Path,
+          on_end: Callable[[str, Ended], None]) -> None:
+    """Wait for the process (so it leaves no zombie that looks alive) and report its end."""
+    code = process.wait()
+    on_end(batch_id, Ended(code, printed.read_text(errors="replace"), _last_line(errors)))
+
+
+CLAIM_SECONDS = 120  # a claimed start with no process after this was cut short by a crash
+
+
+class Starter:
+    """Batches a front end received, started in turn: at most ``at_once`` run here at a time
+    (one batch already keeps every core busy), the rest wait in their upload records. What
+    waits is on disk, so a restarted web app starts it (``resume``); a batch that was running
+    when the web app stopped runs on in its own process.
+
+    A start is claimed on disk (``uploads/<id>.started``, made exclusively) before it is
+    made, so two threads, or two web processes on one home, never start a batch twice. A
+    batch that cannot be started is marked so, with why, and the others start regardless."""
+
+    def __init__(self, home: Path, at_once: int) -> None:
+        self.home = home
+        self.at_once = max(1, at_once)
+        self._lock = threading.Lock()
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "uploads" / "logs"
+
+    def _claim(self, batch_id: str) -> Path:
+        return self.home / "uploads" / f"{batch_id}.started"
+
+    def resume(self) -> None:
+        """Note the batches whose process ended unseen (while the web app was down), then
+        start what waits, oldest first, while fewer than ``at_once`` run. Never raises: it
+        runs at start-up, after an upload and from a timer, and none of those may fail
+        because of one batch."""
+        with self._lock:
+            try:
+                self._resume()
+            except Exception:  # the timer tries again; the uploads stay on disk
+                logging.getLogger("records").exception("starting received batches")
+
+    def _resume(self) -> None:
+        uploads = list_uploads(self.home)
+        running = 0
+        for record in uploads:
+            if record.exit_code is None and record.pid is not None:
+                if process_alive(record.pid, record.pid_started):
+                    running += 1
+                else:
+                    self._ended_unseen(record)
+        waiting = []
+        for record in (u for u in uploads if u.exit_code is None and u.pid is None):
+            claimed = self._claim(record.batch_id)
+            if not claimed.exists():
+                waiting.append(record)
+            elif time.time() - claimed.stat().st_mtime > CLAIM_SECONDS:  # died mid-start
+                record.exit_code, record.error = -1, "its start was interrupted: queue the " \
+                    "scans again"
+                save_upload(self.home, record)
+        waiting.sort(key=lambda u: u.received)
+        for record in waiting:
+            if running >= self.at_once:
+                break
+            running += self._start(record)
+
+    def _ended_unseen(self, record: UploadRecord) -> None:
+        record.exit_code = -1  # unknown: not this process's child
+        if Ledger(self.home).get(record.batch_id) is None:
+            record.error = self.last_error(record.batch_id) or \
+                "`records queue` stopped before the batch began"
+        save_upload(self.home, record)
+
+    def _start(self, record: UploadRecord) -> bool:
+        """Start the batch; whether a process now runs it."""
+        try:
+            fd = os.open(self._claim(record.batch_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                         0o600)
+        except FileExistsError:
+            return False  # another thread or process has it
+        os.close(fd)
+        options = BatchOptions(record.unit, record.series, record.classification,
+                               record.languages)
+        try:
+            record.pid = queue_detached(self.home, upload_folder(self.home, record.batch_id),
+                                        options, record.batch_id, self.logs, self._ended)
+            record.pid_started = process_started(record.pid)
+        except (OSError, ValueError) as exc:  # e.g. a value no command line can carry
+            record.exit_code, record.error = int(ExitCode.failure), f"not started: {exc}"
+        save_upload(self.home, record)
+        return record.exit_code is None
+
+    def _ended(self, batch_id: str, end: Ended) -> None:
+        with self._lock:
+            record = load_upload(self.home, batch_id)
+            if record is not None:
+                record.exit_code = end.exit_code
+                record.error = None
+                _read_outcome(record, end)
+                save_upload(self.home, record)
+        self.resume()
+
+    def tick_every(self, seconds: float) -> threading.Event:
+        """Resume every ``seconds`` until the returned event is set: a batch that outlived a
+        restart ends unseen, and what waits behind it must still start."""
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(seconds):
+                self.resume()
+
+        threading.Thread(target=tick, daemon=True, name="batch-starter").start()
+        return stop
+
+    def last_error(self, batch_id: str) -> str:
+        """The last line a batch's ``records queue`` wrote to its errors."""
+        return _last_line(self.logs / f"{batch_id}.err")
+
+
+def _read_outcome(record: UploadRecord, end: Ended) -> None:
+    """What ``records queue --json`` said: a report when it ran here, a submission when it
+    went to a server; only the error line when it stopped before either."""
+    try:
+        printed = json.loads(end.printed)
+    except ValueError:
+        printed = None
+    if isinstance(printed, dict) and "outcome" in printed:  # submitted to a server
+        record.outcome = str(printed["outcome"])
+        if printed.get("batch_id") != record.batch_id:
+            record.runs_as = str(printed.get("batch_id"))
+    elif not isinstance(printed, dict):
+        record.error = end.last_error or f"`records queue` ended with exit code {end.exit_code}"
+
+
+def process_started(pid: int) -> int | None:
+    """When a process started, in clock ticks since boot (Linux's /proc); None elsewhere.
+    With the pid it names one process: a pid alone is reused after the process ends."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_alive(pid: int, started: int | None = None) -> bool:
+    """Whether that process runs still: the pid, and its start time when it was noted."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return started is None or process_started(pid) in (None, started)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
 # ----------------------------------------------------------------------------- on a server
 
 
@@ -123,9 +356,10 @@ class RunState:
     flow_run: str
 
 
-def submit(paths: list[Path], options: BatchOptions) -> Submitted:
+def submit(paths: list[Path], options: BatchOptions, batch_id: str | None = None) -> Submitted:
     """Queue a batch on the server and return at once. The idempotency key is the content
-    hash of the scans: the same scans queued twice run once. A run of them that failed,
+    hash of the scans: the same scans queued twice run once (under the first one's id, whatever
+    ``batch_id`` asks for). A run of them that failed,
     crashed or was cancelled is scheduled again (Prefect's retry), keeping its batch id, so
     the pages it finished are not recognised again. The scans must be on storage the workers
     see."""
@@ -136,7 +370,7 @@ def submit(paths: list[Path], options: BatchOptions) -> Submitted:
     from flows.deployments import DIGITISE
 
     digest = runtime.content_hash(paths)
-    batch = runtime.batch_id(paths, digest)
+    batch = batch_id or runtime.batch_id(paths, digest)
     run = run_deployment(DIGITISE, parameters=options.parameters(paths, batch), timeout=0,
                          idempotency_key=digest)
     existing = run.parameters.get("batch_id", batch)
@@ -199,6 +433,33 @@ def server_runs(limit: int = 200) -> dict[str, RunState]:
 
 
 # ----------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class Statuses:
+    """Every batch (or one) as ``records status`` and the web app show them, and why the
+    server's view is missing if it is."""
+
+    batches: list[dict[str, Any]]
+    warning: str = ""
+
+
+def current_statuses(settings: Settings, batch_id: str | None = None,
+                     ask_server: bool = True) -> Statuses:
+    """The ledger judged with the server's runs. The server is asked first, the ledger after:
+    a run the server calls finished wrote its ledger before it finished, so the ledger read
+    next is final too (the other order races). A server that does not answer leaves the
+    ledger alone, still worth showing (``ask_server`` off: the ledger alone, for a caller
+    that polls)."""
+    runs: dict[str, RunState] = {}
+    warning = ""
+    if ask_server and server_url(settings):
+        try:
+            runs = server_runs()
+        except Exception as exc:
+            warning = f"the Prefect server did not answer ({exc}); showing the ledger only"
+    return Statuses(statuses(settings.home.resolve(), settings.node_name(), runs, batch_id),
+                    warning)
 
 
 def statuses(home: Path, here: str, runs: dict[str, RunState],

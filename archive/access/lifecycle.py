@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Column, Connection, MetaData, String, Table, delete, insert, select, update
 
 from archive.access.accounts import (
     MIN_PASSWORD,
@@ -22,6 +22,7 @@ from archive.access.accounts import (
     AccessError,
     User,
     hash_password,
+    reading,
     tokens,
     user_of,
     users,
@@ -30,6 +31,16 @@ from archive.access.accounts import (
 from archive.access.sessions import sessions, web_sessions
 from archive.index import Catalog
 from archive.store import LEVELS
+
+# The units whose batches an account works with: records officers queue and follow batches
+# of these units only. A table of its own (not a column of ``users``), so a catalog made by an
+# earlier version gains it on first use without a migration.
+unit_access = MetaData()
+user_units = Table(
+    "user_units", unit_access,
+    Column("name", String(64), primary_key=True),
+    Column("unit", String(64), primary_key=True),
+)
 
 
 def _account(db: Connection, name: str) -> User:
@@ -77,10 +88,34 @@ def set_access(catalog: Catalog, name: str, role: str | None = None,
     if clearance is not None and clearance not in LEVELS:
         raise AccessError(f"unknown clearance {clearance!r}: one of {', '.join(LEVELS)}")
     if role is None and clearance is None:
-        raise AccessError("say what to change: --role, --clearance or both")
+        raise AccessError("say what to change: --role, --clearance, --units")
     with writing(catalog, sessions) as db:
         before = _account(db, name)
         values = {"role": role or before.role,
                   "clearance": LEVELS.index(clearance) if clearance else before.clearance}
         db.execute(update(users).where(users.c.name == name).values(**values))
     return User(name, str(values["role"]), int(values["clearance"]))
+
+
+def units_of(catalog: Catalog, name: str) -> tuple[str, ...]:
+    """The units an account works for, sorted; none until an administrator assigns them (an
+    officer without units sees no batches and can queue none: fail closed)."""
+    with reading(catalog, unit_access) as db:
+        rows = db.execute(select(user_units.c.unit).where(user_units.c.name == name)
+                          .order_by(user_units.c.unit)).all()
+    return tuple(r.unit for r in rows)
+
+
+def set_units(catalog: Catalog, name: str, units: list[str]) -> tuple[str, ...]:
+    """Replace the units an account works for (unit codes, as the roadmap and records name
+    them); returns them as stored."""
+    cleaned = sorted({u.strip() for u in units if u.strip()})
+    bad = [u for u in cleaned if len(u) > 64 or not u.isprintable()]
+    if bad:
+        raise AccessError(f"not a unit code: {bad[0]!r}")
+    with writing(catalog, unit_access) as db:
+        _account(db, name)
+        db.execute(delete(user_units).where(user_units.c.name == name))
+        if cleaned:
+            db.execute(insert(user_units), [{"name": name, "unit": u} for u in cleaned])
+    return tuple(cleaned)

@@ -3,8 +3,9 @@
 The catalog (``catalog``) is derived from the archive and rebuilt from it at will
 (``bulkload``); SQLite with FTS5 by default, PostgreSQL for many machines. Archivists' queries
 (``query``) are folded like the text (``folding``: no diacritics needed), matched per record,
-filtered, counted and ranked within the searcher's clearance (``search``), with each
-process's search keys held in memory (``searchkeys``). Stands on the record store only.
+filtered, counted and ranked within the searcher's clearance (``search``, which also lists
+every record a user may see without a query: browsing), with each process's search keys held
+in memory (``searchkeys``). Stands on the record store only.
 """
 
 import lazy_loader as lazy
@@ -15,6 +16,6 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
                 "row_of", "terms_of"],
     "folding": ["fold"],
     "query": ["QueryError"],
-    "search": ["FACETS", "RANK_LIMIT", "Filters", "Hit", "Results", "clearance_of",
-               "search_records", "snippet"],
+    "search": ["FACETS", "ORDERS", "RANK_LIMIT", "Filters", "Hit", "Order", "Results",
+               "browse_records", "clearance_of", "search_records", "snippet"],
 })

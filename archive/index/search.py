@@ -2,14 +2,19 @@
 
 One hit per record: the record matches as a whole, and its page with the most hits gives a
 snippet of its *original* words (the diacritics as on the page) with the hits marked. Filters
-narrow the set, facets count it, results come by relevance or newest first, a page at a time.
-The clearance filter is applied in the same SQL statement as the match, so no count, facet or
-snippet ever reflects a record the searcher may not see.
+narrow the set, facets count it, results come by relevance, newest or oldest first or by title,
+a page at a time. The clearance filter is applied in the same SQL statement as the match, so no
+count, facet or snippet ever reflects a record the searcher may not see.
+
+Browsing (``browse_records``) is a search without words: every record the user may see (the
+filters still apply), counted and faceted the same way, through the same code and the same
+clearance filter, with the opening words of each record's first page for a snippet.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import html
 import re
 import unicodedata
@@ -20,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import select, text
 
-from archive.index.catalog import Catalog, records
+from archive.index.catalog import Catalog, records, terms_of
 from archive.index.folding import fold
 from archive.index.query import (
     And,
@@ -35,6 +40,7 @@ from archive.index.query import (
     to_tsquery,
 )
 from archive.index.ranking import visible_scores
+from archive.index.searchkeys import Keys
 from archive.store import FULL_CLEARANCE, LEVELS
 
 SNIPPET_WORDS = 24
@@ -49,6 +55,14 @@ _FACET_SQL = {"unit": "unit", "document_type": "document_type",
               "classification": "classification", "year": "substr(document_date, 1, 4)",
               "signed": "CASE WHEN signed THEN 'signed' ELSE 'unsigned' END"}
 _NEWEST = "document_date IS NULL, document_date DESC, record_id"
+_OLDEST = "document_date IS NULL, document_date ASC, record_id"
+ORDERS = ("relevance", "newest", "oldest", "title")
+"""How results may come: by relevance (a search only: browsing has nothing to rank by), by the
+document's date, newest or oldest first (undated records last either way, ties by record id),
+or by title A-Z, compared folded and without punctuation (``Đơn`` among the D's, not after
+Z), so that both backends sort alike whatever their collation."""
+Order = Literal["relevance", "newest", "oldest", "title"]
+_UNDATED_LAST = -(10 ** 9)  # below every -yyyymmdd: undated records come last, oldest first
 
 
 @dataclass(frozen=True)
@@ -99,8 +113,7 @@ class _Found:
 
 
 def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
-                   filters: Filters | None = None,
-                   order: Literal["relevance", "newest"] = "relevance", limit: int = 20,
+                   filters: Filters | None = None, order: Order = "relevance", limit: int = 20,
                    offset: int = 0, rank_limit: int = RANK_LIMIT) -> Results:
     """Records matching ``query`` (see ``archive.index.query``) that a user of ``clearance``
     may see.
@@ -117,19 +130,40 @@ def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
     (``archive.index.ranking``), and shown no score (scores are comparable only within one
     searcher's view). PostgreSQL's ts_rank reads each page alone and needs neither.
     """
-    tree = parse(query)
-    filters = filters or Filters()
-    named = _named_as_stored(catalog, filters)
+    return _results(catalog, parse(query), clearance, filters, order, (limit, offset),
+                    rank_limit)
+
+
+def browse_records(catalog: Catalog, *, clearance: int = 0, filters: Filters | None = None,
+                   order: Order = "newest", limit: int = 20, offset: int = 0) -> Results:
+    """Every record a user of ``clearance`` may see, narrowed by ``filters``: the exact total,
+    the facets, and a page of hits, newest first by default (``ORDERS``; relevance, having
+    nothing to rank by, is newest first).
+
+    The same code as ``search_records`` without the match, so the clearance filter, the
+    filters and the facets are the search's own on both backends, and a record above the
+    clearance is in no count. Each hit's page is 1, its snippet the page's opening words."""
+    return _results(catalog, None, clearance, filters, order, (limit, offset), RANK_LIMIT)
+
+
+def _results(catalog: Catalog, tree: Node | None, clearance: int, filters: Filters | None,
+             order: str, paging: tuple[int, int], rank_limit: int) -> Results:
+    """A search (``tree``) or a browse (None): found by the backend, then shown."""
+    limit, offset = paging
+    if order not in ORDERS or (tree is None and order == "relevance"):
+        order = "newest"
+    named = _named_as_stored(catalog, filters or Filters())
     window = (max(0, offset), max(0, offset) + max(0, limit))
     finder = _sqlite_found if catalog.dialect == "sqlite" else _sql_found
     found = finder(catalog, tree, clearance, named, order, window, rank_limit)
     rows = _shown_rows(catalog, [record_id for record_id, _ in found.shown], clearance)
     shown = [(rows[r], score) for r, score in found.shown if r in rows]
-    pages = best_pages(catalog, [row.record_id for row, _ in shown], tree)
+    shown_ids = [row.record_id for row, _ in shown]
+    pages = best_pages(catalog, shown_ids, tree) if tree else dict.fromkeys(shown_ids, 1)
     texts = catalog.page_texts(list(pages.items()))
     scores = clearance >= FULL_CLEARANCE  # the catalog's statistics are all theirs to see
     hits = [Hit(row.record_id, row.title, row.unit, row.document_date, pages[row.record_id],
-                snippet(texts.get((row.record_id, pages[row.record_id]), ""), tree),
+                _snippet(texts.get((row.record_id, pages[row.record_id]), ""), tree),
                 None if score is None or not scores else round(score, 4))
             for row, score in shown]
     facets = {name: dict(sorted(((value or "unknown", n) for value, n in counts.items()),
@@ -137,6 +171,35 @@ def search_records(catalog: Catalog, query: str, *, clearance: int = 0,
               for name, counts in found.facets.items()}
     return Results(found.total, hits, facets, found.order, rank_limit,
                    unranked=order == "relevance" and found.order == "newest")
+
+
+def _snippet(page_text: str, tree: Node | None) -> str:
+    """The hits marked in their context (a search), or the page's opening words (a browse)."""
+    if tree is not None:
+        return snippet(page_text, tree)
+    words = unicodedata.normalize("NFC", page_text).split()
+    more = " …" if len(words) > SNIPPET_WORDS else ""
+    return html.escape(" ".join(words[:SNIPPET_WORDS])) + more
+
+
+def _by_title(catalog: Catalog, found_sql: str, params: dict[str, Any],
+              window: tuple[int, int]) -> list[str]:
+    """The ids of the records ``found_sql`` selects (a ``record_id`` column), the window of
+    them in title order (``ORDERS``). Sorted here, not in SQL: the folding is the index's own,
+    and each database's collation would order accents differently."""
+    with catalog.engine.connect() as db:
+        rows = db.execute(text(
+            f"SELECT f.record_id, r.title FROM ({found_sql}) f "
+            "JOIN records r ON r.record_id = f.record_id"), params).all()
+    start, stop = window
+    first = heapq.nsmallest(stop, rows, key=lambda row: _title_key(row.title, row.record_id))
+    return [row.record_id for row in first[start:]]
+
+
+def _title_key(title: str | None, record_id: str) -> tuple[bool, str, str, str]:
+    """Untitled records last; then the folded words, then the title as written, then the id."""
+    words = terms_of(title or "")
+    return (not words, words, title or "", record_id)
 
 
 def _shown_rows(catalog: Catalog, record_ids: list[str], clearance: int) -> dict[str, Any]:
@@ -153,12 +216,17 @@ def _shown_rows(catalog: Catalog, record_ids: list[str], clearance: int) -> dict
 # ------------------------------------------------------------------------ SQLite: FTS5 + keys
 
 
-def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named, order: str,
-                  window: tuple[int, int], rank_limit: int) -> _Found:
+def _sqlite_found(catalog: Catalog, tree: Node | None, clearance: int, filters: _Named,
+                  order: str, window: tuple[int, int], rank_limit: int) -> _Found:
     """Match in FTS5, count and order in memory (``archive.index.searchkeys``): the clearance
     and the filters are one mask over every record, given to FTS5 as a blob so that only the
     records the searcher may see are listed and scored, and scored by what they may see
-    (see ``search_records``)."""
+    (see ``search_records``). Without a query (a browse) the mask itself is the list."""
+    if tree is None:
+        with catalog.engine.connect() as db:
+            keys = catalog.keys.current(db)
+            ids = np.flatnonzero(keys.visible(clearance, _wanted(filters))).astype(np.int64)
+        return _keys_found(catalog, keys, ids, None, clearance, order, window)
     match = to_fts5(tree)
     with catalog.engine.connect() as db:
         keys = catalog.keys.current(db)
@@ -192,11 +260,31 @@ def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named,
             elif rank:
                 ids, scores = scored()
     # A record added since the keys were read is outside the mask: found by the next search.
+    return _keys_found(catalog, keys, ids, scores if rank else None, clearance,
+                       "relevance" if rank else ("newest" if order == "relevance" else order),
+                       window)
+
+
+def _keys_found(catalog: Catalog, keys: Keys, ids: np.ndarray, scores: np.ndarray | None,
+                clearance: int, order: str, window: tuple[int, int]) -> _Found:
+    """The records ``ids`` (rows of the keys) counted, faceted and put in ``order`` (by
+    ``scores`` when given), the window of them listed."""
     start, stop = window
-    if rank:
+    if scores is not None:
         shown = keys.best(ids, scores, stop)[start:]
         by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         listing = [(keys.record(i), by_id[i]) for i in shown.tolist()]
+    elif order == "title":
+        chosen = np.zeros(keys.size, np.uint8)
+        chosen[ids] = 1
+        listing = [(r, None) for r in _by_title(
+            catalog, "SELECT k.record_id FROM record_keys k WHERE k.level <= :clearance "
+                     "AND substr(:mask, k.id + 1, 1) = x'01'",
+            {"clearance": clearance, "mask": chosen.tobytes()}, window)]
+    elif order == "oldest":
+        dates = keys.date[ids].astype(np.int64)
+        first = keys.best(ids, np.where(dates > 0, -dates, _UNDATED_LAST), stop)
+        listing = [(keys.record(i), None) for i in first[start:].tolist()]
     else:
         listing = [(keys.record(i), None) for i in keys.newest(ids, stop)[start:].tolist()]
     facets = {"unit": keys.counts(ids, "unit"),
@@ -204,7 +292,7 @@ def _sqlite_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named,
               "classification": keys.counts(ids, "classification"),
               "year": keys.years(ids),
               "signed": _signed_counts(keys.signed[ids])}
-    return _Found(len(ids), facets, "relevance" if rank else "newest", listing)
+    return _Found(len(ids), facets, "relevance" if scores is not None else order, listing)
 
 
 def _signed_counts(signed: np.ndarray) -> dict[str, int]:
@@ -264,13 +352,18 @@ def _wanted(named: _Named) -> dict[str, Any]:
 # ------------------------------------------------------------------ PostgreSQL: one statement
 
 
-def _sql_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named, order: str,
-               window: tuple[int, int], rank_limit: int) -> _Found:
+def _sql_found(catalog: Catalog, tree: Node | None, clearance: int, filters: _Named,
+               order: str, window: tuple[int, int], rank_limit: int) -> _Found:
     """One statement: the matching records the user may see (``hit``), the shown window of
-    them in order, and every facet's counts, so the match is computed once, in the database."""
+    them in order, and every facet's counts, so the match is computed once, in the database.
+    Without a query (a browse), every record the user may see is a hit. In title order the
+    window is picked afterwards (``_by_title``), the match made again: a rare order."""
     where, params = _filters(filters, clearance)
-    matched, match_params = _matched(tree, where)
-    params.update(match_params, start=window[0], size=window[1] - window[0],
+    matched, match_params = _matched(tree, where) if tree is not None else (
+        f"SELECT {_KEYS}, CAST(NULL AS double precision) AS score FROM record_keys k "
+        f"WHERE {where}", {})
+    params.update(match_params, start=window[0],
+                  size=0 if order == "title" else window[1] - window[0],
                   rank=order == "relevance", rank_limit=rank_limit)
     facets = "".join(
         f"\n            UNION ALL SELECT '{name}', {expression}, NULL, count(*), NULL "
@@ -278,12 +371,13 @@ def _sql_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named, or
         for name, expression in _FACET_SQL.items())
     # Ranked when relevance is asked for and few enough match (the same rule as SQLite's).
     ranked = ("(:rank AND (:rank_limit = 0 OR (SELECT count(*) FROM hit) <= :rank_limit))")
+    by_date = _OLDEST if order == "oldest" else _NEWEST  # also breaks ties of equal scores
     statement = f"""
         WITH hit AS MATERIALIZED ({matched}),
         shown AS (SELECT record_id, CASE WHEN {ranked} THEN score END AS score,
                          {ranked} AS ranked,
                          row_number() OVER (ORDER BY CASE WHEN {ranked} THEN score END DESC,
-                                            {_NEWEST}) AS position
+                                            {by_date}) AS position
                   FROM hit ORDER BY position LIMIT :size OFFSET :start)
         SELECT 'hit' AS facet, record_id AS value, score, position AS n, ranked FROM shown
         {facets}"""
@@ -296,8 +390,11 @@ def _sql_found(catalog: Catalog, tree: Node, clearance: int, filters: _Named, or
             counts[row.facet][row.value or ""] = counts[row.facet].get(row.value or "", 0) + row.n
     total = sum(counts["signed"].values())
     ranked_now = order == "relevance" and (not rank_limit or total <= rank_limit)
-    return _Found(total, counts, "relevance" if ranked_now else "newest",
-                  [(r.value, r.score if ranked_now else None) for r in shown])
+    listing = [(r.value, r.score if ranked_now else None) for r in shown]
+    if order == "title":
+        listing = [(r, None) for r in _by_title(catalog, matched, params, window)]
+    return _Found(total, counts, "relevance" if ranked_now else (
+        "newest" if order == "relevance" else order), listing)
 
 
 _KEYS = ("k.record_id, k.unit, k.document_type, k.classification, k.document_date, k.signed")

@@ -3,7 +3,8 @@
 Scanning stations drop batch folders into a hot folder (``inbox``); records officers describe
 records in a batch's manifest (``manifest``); what cannot be archived is set aside with its
 reason, originals untouched (``quarantine``); each batch's progress and outcome are kept in a
-ledger (``ledger``); a letter's number, date, issuer, type and title are read off its first
+ledger (``ledger``); batches sent from a browser are received whole or not at all
+(``upload``); a letter's number, date, issuer, type and title are read off its first
 page (``extract``) and merged with what people said (``describe``). Stands on the record
 store and the index (its folding of text).
 """
@@ -21,4 +22,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "manifest": ["FIELDS", "Assignment", "Manifest", "Row", "assign", "name_key",
                  "read_manifest"],
     "quarantine": ["quarantine_document"],
+    "upload": ["StagedUpload", "UploadLimits", "UploadRecord", "UploadRefused", "begin_upload",
+               "list_uploads", "load_upload", "relative_parts", "remove_stale", "save_upload",
+               "upload_folder"],
 })

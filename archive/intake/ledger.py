@@ -32,6 +32,10 @@ class DocumentStatus:
     pages: int = 0
     pages_done: int = 0
     needs_review: bool = False
+    # The protection the document is archived with (the stricter of the batch's and its
+    # manifest row's); the top level when the manifest could not be read for it. Who may see
+    # the document's name and reason in the web app is judged by it. "" in older ledgers.
+    classification: str = ""
 
     def outcome(self) -> dict[str, Any]:
         """What ``records queue --json`` says of the document."""
@@ -52,6 +56,12 @@ class BatchReport:
     documents: list[DocumentStatus] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # What it was queued with: the batch's defaults, which a manifest row may raise. Shown to
+    # people following it, and reused when a fixed file is queued again.
+    unit: str = ""
+    series: str = ""
+    classification: str = ""
+    languages: str | None = None
 
     @property
     def pages_total(self) -> int:

@@ -67,6 +67,7 @@ WRITABLE_DIR = 0o700
 # scanning stations may live in it (docs/deploy.md), and that is the stations' as well.
 PRIVATE_ENTRIES = ("archive", "log", "work", "audit", "batches", "quarantine", "cache", "tmp",
                    "prefect", "prefect-server", "web", "keys", "reports", "roadmap", "demo",
+                   "uploads",
                    "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "checks.jsonl")
 
 

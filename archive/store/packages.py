@@ -86,6 +86,12 @@ def reserve_id(archive: Path, content_sha: str, unit: str, year: int) -> tuple[s
         prefix = id_prefix(unit, year)
         counter = work / "ids" / prefix
         last = int(counter.read_text(encoding="utf-8")) if counter.is_file() else 0
+        # The counter is the work folder's, the records are the archive's: when they disagree
+        # (records imported or migrated with their ids, a work folder lost or restored from an
+        # older backup) the ids on disk win. Reusing one would call new scans a duplicate of
+        # an unrelated record, and archive nothing.
+        while (archive / nth_record_id(prefix, last + 1)).exists():
+            last += 1
         record_id = nth_record_id(prefix, last + 1)
         write_atomic(counter, str(last + 1).encode())
         write_atomic(work / "by-hash" / content_sha, record_id.encode())

@@ -73,9 +73,10 @@ def ocr(
 
 
 def run_batch(settings: Settings, paths: list[Path], options: batches.BatchOptions,
-              show_progress: bool) -> BatchReport:
-    """Run a batch here, with a progress bar unless ``show_progress`` is off."""
-    batch_id = runtime.batch_id(paths)
+              show_progress: bool, batch_id: str | None = None) -> BatchReport:
+    """Run a batch here (as ``batch_id``, by default a new one), with a progress bar unless
+    ``show_progress`` is off."""
+    batch_id = batch_id or runtime.batch_id(paths)
     if not show_progress:
         return batches.run_here(settings, paths, options, batch_id)
     err.print(f"batch [bold]{batch_id}[/bold]: starting (embedded Prefect)")
@@ -117,6 +118,9 @@ def queue(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="On a server: follow it to the end")
                     ] = False,
+    batch_id: Annotated[str | None, typer.Option(
+        "--batch-id", hidden=True, callback=batches.checked_batch_id,
+        help="The id to run it as (the web app names a batch before it starts)")] = None,
 ) -> None:
     """Digitise a scan batch: validate, OCR, PDF/A, store; quarantine what is bad.
 
@@ -130,11 +134,12 @@ def queue(
     _check_signing(settings)
     on_server = batches.server_url(settings)
     if on_server:  # the workers' machines need the tools, not this one
-        _queue_on_server(settings, paths, options, wait, as_json)
+        _queue_on_server(settings, paths, options, wait, as_json, batch_id)
     _check_tools(lang or settings.ocr.languages, settings.ocr.rotate_pages)
     _check_catalog(settings)
     try:
-        report = run_batch(settings, paths, options, show_progress=not as_json)
+        report = run_batch(settings, paths, options, show_progress=not as_json,
+                           batch_id=batch_id)
     except Exception as exc:
         from flows.retries import explain
 
@@ -154,11 +159,11 @@ def _show_outcome(report: BatchReport, as_json: bool) -> None:
 
 
 def _queue_on_server(settings: Settings, paths: list[Path], options: batches.BatchOptions,
-                     wait: bool, as_json: bool) -> None:
+                     wait: bool, as_json: bool, batch_id: str | None) -> None:
     """Submit to the server's work pool; the scans must be on storage the workers see."""
     home = runtime.prepare(settings)
     try:
-        submitted = batches.submit([p.resolve() for p in paths], options)
+        submitted = batches.submit([p.resolve() for p in paths], options, batch_id)
     except Exception as exc:
         stop(f"could not queue on {batches.server_url(settings)}: {exc}", ExitCode.failure)
     if not wait:
@@ -238,10 +243,10 @@ def status(
     reasons; on a server, with each batch's Prefect run state."""
     settings = load_settings()
     home = settings.home.resolve()
-    # The server first, the ledger after: a run the server calls finished wrote its ledger
-    # before it finished, so the ledger read next is final too (the other order races).
-    runs = _server_runs(settings)
-    reports = batches.statuses(home, settings.node_name(), runs, batch_id)
+    found = batches.current_statuses(settings, batch_id)
+    if found.warning:
+        err.print(f"[yellow]{shown(found.warning)}[/yellow]")
+    reports = found.batches
     if batch_id and not reports:
         stop(f"no batch {batch_id}")
     if as_json:
@@ -262,19 +267,6 @@ def status(
                       f"{r['pages_done']}/{r['pages_total']}",
                       f"{eta / 60:.0f} min" if eta is not None else "")
     out.print(table)
-
-
-def _server_runs(settings: Settings) -> dict[str, batches.RunState]:
-    """The server's view of batches, or nothing in embedded mode (or if it does not answer:
-    the ledger alone is still worth showing)."""
-    if not batches.server_url(settings):
-        return {}
-    try:
-        return batches.server_runs()
-    except Exception as exc:
-        err.print(f"[yellow]the Prefect server did not answer ({shown(exc)}); showing the "
-                  "ledger only[/yellow]")
-        return {}
 
 
 def demo(

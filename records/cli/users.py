@@ -19,6 +19,8 @@ from archive.access import (
     set_access,
     set_active,
     set_password,
+    set_units,
+    units_of,
 )
 from archive.index import Catalog
 from archive.signing import Check, SigningError, read_log, seal_certificates, trust_roots
@@ -61,9 +63,11 @@ def users_list(
     show_all: Annotated[bool, typer.Option("--all", help="Disabled accounts too")] = False,
 ) -> None:
     """The active accounts (with --all, the disabled ones too)."""
-    table = Listing("name", "role", "clearance", "state")
-    for user, active in list_users(_catalog(), disabled=show_all):
+    catalog = _catalog()
+    table = Listing("name", "role", "clearance", "units", "state")
+    for user, active in list_users(catalog, disabled=show_all):
         table.add_row(user.name, user.role, user.clearance_name,
+                      ", ".join(units_of(catalog, user.name)),
                       "active" if active else "disabled")
     out.print(table)
 
@@ -119,10 +123,20 @@ def users_set(
     name: Annotated[str, typer.Argument()],
     role: Annotated[str | None, typer.Option(help=f"One of {', '.join(ROLES)}")] = None,
     clearance: Annotated[str | None, typer.Option(help=f"One of {', '.join(LEVELS)}")] = None,
+    units: Annotated[str | None, typer.Option(
+        help="The units whose batches the account queues and follows, e.g. VP,HN ('' for none)"
+    )] = None,
 ) -> None:
-    """Change an account's role or clearance; its next request is judged by the new ones."""
+    """Change an account's role, clearance or units; its next request is judged by them."""
+    catalog = _catalog()
     try:
-        user = set_access(_catalog(), name, role, clearance)
+        if units is not None:
+            assigned = set_units(catalog, name, units.split(","))
+            _audit().record(cli_user(), "user-units", target=name, units=list(assigned))
+            err.print(f"{shown(name)} works for {shown(', '.join(assigned) or 'no unit')}")
+        if role is None and clearance is None and units is not None:
+            return
+        user = set_access(catalog, name, role, clearance)
     except AccessError as exc:
         fail(exc)
     _audit().record(cli_user(), "user-changed", target=name, role=user.role,

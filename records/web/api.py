@@ -33,14 +33,20 @@ Changer = Annotated[User, Depends(changing_user)]
 
 
 @router.get("/search", tags=["search"])
-def api_search(request: Request, user: Caller, q: str, unit: str = "",
+def api_search(request: Request, user: Caller, q: str = "", unit: str = "",
                doc_type: Annotated[str, Query(alias="type")] = "",
                date_from: Annotated[date | None, Query(alias="from")] = None,
                date_to: Annotated[date | None, Query(alias="to")] = None,
                classification: str = "", signed: str = "", review: str = "",
-               order: str = "relevance",
+               order: str = "",
                page: Annotated[int, Query(ge=1)] = 1) -> dict[str, Any]:
-    """Records matching ``q`` that the caller may see: hits with snippets, and facets."""
+    """Records matching ``q`` that the caller may see: hits with snippets, and facets.
+
+    Without ``q`` (or with only spaces) it browses: every record the caller may see, narrowed
+    by the filters, with the exact total and facets; each hit's page is 1 and its snippet the
+    page's opening words. ``order``: ``relevance`` (the default with ``q``), ``newest`` (the
+    default without), ``oldest`` or ``title``; an unknown one is the default. The answer's
+    ``order`` says the order the hits came in."""
     filters = shared.filters_of(unit, doc_type, date_from, date_to, classification, signed,
                                 review)
     try:

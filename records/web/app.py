@@ -7,7 +7,9 @@ sign-in that ends after ``web.session_hours`` or at sign-out); programs send
 ``Authorization: Bearer <token>``. Repeated failed sign-ins or bad tokens are refused for a
 while (``archive.access.Throttle``). A record above the user's clearance is answered exactly
 like a record that does not exist (404), so its existence does not leak. Every search, view,
-download, verification and refusal is written to the audit log.
+download, verification and refusal is written to the audit log. Administrators manage accounts
+at ``/admin/users`` (``admin``). Pages answer errors with a page of the app and the API with
+JSON (``errors``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -27,7 +32,7 @@ from archive.access import AuditLog, Throttle
 from archive.index import Catalog
 from archive.store import keep_private
 from config.settings import Settings, load_settings
-from records.web import api, auth, pages
+from records.web import admin, api, auth, batch_pages, errors, pages
 from records.web.context import NotSignedIn, WebContext
 from records.web.headers import SecurityHeaders
 
@@ -54,7 +59,10 @@ def create_app(settings: Settings | None = None,
     # FastAPI's own /docs, /redoc and /openapi.json answer anyone, and the first two load
     # scripts from a CDN: ``pages`` serves all three to signed-in users instead.
     app = FastAPI(title="records", summary="Search, read and verify the signed archive",
-                  version="1", docs_url=None, redoc_url=None, openapi_url=None)
+                  version="1", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=batch_pages.lifespan)
+    # Innermost: a server error's page still passes through the session and security headers.
+    app.add_middleware(errors.ServerErrors)
     app.add_middleware(SessionMiddleware, secret_key=_secret_key(home), max_age=session_seconds,
                        same_site="strict", session_cookie="records_session",
                        https_only=settings.web.secure_cookies)
@@ -69,7 +77,18 @@ def create_app(settings: Settings | None = None,
     async def _to_login(request: Request, _exc: NotSignedIn) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
+    # Pages answer errors with a page, the API with JSON (``errors``).
+    app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError,
+                              errors.invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, errors.server_error)
+
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(admin.router)
+    batch_pages.install(app, app.state.context)
+    # The app's own script (a batch page follows its batch); vendored, never from a CDN.
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
+              name="static")
     return app

@@ -107,6 +107,14 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+class FormExpired(HTTPException):
+    """A form's CSRF token is missing or not this session's: the one refusal a person mends
+    alone (reload the page), so its page says so."""
+
+    def __init__(self) -> None:
+        super().__init__(403, "the form has expired; reload the page and try again")
+
+
 def check_csrf(request: Request, token: str) -> None:
     if not token or not secrets.compare_digest(token, request.session.get("csrf", "")):
-        raise HTTPException(403, "the form has expired; reload the page and try again")
+        raise FormExpired

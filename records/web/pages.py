@@ -1,18 +1,19 @@
-"""The pages people use: search, a record (read, download, verify now), the roadmap dashboard."""
+"""The pages people use: search and browse (with saved searches), a record (read at the page
+of the hit, with its pages' thumbnails, download, verify now), the roadmap dashboard."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from archive.access import User
+from archive.access import SavedSearchError, User, delete_saved_search, save_search
 from archive.index import Filters, QueryError
 from archive.roadmap import MilestoneError, MilestoneLog, RoadmapError, load_roadmap
-from archive.store import LEVELS
-from records.web import shared
+from archive.store import LEVELS, RecordPaths
+from records.web import search_page, shared
 from records.web.context import (
     api_user,
     check_csrf,
@@ -22,6 +23,7 @@ from records.web.context import (
     page_user,
     templates,
 )
+from records.web.flash import flash, take_flash
 
 router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[User, Depends(page_user)]
@@ -33,70 +35,97 @@ def home_page(request: Request, user: SignedIn, q: str = "", unit: str = "",
               date_from: Annotated[str, Query(alias="from")] = "",
               date_to: Annotated[str, Query(alias="to")] = "",
               classification: str = "", signed: str = "", review: str = "",
-              order: str = "relevance", page: Annotated[int, Query(ge=1)] = 1) -> Response:
-    # A browser form sends every field, empty ones as "": read dates leniently.
-    results, error = None, ""
-    try:
-        filters = shared.filters_of(unit, doc_type, shared.day(date_from), shared.day(date_to),
-                                    classification, signed, review)
-        if q.strip():
-            results = shared.run_search(request, user, q, filters, order, page)
-    except (QueryError, ValueError) as exc:
-        filters, error = Filters(), str(exc)
-    # Every field as asked, for the links to the next and previous pages: a page of results
-    # keeps the filters that made it.
-    params = {name: value for name, value in (
+              order: str = "", view: str = "",
+              page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    """Search, or without words browse: every record the user may see, newest first."""
+    # Every field as asked, for the links that keep them: a page of results, a facet, the
+    # list/grid toggle and a removed filter keep the others.
+    asked = search_page.Asked.of([
         ("q", q), ("order", order), ("unit", unit), ("type", doc_type), ("from", date_from),
         ("to", date_to), ("classification", classification), ("signed", signed),
-        ("review", review)) if value}
-    asked = urlencode(params)
+        ("review", review), ("view", "grid" if view == "grid" else "")])
+    results, error, removals = None, "", []
+    try:  # a browser form sends every field, empty ones as "": dates are read leniently
+        filters = asked.filters()
+        results = shared.run_search(request, user, q, filters, order, page)
+        if not results.total:
+            removals = search_page.removals(request, user, asked)
+    except (QueryError, ValueError) as exc:
+        filters, error = Filters(), str(exc)
     return templates.TemplateResponse(request, "search.html", {
-        "user": user, "q": q, "filters": filters, "order": order, "page": page,
-        "results": results, "error": error, "page_size": shared.PAGE_SIZE, "asked": asked,
-        "facet_links": _facet_links(params, results),
+        "user": user, "q": q, "filters": filters, "page": page,
+        "results": results, "error": error, "page_size": context(request).settings.web.page_size,
+        "asked": asked.query, "facet_links": search_page.facet_links(asked, results),
+        "view": "grid" if view == "grid" else "list", "removals": removals,
+        "view_links": search_page.view_links(asked, page),
+        "sort_options": search_page.sort_options(q, order),
+        "saved": search_page.saved_links(request, user), "flash": take_flash(request),
         "csrf": csrf_token(request), "levels": LEVELS[: user.clearance + 1]})
 
 
-# A facet's value as the filter that selects it (the year as a span of dates).
-_FACET_FILTERS = {
-    "unit": lambda v: {"unit": v},
-    "document_type": lambda v: {"type": v},
-    "classification": lambda v: {"classification": v},
-    "year": lambda v: {"from": f"{v}-01-01", "to": f"{v}-12-31"},
-    "signed": lambda v: {"signed": "yes" if v == "signed" else "no"},
-}
+@router.post("/searches")
+def save_search_form(request: Request, user: SignedIn, name: Annotated[str, Form()] = "",
+                     query: Annotated[str, Form()] = "",
+                     csrf: Annotated[str, Form()] = "") -> Response:
+    """Keep the search the page shows under a name of the user's; back to it."""
+    check_csrf(request, csrf)
+    kept = search_page.Asked.parsed(query).query
+    try:
+        saved = save_search(context(request).catalog, user.name, name, kept)
+    except SavedSearchError as exc:
+        raise HTTPException(400, exc.reason) from None
+    flash(request, f"Saved the search “{saved.name}”.")
+    return RedirectResponse(f"/?{kept}" if kept else "/", status_code=303)
 
 
-def _facet_links(params: dict[str, str], results: object) -> dict[tuple[str, str], str]:
-    """For each facet value shown, the query string of this search with it as a filter (the
-    first page). "unknown" (no value) selects nothing, so it has no link."""
-    links: dict[tuple[str, str], str] = {}
-    for name, counts in getattr(results, "facets", {}).items():
-        for value in counts:
-            if value != "unknown" and name in _FACET_FILTERS:
-                links[name, value] = urlencode({**params, **_FACET_FILTERS[name](value)})
-    return links
+@router.post("/searches/{saved_id}/delete")
+def delete_search_form(request: Request, saved_id: str, user: SignedIn,
+                       back: Annotated[str, Form()] = "",
+                       csrf: Annotated[str, Form()] = "") -> Response:
+    """Delete one of the user's saved searches (another's is "no such saved search", as is
+    one that never was); back to the search the page showed."""
+    check_csrf(request, csrf)
+    number = int(saved_id) if saved_id.isascii() and saved_id.isdigit() else 0
+    if not delete_saved_search(context(request).catalog, user.name, number):
+        raise HTTPException(404, "no such saved search")
+    flash(request, "Deleted the saved search.")
+    kept = search_page.Asked.parsed(back).query
+    return RedirectResponse(f"/?{kept}" if kept else "/", status_code=303)
 
 
 @router.get("/records/{record_id}", response_class=HTMLResponse)
-def record_page(request: Request, record_id: str, user: SignedIn) -> Response:
-    paths = shared.record_within_clearance(request, record_id, user, "view")
+def record_page(request: Request, record_id: str, user: SignedIn, page: str = "") -> Response:
+    """The document first, opened at ``page`` (a search hit's page; 1 unless it is one of
+    the record's pages), then its description, signature and provenance."""
+    paths, row = shared.catalogued_within_clearance(request, record_id, user, "view")
     context(request).audit.record(user.name, "view", record_id=record_id,
                                   client=client(request))
-    return templates.TemplateResponse(request, "record.html", {
-        "user": user, "record": shared.record_view(request, user, paths),
-        "csrf": csrf_token(request), "verdict": None})
+    return _record(request, user, paths, row, page, verdict=None)
 
 
 @router.post("/records/{record_id}/verify", response_class=HTMLResponse)
 def verify_page(request: Request, record_id: str, user: SignedIn,
-                csrf: Annotated[str, Form()] = "") -> Response:
+                csrf: Annotated[str, Form()] = "", page: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
-    paths = shared.record_within_clearance(request, record_id, user, "verify")
+    paths, row = shared.catalogued_within_clearance(request, record_id, user, "verify")
     verdict = shared.verdict_view(user, shared.verify(request, user, paths))
+    return _record(request, user, paths, row, page, verdict)
+
+
+def _record(request: Request, user: User, paths: RecordPaths, row: dict[str, Any],
+            page: str, verdict: dict[str, Any] | None) -> Response:
+    pages = int(row["pages"] or 0)
     return templates.TemplateResponse(request, "record.html", {
         "user": user, "record": shared.record_view(request, user, paths),
+        "page": shared.page_number(page, pages) or 1, "pages": range(1, pages + 1),
         "csrf": csrf_token(request), "verdict": verdict})
+
+
+@router.get("/records/{record_id}/pages/{number}/thumbnail")
+def thumbnail_page(request: Request, record_id: str, number: str, user: SignedIn) -> Response:
+    """A page's thumbnail (PNG, 200 px wide): 404 for a record above the clearance, as for
+    none, and for a page the record does not have."""
+    return shared.thumbnail(request, record_id, number, user)
 
 
 @router.get("/records/{record_id}/pdf")
@@ -106,8 +135,9 @@ def pdf_page(request: Request, record_id: str, user: SignedIn,
 
 
 @router.get("/roadmap", response_class=HTMLResponse)
-def roadmap_page(request: Request, user: SignedIn, period: str = "", as_of: str = "",
-                 message: str = "") -> Response:
+def roadmap_page(request: Request, user: SignedIn, period: str = "", as_of: str = "") -> Response:
+    """The dashboard. What a milestone form did is said from the session (``flash``), never
+    from the URL: a ``?message=`` let any link make the page say anything as a success."""
     shared.require_manager(request, user)
     try:
         shown = shared.roadmap(request, user, period or None, shared.day(as_of))
@@ -115,7 +145,7 @@ def roadmap_page(request: Request, user: SignedIn, period: str = "", as_of: str 
         shown = shared.roadmap(request, user, None, None)
         shown["error"] = str(exc)
     return templates.TemplateResponse(request, "roadmap.html", {
-        **shown, "user": user, "csrf": csrf_token(request), "message": message[:200]})
+        **shown, "user": user, "csrf": csrf_token(request), "flash": take_flash(request)})
 
 
 @router.post("/roadmap/milestones/{milestone_id}")
@@ -126,14 +156,16 @@ def milestone_form(request: Request, milestone_id: str, user: SignedIn,
     shared.require_manager(request, user)
     ctx = context(request)
     try:
-        entry = MilestoneLog(ctx.home).set_status(load_roadmap(ctx.settings.roadmap.file),
-                                                  milestone_id, status, user.name, note[:500])
+        plan = load_roadmap(ctx.settings.roadmap.file)
+        entry = MilestoneLog(ctx.home).set_status(plan, milestone_id, status, user.name,
+                                                  note[:500])
     except (MilestoneError, RoadmapError) as exc:
         raise HTTPException(400, exc.reason) from None
     ctx.audit.record(user.name, "milestone", milestone=entry.milestone, status=entry.status,
                      client=client(request))
-    return RedirectResponse(f"/roadmap?message=milestone+{entry.milestone}+set+to+"
-                            f"{entry.status.replace(' ', '+')}", status_code=303)
+    flash(request, f"milestone {entry.milestone} set to {entry.status}")
+    period = next(m.period for m in plan.milestones if m.id == entry.milestone)
+    return RedirectResponse(f"/roadmap?{urlencode({'period': period})}", status_code=303)
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -1,5 +1,6 @@
-"""What the pages and the API both do: find a record within clearance, search, verify, send a
-PDF, measure the roadmap. Each writes its audit entry here, so both front ends log alike.
+"""What the pages and the API both do: find a record within clearance, search or browse,
+verify, send a PDF or a page's thumbnail, measure the roadmap. Each writes its audit entry
+here, so both front ends log alike.
 
 A record above the user's clearance is answered exactly like a record that does not exist
 (404), so its existence does not leak.
@@ -11,13 +12,13 @@ import re
 from dataclasses import asdict
 from datetime import date
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 from fastapi import HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
 from archive.access import User
-from archive.index import Filters, Results, search_records
+from archive.index import ORDERS, Filters, Order, Results, browse_records, search_records
 from archive.roadmap import MILESTONE_STATES, MilestoneLog, measure_roadmap, report_context
 from archive.signing import (
     SigningError,
@@ -36,21 +37,52 @@ from archive.store import (
     record_paths,
 )
 from records.web.context import client, context
+from records.web.thumbnails import ThumbnailFailed, page_thumbnail
 
-PAGE_SIZE = 20
 MANAGERS = ("manager", "admin")  # who sees the roadmap dashboard and sets milestones
 
 
 def record_within_clearance(request: Request, record_id: str, user: User,
                             action: str) -> RecordPaths:
     """The record's paths if ``user`` may see it; 404 (and an audit entry) otherwise."""
+    return catalogued_within_clearance(request, record_id, user, action)[0]
+
+
+def catalogued_within_clearance(request: Request, record_id: str, user: User,
+                                action: str) -> tuple[RecordPaths, dict[str, Any]]:
+    """The record's paths and catalog row if ``user`` may see it; 404 (and an audit entry)
+    otherwise, the same for a record above the clearance as for none at all."""
     ctx = context(request)
     row = ctx.catalog.get(record_id) if is_record_id(record_id) else None
     if row is None or row["level"] > user.clearance:
         ctx.audit.record(user.name, action, record_id=record_id[:64], outcome="denied",
                          client=client(request))
         raise HTTPException(404, "no such record")
-    return record_paths(archive_root(ctx.home), record_id)
+    return record_paths(archive_root(ctx.home), record_id), row
+
+
+def page_number(text: str, pages: int) -> int | None:
+    """A page number as a URL gives it (``"3"``): None unless it is one of ``pages``."""
+    number = int(text) if re.fullmatch(r"[0-9]{1,9}", text.strip()) else 0
+    return number if 1 <= number <= pages else None
+
+
+def thumbnail(request: Request, record_id: str, number: str, user: User) -> Response:
+    """A small PNG of a page of the record's signed PDF. The clearance first, so a record
+    above it is "no such record" whatever the page; then a page the record does not have is
+    "no such page". A served thumbnail is not audited: a page of results shows twenty, the
+    search or browse that listed them is audited, and a refusal is."""
+    paths, row = catalogued_within_clearance(request, record_id, user, "thumbnail")
+    page = page_number(number, int(row["pages"] or 0))
+    if page is None:
+        raise HTTPException(404, "no such page")
+    try:
+        picture = page_thumbnail(context(request).home, paths, page)
+    except (ObjectDamaged, OSError, ValueError) as exc:
+        raise damaged(request, user, paths, "thumbnail", exc) from None
+    except ThumbnailFailed as exc:
+        raise HTTPException(503, exc.reason) from None
+    return FileResponse(picture, media_type="image/png")
 
 
 def damaged(request: Request, user: User, paths: RecordPaths, action: str,
@@ -64,17 +96,45 @@ def damaged(request: Request, user: User, paths: RecordPaths, action: str,
                               "`records verify --all`")
 
 
+def sort_order(q: str, order: str) -> Order:
+    """The order results come in: as asked when it is one of ``ORDERS``; otherwise (nothing
+    asked, or something unknown) by relevance for a search, newest first for a browse, which
+    has nothing to rank by."""
+    if not q.strip():
+        return cast(Order, order) if order in ("oldest", "title") else "newest"
+    return cast(Order, order) if order in ORDERS else "relevance"
+
+
 def run_search(request: Request, user: User, q: str, filters: Filters, order: str,
                page: int) -> Results:
+    """A search for ``q`` or, when ``q`` is empty, a browse of every record the user may see
+    (the filters apply to both), audited as a "search" or a "browse"."""
     ctx = context(request)
-    results = search_records(ctx.catalog, q, clearance=user.clearance, filters=filters,
-                             order="newest" if order == "newest" else "relevance",
-                             limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                             rank_limit=ctx.settings.catalog.rank_limit)
-    ctx.audit.record(user.name, "search", query=q,
+    size = ctx.settings.web.page_size
+    order, offset = sort_order(q, order), (page - 1) * size
+    if q.strip():
+        results = search_records(ctx.catalog, q, clearance=user.clearance, filters=filters,
+                                 order=order, limit=size, offset=offset,
+                                 rank_limit=ctx.settings.catalog.rank_limit)
+    else:
+        results = browse_records(ctx.catalog, clearance=user.clearance, filters=filters,
+                                 order=order, limit=size, offset=offset)
+    ctx.audit.record(user.name, "search" if q.strip() else "browse", query=q,
                      filters={k: str(v) for k, v in asdict(filters).items() if v is not None},
-                     results=results.total, client=client(request))
+                     order=results.order, results=results.total, client=client(request))
     return results
+
+
+def count(request: Request, user: User, q: str, filters: Filters) -> int:
+    """How many records a search for ``q`` (a browse when empty) finds within the user's
+    clearance: the hints of a search that found nothing. Not audited on its own: it shows only
+    a number of what the user may see, and the search that found nothing is audited."""
+    ctx = context(request)
+    if q.strip():
+        return search_records(ctx.catalog, q, clearance=user.clearance, filters=filters,
+                              order="newest", limit=0).total
+    return browse_records(ctx.catalog, clearance=user.clearance, filters=filters,
+                          limit=0).total
 
 
 def filters_of(unit: str | None, doc_type: str | None, date_from: date | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,23 @@ def _inputs(tmp_path: Path) -> dict:
     pdf.write_bytes(b"%PDF-1.7 archival")
     return {"source": source, "pdf": pdf, "page_dirs": [page, page],
             "sidecar": {"descriptive": {"title": "t"}}}
+
+
+def test_new_ids_pass_records_the_counter_does_not_know(tmp_path: Path) -> None:
+    """Records stored with their own ids (imported, migrated) or a work folder lost: the next
+    new scans get the next free id, never one a record already holds (which would make them a
+    "duplicate" of an unrelated record, and archive nothing)."""
+    archive = tmp_path / "archive"
+    first = store_record(archive, content_sha="b" * 64, unit="VP", year=2024,
+                         record_id="VP-2024-000001", **_inputs(tmp_path / "1"))
+    other = store_record(archive, content_sha="c" * 64, unit="VP", year=2024,
+                         **_inputs(tmp_path / "2"))
+    assert (first.record_id, other.record_id) == ("VP-2024-000001", "VP-2024-000002")
+    assert not other.duplicate
+    shutil.rmtree(tmp_path / "work")  # the counter lost: a restore of the archive alone
+    third = store_record(archive, content_sha="d" * 64, unit="VP", year=2024,
+                         **_inputs(tmp_path / "3"))
+    assert third.record_id == "VP-2024-000003" and not third.duplicate
 
 
 def test_commit_is_whole_read_only_and_checksummed(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from archive.access import AuditLog, authenticate, user_for_token
+from archive.access import AuditLog, authenticate, units_of, user_for_token
 from archive.index import Catalog
 from tests.records.cli.test_cli import run
 
@@ -42,3 +42,19 @@ def test_disable_enable_password_and_set_are_audited_and_take_effect(home: Path)
     for action in ("user-disabled", "user-enabled", "password-set", "user-changed"):
         assert (action, "lan") in actions, action
     assert NEW not in json.dumps(AuditLog(home).entries())
+
+
+def test_units_are_assigned_listed_and_audited(home: Path) -> None:
+    assert run(["users", "add", "mai", "--role", "officer", "--clearance", "internal"], home,
+               {"RECORDS_NEW_PASSWORD": OLD}).returncode == 0
+    catalog = Catalog.open(f"sqlite:///{home / 'catalog.sqlite'}")
+    assert units_of(catalog, "mai") == ()  # none until an administrator says so
+    given = run(["users", "set", "mai", "--units", "VP, HN,VP"], home)
+    assert given.returncode == 0 and "HN, VP" in given.stderr
+    assert units_of(catalog, "mai") == ("HN", "VP")
+    assert "HN, VP" in run(["users", "list"], home, {"COLUMNS": "200"}).stdout
+    assert run(["users", "set", "mai", "--units", ""], home).returncode == 0
+    assert units_of(catalog, "mai") == ()
+    assert run(["users", "set", "nobody", "--units", "VP"], home).returncode == 2
+    units = [e.get("units") for e in AuditLog(home).entries() if e["action"] == "user-units"]
+    assert units == [["HN", "VP"], []]

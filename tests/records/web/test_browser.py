@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
+from tests.records.web.conftest import PASSWORD, WebArchive, records_env
 
-from tests.conftest import free_port
-from tests.records.web.conftest import PASSWORD, WebArchive
-
-CHROMIUM = Path(os.environ.get("RECORDS_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.fixture(scope="module")
-def server(web_archive: WebArchive) -> Iterator[str]:
-    """``records serve`` as a user starts it, on a free loopback port."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
-    env["RECORDS_HOME"] = str(web_archive.home)
-    process = subprocess.Popen([sys.executable, "-m", "records.cli", "serve", "--port",
-                                str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode() if process.stderr else "died")
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.is_file():
-        pytest.skip(f"no chromium at {CHROMIUM} (make system installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def test_search_read_download_and_verify(server: str, browser: object,
+def test_search_read_download_and_verify(server: str, browser: Browser,
                                          tmp_path: Path) -> None:
-    page = browser.new_context(accept_downloads=True).new_page()  # type: ignore[attr-defined]
+    page = browser.new_context(accept_downloads=True).new_page()
     page.goto(server + "/")
     assert "/login" in page.url
     page.fill("input[name=username]", "clerk")
@@ -99,20 +59,19 @@ def test_search_read_download_and_verify(server: str, browser: object,
     assert "/login" in page.url  # the session is gone
 
 
-def test_roadmap_report_and_dashboard_render_their_charts(server: str, browser: object,
+def test_roadmap_report_and_dashboard_render_their_charts(server: str, browser: Browser,
                                                           web_archive: WebArchive,
                                                           tmp_path: Path) -> None:
     """The self-contained HTML report opened from disk, then the same dashboard signed in."""
     report = tmp_path / "roadmap.html"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
-    env["RECORDS_HOME"] = str(web_archive.home)
     made = subprocess.run([sys.executable, "-m", "records.cli", "roadmap", "--html",
-                           str(report)], env=env, capture_output=True, text=True, timeout=120)
+                           str(report)], env=records_env(web_archive.home), capture_output=True,
+                          text=True, timeout=120)
     assert made.returncode == 0, made.stderr
     html = report.read_text(encoding="utf-8")
     assert "<script" not in html and "http://" not in html.replace(
         "http://www.w3.org/2000/svg", "")  # nothing to fetch: readable offline
-    context = browser.new_context()  # type: ignore[attr-defined]
+    context = browser.new_context()
     requests: list[str] = []
     page = context.new_page()
     page.on("request", lambda r: requests.append(r.url))
@@ -127,7 +86,7 @@ def test_roadmap_report_and_dashboard_render_their_charts(server: str, browser: 
     assert requests == [report.as_uri()]
     assert page.pdf()[:5] == b"%PDF-"  # it prints
 
-    page = browser.new_context().new_page()  # type: ignore[attr-defined]
+    page = browser.new_context().new_page()
     page.goto(server + "/login?next=/roadmap")
     page.fill("input[name=username]", "boss")
     page.fill("input[name=password]", PASSWORD)

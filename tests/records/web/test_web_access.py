@@ -307,13 +307,17 @@ def test_a_record_whose_files_are_gone_is_said_not_a_server_error(
     assert AuditLog(home).entries()[-2]["outcome"] == "damaged"
 
 
-def test_pages_of_results_keep_every_filter(app: TestClient,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pages_of_results_keep_every_filter(web_archive: WebArchive) -> None:
     """Page 2 keeps the filters (it used to drop them), there is a previous page, and the
     signed and needs-review selects keep their value."""
-    from records.web import shared
+    settings = web_archive.settings
+    one_a_page = settings.model_copy(  # three records: three pages
+        update={"web": settings.web.model_copy(update={"page_size": 1})})
+    with TestClient(create_app(one_a_page)) as app:
+        _pages_keep_filters(app)
 
-    monkeypatch.setattr(shared, "PAGE_SIZE", 1)  # three records: three pages
+
+def _pages_keep_filters(app: TestClient) -> None:
     signed_in(app, "boss")
     query = "nghia OR digit* OR akten OR behorde* OR freundlichen"
     first = app.get("/", params={"q": query, "order": "newest", "signed": "yes",
