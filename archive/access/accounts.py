@@ -12,6 +12,7 @@ archive.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,7 +106,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# A new account's name: letters, digits and . _ @ - of ASCII. Any other alphabet would let
+# "boss" spelt with a Cyrillic o pass for "boss" in every listing and in the audit log.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
 def add_user(catalog: Catalog, name: str, role: str, clearance: str, password: str) -> User:
+    if not NAME.fullmatch(name):
+        raise AccessError(f"an account's name is 1 to 64 ASCII letters, digits, '.', '_', "
+                          f"'@' or '-', starting with a letter or digit (not {name[:64]!r})")
     if role not in ROLES:
         raise AccessError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if clearance not in LEVELS:

@@ -39,7 +39,7 @@ def api_search(request: Request, user: Caller, q: str = "", unit: str = "",
                date_to: Annotated[date | None, Query(alias="to")] = None,
                classification: str = "", signed: str = "", review: str = "",
                order: str = "",
-               page: Annotated[int, Query(ge=1)] = 1) -> dict[str, Any]:
+               page: Annotated[int, Query(ge=1, le=shared.MAX_PAGE)] = 1) -> dict[str, Any]:
     """Records matching ``q`` that the caller may see: hits with snippets, and facets.
 
     Without ``q`` (or with only spaces) it browses: every record the caller may see, narrowed

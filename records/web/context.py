@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import HTTPException, Request
@@ -22,6 +22,7 @@ from archive.access import AuditLog, Throttle, User, session_user, user_for_toke
 from archive.index import Catalog
 from archive.roadmap import TEMPLATES as REPORT_TEMPLATES
 from config.settings import Settings
+from records.web.thumbnails import Drawing
 
 templates = Jinja2Templates(directory=[str(Path(__file__).with_name("templates")),
                                        str(REPORT_TEMPLATES)])
@@ -38,6 +39,7 @@ class WebContext:
     audit: AuditLog
     clock: Callable[[], float]  # seconds since the epoch; tests move it instead of waiting
     session_seconds: int
+    drawing: Drawing = field(default_factory=Drawing)  # page thumbnails, drawn a few at once
 
 
 class NotSignedIn(Exception):

@@ -36,7 +36,7 @@ def home_page(request: Request, user: SignedIn, q: str = "", unit: str = "",
               date_to: Annotated[str, Query(alias="to")] = "",
               classification: str = "", signed: str = "", review: str = "",
               order: str = "", view: str = "",
-              page: Annotated[int, Query(ge=1)] = 1) -> Response:
+              page: Annotated[int, Query(ge=1, le=shared.MAX_PAGE)] = 1) -> Response:
     """Search, or without words browse: every record the user may see, newest first."""
     # Every field as asked, for the links that keep them: a page of results, a facet, the
     # list/grid toggle and a removed filter keep the others.
@@ -85,7 +85,8 @@ def delete_search_form(request: Request, saved_id: str, user: SignedIn,
     """Delete one of the user's saved searches (another's is "no such saved search", as is
     one that never was); back to the search the page showed."""
     check_csrf(request, csrf)
-    number = int(saved_id) if saved_id.isascii() and saved_id.isdigit() else 0
+    number = int(saved_id) if saved_id.isascii() and saved_id.isdigit() \
+        and len(saved_id) <= 9 else 0  # ids fit PostgreSQL's integer; beyond: none such
     if not delete_saved_search(context(request).catalog, user.name, number):
         raise HTTPException(404, "no such saved search")
     flash(request, "Deleted the saved search.")

@@ -37,8 +37,11 @@ from archive.store import (
     record_paths,
 )
 from records.web.context import client, context
-from records.web.thumbnails import ThumbnailFailed, page_thumbnail
+from records.web.thumbnails import Busy, ThumbnailFailed
 
+# The last page of results one may ask for (at 20 a page, 200,000 records): further on, a
+# search is narrowed rather than paged, and an offset stays a number every database takes.
+MAX_PAGE = 10_000
 MANAGERS = ("manager", "admin")  # who sees the roadmap dashboard and sets milestones
 
 
@@ -76,13 +79,18 @@ def thumbnail(request: Request, record_id: str, number: str, user: User) -> Resp
     page = page_number(number, int(row["pages"] or 0))
     if page is None:
         raise HTTPException(404, "no such page")
+    ctx = context(request)
     try:
-        picture = page_thumbnail(context(request).home, paths, page)
+        picture = ctx.drawing.kept(ctx.home, paths, page).read_bytes()
     except (ObjectDamaged, OSError, ValueError) as exc:
         raise damaged(request, user, paths, "thumbnail", exc) from None
+    except Busy as exc:
+        raise HTTPException(503, exc.reason, headers={"Retry-After": "2"}) from None
     except ThumbnailFailed as exc:
         raise HTTPException(503, exc.reason) from None
-    return FileResponse(picture, media_type="image/png")
+    # Sent without Last-Modified: when a picture was drawn is when someone first opened the
+    # page, which is not another reader's to know.
+    return Response(picture, media_type="image/png")
 
 
 def damaged(request: Request, user: User, paths: RecordPaths, action: str,

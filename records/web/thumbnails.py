@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import subprocess
+import threading
 from pathlib import Path
 
 from archive.store import RecordPaths, write_atomic
@@ -26,22 +28,48 @@ from config.errors import RecordsError
 WIDTH = 200  # pixels; the templates reserve 200x283, an A4 page upright, for each <img>
 TIMEOUT = 30.0  # seconds for one page; a page of a signed archival copy takes milliseconds
 PNG = b"\x89PNG\r\n\x1a\n"
+WAIT = 10.0  # seconds a request waits for a drawing slot before it is told to come back
 
 
 class ThumbnailFailed(RecordsError):
     """A page could not be drawn; the reason says so without the server's paths."""
 
 
-def page_thumbnail(home: Path, paths: RecordPaths, page: int) -> Path:
-    """The kept picture of ``page`` (from 1) of the record's signed PDF, drawn if need be.
-    Raises ``ThumbnailFailed``, and what reading the record raises (``ObjectDamaged``,
-    ``OSError``) when its files are gone."""
-    pdf = paths.pdf
-    kept = _kept_path(home, paths.record_id, pdf, page)
-    if not kept.is_file():
-        _private_folders(home, kept.parent)
-        write_atomic(kept, render_page(pdf, page, paths.record_id))
-    return kept
+class Busy(ThumbnailFailed):
+    """Every drawing slot stayed taken: try again in a moment."""
+
+
+class Drawing:
+    """How many pages are drawn at once (a ``pdftoppm`` each; about one per core), and one
+    drawing per picture: twenty browsers asking for the same new page wait for one process
+    instead of starting twenty. One per app (``WebContext``)."""
+
+    STRIPES = 64  # locks shared by pictures, by hash: a lock per picture would pile up
+
+    def __init__(self, at_once: int | None = None) -> None:
+        self._slots = threading.BoundedSemaphore(at_once or os.cpu_count() or 2)
+        self._locks = [threading.Lock() for _ in range(self.STRIPES)]
+
+    def kept(self, home: Path, paths: RecordPaths, page: int, wait: float = WAIT) -> Path:
+        """The kept picture of ``page`` (from 1) of the record's signed PDF, drawn if need
+        be. Raises ``ThumbnailFailed`` (``Busy`` when no slot came free within ``wait``
+        seconds), and what reading the record raises (``ObjectDamaged``, ``OSError``) when
+        its files are gone."""
+        pdf = paths.pdf
+        kept = _kept_path(home, paths.record_id, pdf, page)
+        if kept.is_file():
+            return kept
+        with self._locks[hash(kept) % self.STRIPES]:
+            if kept.is_file():  # drawn while this request waited for the lock
+                return kept
+            if not self._slots.acquire(timeout=wait):
+                raise Busy("the server is drawing other pages; try again in a moment")
+            try:
+                _private_folders(home, kept.parent)
+                write_atomic(kept, render_page(pdf, page, paths.record_id))
+            finally:
+                self._slots.release()
+        return kept
 
 
 def _kept_path(home: Path, record_id: str, pdf: Path, page: int) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from archive.access import AuditLog
 from tests.conftest import Scans
 from tests.records.cli.test_cli import run
 
@@ -43,11 +44,12 @@ def test_titles_file_names_and_user_names_are_printed_literally(
 
     added = run(["users", "add", "[/]\x1b[2Jroot", "--role", "archivist", "--clearance",
                  "public"], home, {"RECORDS_NEW_PASSWORD": "a long enough passphrase 1"})
-    assert added.returncode == 0, added.stderr
-    assert "added [/]\\x1b[2Jroot" in added.stderr
-    listed = run(["users", "list"], home, {"COLUMNS": "300"})
-    assert "[/]\\x1b[2Jroot" in listed.stdout and "\x1b" not in listed.stdout
+    assert added.returncode == 2  # no such account name: refused, and said literally
+    assert "[/]\\x1b[2Jroot" in added.stderr and "\x1b" not in added.stderr
+    # A name nobody may take still reaches the audit log, from a failed web sign-in.
+    AuditLog(home).record("[/]\x1b[2Jroot", "login", outcome="denied", client="127.0.0.1")
     audit = run(["audit", "show"], home, {"COLUMNS": "300"})
+    assert "[/]\\x1b[2Jroot" in audit.stdout
     assert audit.returncode == 0, audit.stderr
     assert "\x1b" not in audit.stdout
 

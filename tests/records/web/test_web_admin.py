@@ -237,6 +237,8 @@ def test_every_form_checks_the_csrf_token(app: TestClient, web_archive: WebArchi
                       "password": NEW_PASSWORD}, "unknown role &#39;wizard&#39;"),
     ("/admin/users", {"name": "x" * 65, "role": "archivist", "clearance": "public",
                       "password": NEW_PASSWORD}, "a name is 1 to 64 printable characters"),
+    ("/admin/users", {"name": "b\u043ess", "role": "admin", "clearance": "secret",  # Cyrillic o
+                      "password": NEW_PASSWORD}, "an account&#39;s name is 1 to 64 ASCII"),
     ("/admin/users", {"name": "adm-units", "role": "archivist", "clearance": "public",
                       "password": NEW_PASSWORD, "units": "VP,\x07"},
      "added adm-units (archivist, cleared public), but not its units: not a unit code"),

@@ -8,7 +8,9 @@ import json
 import re
 import shutil
 import stat
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -143,10 +145,11 @@ def test_a_new_version_of_the_pdf_is_drawn_anew(web_archive: WebArchive,
     shutil.copyfile(RecordPaths(archive / PUBLIC, PUBLIC).pdf, pdf)
     record = SimpleNamespace(record_id=PUBLIC, pdf=pdf)
     (tmp_path / "home").mkdir()
-    first = thumbnails.page_thumbnail(tmp_path / "home", record, 1)  # type: ignore[arg-type]
+    drawing = thumbnails.Drawing()
+    first = drawing.kept(tmp_path / "home", record, 1)  # type: ignore[arg-type]
     pdf.unlink()
     shutil.copyfile(RecordPaths(archive / SECRET, SECRET).pdf, pdf)  # another page entirely
-    second = thumbnails.page_thumbnail(tmp_path / "home", record, 1)  # type: ignore[arg-type]
+    second = drawing.kept(tmp_path / "home", record, 1)  # type: ignore[arg-type]
     assert first != second and first.read_bytes() != second.read_bytes()
     assert second.parent == tmp_path / "home" / "cache" / "thumbnails" / PUBLIC
 
@@ -399,3 +402,44 @@ def test_every_control_is_labelled_and_every_picture_described(app: TestClient,
     for image in parsed.images:
         assert image.get("alt") and image.get("width") and image.get("height"), image
         assert image.get("loading") == "lazy", image
+
+
+def test_a_new_page_asked_for_at_once_is_drawn_once_and_never_dated(
+        web_archive: WebArchive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight browsers asking for one undrawn page start one pdftoppm, not eight; the answer
+    carries no Last-Modified (when it was drawn is when someone first opened the page)."""
+    archive = web_archive.home / "archive"
+    record = SimpleNamespace(record_id=PUBLIC, pdf=RecordPaths(archive / PUBLIC, PUBLIC).pdf)
+    (tmp_path / "home").mkdir()
+    drawn: list[int] = []
+    real = thumbnails.render_page
+
+    def counted(*args: object, **kwargs: object) -> bytes:
+        drawn.append(1)
+        time.sleep(0.2)  # a slow drawing: the others arrive while it runs
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(thumbnails, "render_page", counted)
+    drawing = thumbnails.Drawing(at_once=2)
+    with ThreadPoolExecutor(8) as pool:
+        kept = set(pool.map(lambda _: drawing.kept(tmp_path / "home", record, 1),  # type: ignore[arg-type]
+                            range(8)))
+    assert len(drawn) == 1 and len(kept) == 1
+    busy = thumbnails.Drawing(at_once=1)
+    busy._slots.acquire()  # every slot taken by other drawings
+    with pytest.raises(thumbnails.Busy):
+        busy.kept(tmp_path / "other", record, 1, wait=0.1)  # type: ignore[arg-type]
+
+
+def test_a_thumbnail_answer_does_not_say_when_it_was_drawn(app: TestClient) -> None:
+    signed_in(app, "reader")
+    got = app.get(f"/records/{PUBLIC}/pages/1/thumbnail")
+    assert got.status_code == 200 and "last-modified" not in got.headers
+
+
+@pytest.mark.parametrize("path", ["/?page=10001", "/api/search?q=a&page=461168601842738792",
+                                  "/api/search?page=1000000000000000000000000000000"])
+def test_a_page_number_beyond_any_result_is_refused_not_a_server_error(
+        app: TestClient, path: str) -> None:
+    signed_in(app, "reader")
+    assert app.get(path).status_code in (400, 422)
