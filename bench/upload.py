@@ -99,6 +99,7 @@ def wait_for_end(home: Path, batch_id: str, seconds: float = 300) -> None:
 def measure(mb: int, work: Path) -> dict[str, Any]:
     home = Home(work, timeout=600)
     home.logs.mkdir(parents=True)
+    home.path.mkdir()
     home.cli(["users", "add", "clerk", "--role", "officer", "--clearance", "internal",
               "--password-stdin"], "users.log", stdin=PASSWORD + "\n")
     home.cli(["users", "set", "clerk", "--units", "VP"], "units.log")
@@ -106,11 +107,14 @@ def measure(mb: int, work: Path) -> dict[str, Any]:
     make_input(scan, mb)
     copied = copy_seconds(scan, work / "copy.tif")
     with web_app(home) as (base, server, _):
-        with signed_in(base) as client:
+        client = signed_in(base)
+        try:
             client.get("/batches/new")  # every import and template loaded before the "before"
             before = peak_kib(server.pid)
             uploaded, batch_id = upload(client, scan)
             after = peak_kib(server.pid)
+        finally:
+            client.close()
         stored = home.path / "uploads" / batch_id / scan.name
         if stored.stat().st_size != scan.stat().st_size:
             raise RuntimeError("the stored upload is not the file sent")
