@@ -13,6 +13,7 @@ from archive.roadmap.charts import COLOURS, burnup_svg, share_bars_svg
 from archive.roadmap.plan import METRICS, Roadmap
 from archive.roadmap.progress import Facts
 from archive.roadmap.standing import STATUSES, Standing, burnup, charted_targets
+from archive.store import write_atomic
 
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
@@ -42,9 +43,8 @@ def render_report(roadmap: Roadmap, facts: Facts, standing: Standing) -> str:
 
 
 def write_report(path: Path, roadmap: Roadmap, facts: Facts, standing: Standing) -> Path:
-    """Write the report atomically (a reader never opens half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(render_report(roadmap, facts, standing), encoding="utf-8")
-    partial.replace(path)
+    """Write the report atomically (a reader never opens half a file), through a temporary
+    file of this writer's own: two writers at once (the weekly flow and a manager's command)
+    must not move each other's half-written file."""
+    write_atomic(path, render_report(roadmap, facts, standing).encode())
     return path
