@@ -243,7 +243,7 @@ class Starter:
     def _ended_unseen(self, record: UploadRecord) -> None:
         record.exit_code = -1  # unknown: not this process's child
         if Ledger(self.home).get(record.batch_id) is None:
-            record.error = self.last_error(record.batch_id) or \
+            record.error = last_error(self.home, record.batch_id) or \
                 "`records queue` stopped before the batch began"
         save_upload(self.home, record)
 
@@ -288,9 +288,6 @@ class Starter:
         threading.Thread(target=tick, daemon=True, name="batch-starter").start()
         return stop
 
-    def last_error(self, batch_id: str) -> str:
-        """The last line a batch's ``records queue`` wrote to its errors."""
-        return _last_line(self.logs / f"{batch_id}.err")
 
 
 def _read_outcome(record: UploadRecord, end: Ended) -> None:
@@ -306,6 +303,11 @@ def _read_outcome(record: UploadRecord, end: Ended) -> None:
             record.runs_as = str(printed.get("batch_id"))
     elif not isinstance(printed, dict):
         record.error = end.last_error or f"`records queue` ended with exit code {end.exit_code}"
+
+
+def last_error(home: Path, batch_id: str) -> str:
+    """The last line a received batch's ``records queue`` wrote to its errors."""
+    return _last_line(home / "uploads" / "logs" / f"{batch_id}.err")
 
 
 def process_started(pid: int) -> int | None:

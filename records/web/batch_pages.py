@@ -161,7 +161,7 @@ def _from_upload(ctx: WebContext, upload: UploadRecord) -> dict[str, Any]:
         state, reason = "starting", None
     elif upload.exit_code is None:  # ended while the web app was down: its log says how
         state = "could not start"
-        reason = batches.Starter(ctx.home, 1).last_error(upload.batch_id) or "it stopped"
+        reason = batches.last_error(ctx.home, upload.batch_id) or "it stopped"
     elif upload.outcome:
         state, reason = "queued", f"on the Prefect server: {upload.outcome}"
     else:

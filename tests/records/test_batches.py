@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from archive.intake import Ledger, UploadRecord, load_upload, save_upload, upload_folder
-from records.batches import Starter
+from records.batches import Starter, last_error
 
 
 def waiting_upload(home: Path, batch_id: str, received: str) -> UploadRecord:
@@ -39,7 +39,7 @@ def test_a_batch_waits_while_another_runs_and_starts_when_it_ends(home: Path) ->
            and time.monotonic() < deadline):
         time.sleep(0.5)
     ended = load_upload(home, started.batch_id)
-    assert ended is not None and ended.exit_code == 3, starter.last_error(started.batch_id)
+    assert ended is not None and ended.exit_code == 3, last_error(home, started.batch_id)
     report = Ledger(home).get(started.batch_id)  # run as `records queue` runs it
     assert report is not None and report.counts() == {"quarantined": 1}
     assert report.unit == "VP"
