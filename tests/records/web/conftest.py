@@ -140,7 +140,11 @@ def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=["--no-sandbox"])
+        # With the PDF viewer in a frame of its own (PdfOopif, on by default in Chromium 156),
+        # Playwright reports the viewer's internal load of a framed PDF as the page itself
+        # navigating to the PDF, and then looks for the page's elements in the wrong document.
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-features=PdfOopif"])
         yield launched
         launched.close()
