@@ -1,6 +1,6 @@
-"""The archive: everything records keeps, in six wings, each importing only those below it.
+"""The archive: everything records keeps, in seven wings, each importing only those below it.
 
-``roadmap`` (targets, progress, forecasts)
+``roadmap`` | ``review`` (targets, progress, forecasts; people's corrections and their queue)
 ``intake`` | ``access`` | ``signing`` (what comes in; who may see what; certified copies)
 ``index`` (the catalog and search)
 ``store`` (records on disk: ids, layout, packages, sidecars, event logs)

@@ -58,8 +58,10 @@ from archive.store import (
     Descriptive,
     Event,
     Leaf,
+    RecordPaths,
     Vouch,
     archive_root,
+    current_descriptive,
     dublin_core,
     keep_private,
     known_record,
@@ -203,7 +205,8 @@ def _kept_as_asked(archive: Path, record_id: str, asked: str) -> None:
     """The same scans are archived already: refuse to call this document archived if that
     record is classified below what is asked for it now. Its level is not changed here (that
     is a correction, made on purpose by a person); the document is quarantined, saying so."""
-    held = read_sidecar(archive / record_id).get("descriptive", {}).get("classification", "")
+    paths = RecordPaths(archive / record_id, record_id)
+    held = current_descriptive(paths).classification  # as corrected since, if it was
     if level_of(held) < level_of(asked):
         raise InputRejected(f"the same scans are archived as {record_id}, classified {held!r},"
                             f" below the {asked!r} asked for now; raise that record's "

@@ -19,8 +19,8 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -50,10 +51,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from archive.index.attention import review_reasons
 from archive.index.folding import fold
 from archive.index.ftsindex import FTS_TABLE
 from archive.index.searchkeys import KeyStore
-from archive.store import RecordPaths, home_of, level_of, read_checks, record_events
+from archive.store import (
+    RecordPaths,
+    descriptive_from,
+    home_of,
+    is_corrected,
+    level_of,
+    read_checks,
+    read_corrections,
+    record_events,
+    replayed,
+)
 
 metadata = MetaData()
 records = Table(
@@ -72,7 +84,11 @@ records = Table(
     Column("signed", Boolean, nullable=False, default=False),
     Column("signature_level", String(8), nullable=False, default=""),
     Column("signer_identity", String(16), nullable=False, default=""),
+    # Open in the review queue: reasons for a person (``review_reasons``, "; "-joined), and
+    # no person has acted on it yet (``reviewed_by``: who last corrected or reviewed it).
     Column("needs_review", Boolean, nullable=False, default=False),
+    Column("review_reasons", Text, nullable=False, default=""),
+    Column("reviewed_by", String(64), nullable=False, default=""),
     Column("pages", Integer, nullable=False, default=0),
     Column("mean_confidence", Float),
     Column("batch_id", String(64), nullable=False, default=""),
@@ -142,6 +158,11 @@ progress = Table(
     Column("reason", Text),
     Column("at", String(32), nullable=False),
 )
+
+
+# Columns added to ``records`` since the first catalogs, with their SQL type (both dialects).
+ADDED_COLUMNS = {"review_reasons": "TEXT NOT NULL DEFAULT ''",
+                 "reviewed_by": "VARCHAR(64) NOT NULL DEFAULT ''"}
 
 
 @dataclass(frozen=True)
@@ -216,6 +237,7 @@ class Catalog:
 
     def create(self) -> None:
         create_tables(metadata, self.engine)
+        self._add_columns()
         with self.engine.begin() as db:
             if self.dialect == "sqlite":
                 db.execute(text("DROP TABLE IF EXISTS pages_fts"))  # the index before records_fts
@@ -235,6 +257,19 @@ class Catalog:
             db.execute(state.values(id=1, epoch=secrets.token_hex(8), generation=0, removals=0)
                        .on_conflict_do_nothing())
         self._backfill_keys()
+
+    def _add_columns(self) -> None:
+        """Give a catalog made by an earlier version the columns added since (empty: a
+        ``records reindex`` fills them from the archive)."""
+        have = {c["name"] for c in inspect(self.engine).get_columns("records")}
+        missing = [c for c in ADDED_COLUMNS if c not in have]
+        for name in missing:
+            # Another process may add it meanwhile: what failed is looked at again below.
+            with suppress(OperationalError, ProgrammingError), self.engine.begin() as db:
+                db.execute(text(f"ALTER TABLE records ADD COLUMN {name} {ADDED_COLUMNS[name]}"))
+        have = {c["name"] for c in inspect(self.engine).get_columns("records")}
+        if set(ADDED_COLUMNS) - have:
+            raise RuntimeError(f"the catalog lacks {', '.join(set(ADDED_COLUMNS) - have)}")
 
     def _backfill_keys(self) -> None:
         """Index records a catalog of an earlier version holds without search keys."""
@@ -303,6 +338,18 @@ class Catalog:
         db.execute(delete(pages).where(pages.c.record_id == record_id))
         db.execute(delete(records).where(records.c.record_id == record_id))
         return key is not None
+
+    def restrict(self, record_id: str, classification: str) -> None:
+        """Raise a catalogued record to ``classification`` now, before the archive's new
+        version says so: a crash in between leaves the catalog stricter than the archive
+        (fail closed), and cataloguing the record again makes them agree."""
+        level = level_of(classification)
+        with self.transaction() as db:
+            for table in (records, record_keys):
+                db.execute(update(table).where(table.c.record_id == record_id,
+                                               table.c.level < level)
+                           .values(level=level, classification=classification))
+            mark_changed(db, removed=True)  # held in memory: read the keys again
 
     def checks(self, record_id: str) -> list[tuple[str, bool]]:
         """Every verification of a record the catalog knows: (time, passed), oldest first."""
@@ -389,13 +436,17 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def row_of(record: dict[str, Any]) -> dict[str, Any]:
-    """The catalog row of a ``record.json``."""
+    """The catalog row of a ``record.json`` (with its current description and, under
+    ``corrections``, the people's acts on it: see :func:`read_package`)."""
     described = record.get("descriptive", {})
     technical = record.get("technical", {})
     signature = record.get("signature") or {}
     date = described.get("date") or None
     stored = [e["time"] for e in record.get("provenance", []) if e.get("type") == "stored"]
     classification = described.get("classification") or "public"
+    reasons = review_reasons(record)
+    acts = record.get("corrections") or []
+    reviewed_by = str(acts[-1].get("by", "")) if acts else ""
     return {
         "record_id": record["record_id"],
         "title": described.get("title", ""),
@@ -411,7 +462,9 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
         "signed": bool(signature),
         "signature_level": signature.get("level", ""),
         "signer_identity": (signature.get("signer") or {}).get("identity", ""),
-        "needs_review": bool(technical.get("needs_review")),
+        "needs_review": bool(reasons) and not reviewed_by,
+        "review_reasons": "; ".join(reasons),
+        "reviewed_by": reviewed_by,
         "pages": int(technical.get("page_count") or 0),
         "mean_confidence": technical.get("mean_confidence"),
         "batch_id": record.get("batch_id", ""),
@@ -434,8 +487,17 @@ def read_package(record_dir: Path, later_checks: list[dict[str, Any]] | None = N
     """What the catalog holds of one committed record object: row, page texts, checks."""
     paths = RecordPaths(record_dir, record_dir.name)
     record = paths.read_sidecar()
-    pages = sorted(logical for logical in paths.inventory.state()
-                   if logical.startswith("pages/") and logical.endswith(".txt"))
+    # What people corrected counts, not what the machine first read.
+    acts = read_corrections(paths)
+    record = {**record, "descriptive": asdict(replayed(descriptive_from(record), acts,
+                                                       paths.record_id)),
+              "corrections": [act.as_dict() for act in acts]}
+    state = paths.inventory.state()
+    # A page people corrected is searched by its corrected words (the OCR's stay stored).
+    recognised = sorted(logical for logical in state if logical.startswith("pages/")
+                        and logical.endswith(".txt") and not is_corrected(logical))
+    pages = [fixed if (fixed := logical.removesuffix(".txt") + ".corrected.txt") in state
+             else logical for logical in recognised]
     texts = [paths.folder.joinpath(paths.inventory.content_path(logical) or logical)
              .read_text(encoding="utf-8") for logical in pages]
     if later_checks is None:

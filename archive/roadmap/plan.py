@@ -41,8 +41,10 @@ METRICS: dict[str, Metric] = {
     "searchable_share": Metric("share", "share with searchable full text",
                                per="records with full text"),
     "verified_share": Metric("share", "share passing verification", per="verified records"),
-    "review_share": Metric("share", "share needing human review (at most)", ceiling=True,
-                           per="records flagged for review"),
+    "review_share": Metric("share", "share still open in the review queue (at most)",
+                           ceiling=True, per="records flagged for review"),
+    "reviewed_share": Metric("share", "share a person reviewed or corrected",
+                             per="records reviewed"),
     "signs_with_org": Metric("adoption", "signs with the organisation's certificate"),
     "signs_with_personal": Metric("adoption", "signs with personal certificates"),
 }

@@ -24,7 +24,7 @@ records, pages, verifications, progress = (TABLES.records, TABLES.pages, TABLES.
                                            TABLES.progress)
 
 COUNTERS = ("records", "pages", "signed", "signed_org", "signed_personal", "searchable",
-            "review", "quarantined")
+            "review", "reviewed", "quarantined")
 IDENTITY_COUNTER = {"organisation": "signed_org", "personal": "signed_personal"}
 
 
@@ -89,7 +89,8 @@ def load_facts(catalog: Catalog) -> Facts:
                     flag(and_(records.c.signed, records.c.signer_identity == "personal")
                          ).label("signed_personal"),
                     flag(has_text).label("searchable"),
-                    flag(records.c.needs_review).label("review"))
+                    flag(records.c.needs_review).label("review"),
+                    flag(records.c.reviewed_by != "").label("reviewed"))
              .group_by(records.c.unit, day))
     first = (select(records.c.unit, records.c.signer_identity, func.min(day))
              .where(records.c.signed).group_by(records.c.unit, records.c.signer_identity))

@@ -30,7 +30,7 @@ STATUSES: tuple[Status, ...] = ("met", "on track", "at risk", "missed")
 # The counter each share divides by the records digitised.
 SHARE_PART = {"signed_share": "signed", "org_signed_share": "signed_org",
               "searchable_share": "searchable", "verified_share": "verified",
-              "review_share": "review"}
+              "review_share": "review", "reviewed_share": "reviewed"}
 ADOPTION_IDENTITY = {"signs_with_org": "organisation", "signs_with_personal": "personal"}
 
 

@@ -20,14 +20,16 @@ from asn1crypto import pem, x509
 from archive.index import Catalog
 from archive.signing.fixity import check_fixity
 from archive.signing.heads import inclusion, read_log
-from archive.store import committed_record, home_of, make_writable
+from archive.store import committed_record, current_descriptive, home_of, make_writable
 from config.errors import RecordsError
 
 README = """This bag holds one record of a records archive and the proof that it is authentic
 and complete.
 
 data/object/          the record as an OCFL 1.1 object: inventory.json names every file of
-                      every version with its SHA-512; v1/, v2/... hold the files.
+                      every version with its SHA-512; v1/, v2/... hold the files. v1 is
+                      the record as archived; a later version's corrections.json lists
+                      what people corrected since (who, when, why, before and after).
 data/proof/head.json  a signed tree head of the archive's log (RFC 9162 Merkle tree)
 data/proof/head.p7s   its detached CMS signature by the organisation (DER)
 data/proof/inclusion.json  the record's leaf (record id, version, SHA-512 of the object's
@@ -86,11 +88,11 @@ def export_record(archive: Path, record_id: str, target: Path,
             b"".join(pem.armor("CERTIFICATE", seal.dump()) for seal in seals))
         (staging / "proof" / "README.txt").write_text(README, encoding="utf-8")
         make_writable(staging)  # the archive's copy is read-only; the bag is its owner's
-        record = paths.read_sidecar()
+        described = current_descriptive(paths)  # as corrected; every version is in the bag
         bag = bagit.make_bag(str(staging), {
             "External-Identifier": record_id,
-            "External-Description": record["descriptive"].get("title", ""),
-            "Source-Organization": record["descriptive"].get("unit", ""),
+            "External-Description": described.title,
+            "Source-Organization": described.unit,
         }, checksums=["sha256", "sha512"])
         bag.validate()
         staging.rename(target)

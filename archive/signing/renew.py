@@ -27,6 +27,7 @@ from archive.store import (
     home_of,
     new_version,
     read_sidecar,
+    record_lock,
     with_event,
     work_dir,
 )
@@ -60,27 +61,32 @@ def renew_record(archive: Path, record_id: str, signer: ArchiveSigner,
                  options: SignOptions) -> dict[str, Any]:
     """Add a document time-stamp to a B-LTA record, as a new version of its object (the
     renewed PDF, ``renewals.json`` and the ``renewed`` event); return the renewal entry."""
-    paths = committed_record(archive, record_id)
-    level = signature_level_of(paths.folder)
-    if level != "B-LTA":
-        raise NotRenewable(f"{record_id} is {level}, not B-LTA: only B-LTA copies are renewed")
-    data = paths.pdf.read_bytes()
-    renewed = renew(signer, options, data)
-    entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
-             "tsa_url": public_url(options.tsa_url),
-             "previous_sha256": hashlib.sha256(data).hexdigest(),
-             "pdf_sha256": hashlib.sha256(renewed).hexdigest()}
-    earlier = json.loads(paths.renewals.read_text(encoding="utf-8")) if paths.renewals else []
-    event = Event("renewed", "success", f"document time-stamp from {entry['tsa_url']}",
-                  checksums_in={"pdf": entry["previous_sha256"]},
-                  checksums_out={"pdf": entry["pdf_sha256"]})
-    scratch_root = work_dir(home_of(archive))
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
-        events = with_event(paths, event, Path(scratch) / EVENTS)
-    new_version(archive, record_id, {
-        paths.pdf.name: renewed,
-        RENEWALS: json.dumps([*earlier, entry], indent=2, ensure_ascii=False).encode(),
-        EVENTS: events}, message="renewal: a fresh document time-stamp",
-        vouch=vouch_with(signer))
+    # The record held still: a correction committed meanwhile would be dropped by this
+    # version's rename, or its event left out of the events carried forward.
+    with record_lock(archive, record_id):
+        paths = committed_record(archive, record_id)
+        level = signature_level_of(paths.folder)
+        if level != "B-LTA":
+            raise NotRenewable(f"{record_id} is {level}, not B-LTA: only B-LTA copies are "
+                               "renewed")
+        data = paths.pdf.read_bytes()
+        renewed = renew(signer, options, data)
+        entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "tsa_url": public_url(options.tsa_url),
+                 "previous_sha256": hashlib.sha256(data).hexdigest(),
+                 "pdf_sha256": hashlib.sha256(renewed).hexdigest()}
+        earlier = json.loads(paths.renewals.read_text(encoding="utf-8")) \
+            if paths.renewals else []
+        event = Event("renewed", "success", f"document time-stamp from {entry['tsa_url']}",
+                      checksums_in={"pdf": entry["previous_sha256"]},
+                      checksums_out={"pdf": entry["pdf_sha256"]})
+        scratch_root = work_dir(home_of(archive))
+        scratch_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
+            events = with_event(paths, event, Path(scratch) / EVENTS)
+        new_version(archive, record_id, {
+            paths.pdf.name: renewed,
+            RENEWALS: json.dumps([*earlier, entry], indent=2, ensure_ascii=False).encode(),
+            EVENTS: events}, message="renewal: a fresh document time-stamp",
+            vouch=vouch_with(signer))
     return entry

@@ -91,11 +91,11 @@ class RecordPaths:
     def inventory(self) -> Inventory:
         return read_inventory(self.folder)
 
-    def file(self, logical: str) -> Path | None:
-        """The file the current version calls ``logical`` (None: it has none);
-        :class:`ObjectDamaged` when the inventory cannot say."""
+    def file(self, logical: str, version: str | None = None) -> Path | None:
+        """The file the current version (or ``version``, "v1"...) calls ``logical`` (None: it
+        has none); :class:`ObjectDamaged` when the inventory cannot say."""
         try:
-            content = self.inventory.content_path(logical)
+            content = self.inventory.content_path(logical, version)
         except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
             raise ObjectDamaged(f"{self.folder.name}/{INVENTORY} is not an OCFL inventory "
                                 f"({type(exc).__name__})") from None

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from archive.store.files import write_atomic
@@ -180,8 +182,7 @@ def _entries(folder: Path) -> list[tuple[str, str]]:
 def create_object(record_id: str, source: Path, target: Path, message: str) -> Inventory:
     """Make ``target`` an OCFL object whose first version holds the files under ``source``,
     with their names as they are. ``target`` must not exist."""
-    import ocfl
-
+    ocfl = _ocfl()
     metadata = ocfl.VersionMetadata(message=message, name=USER["name"],
                                     address=USER["address"])
     ocfl.Object(identifier=record_id, content_path_normalization=None).create(
@@ -193,8 +194,7 @@ def add_version(folder: Path, source: Path, message: str) -> Inventory:
     """Add a version to the object at ``folder`` (a staged copy: the caller swaps it in) in
     which every file under ``source`` replaces or adds the file of that logical path, and
     every other file is carried forward."""
-    import ocfl
-
+    ocfl = _ocfl()
     record_id = read_inventory(folder).id
     metadata = ocfl.VersionMetadata(message=message, name=USER["name"],
                                     address=USER["address"])
@@ -208,6 +208,18 @@ def add_version(folder: Path, source: Path, message: str) -> Inventory:
         new.add(logical, logical, content_path=f"{new.inventory.head}/content/{logical}")
     obj.write_new_version(new)
     return read_inventory(folder)
+
+
+def _ocfl() -> ModuleType:
+    """ocfl-py, imported without what its import does to logging: a library it loads
+    (pairtree) calls ``logging.basicConfig(level=INFO)``, after which every new version of a
+    record printed an INFO line on a command's stderr."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    import ocfl
+
+    root.handlers[:], root.level = handlers, level
+    return ocfl
 
 
 def init_storage_root(archive: Path) -> None:

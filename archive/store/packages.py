@@ -45,6 +45,7 @@ from archive.store.objects import (
     init_storage_root,
     read_inventory,
 )
+from config.errors import RecordsError
 
 STAGING = "records-staging"  # the storage root's local extension folder records builds in
 STALE_STAGING = 24 * 3600  # no commit takes a day: staging this old was left by a crash
@@ -65,6 +66,21 @@ def _locked(archive: Path) -> Iterator[None]:
     work = work_dir(home_of(archive))
     work.mkdir(parents=True, exist_ok=True)
     with (work / "lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def record_lock(archive: Path, record_id: str) -> Iterator[None]:
+    """Hold one record still while a person's change to it is read, built and committed: two
+    corrections at once would each copy the same version, and the second rename would drop
+    the first's change. Other records, and ingest, go on meanwhile."""
+    locks = work_dir(home_of(archive)) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f"{record_id}.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -176,12 +192,16 @@ def _intent(archive: Path, record_id: str) -> Path:
     return work_dir(home_of(archive)) / "intents" / f"{record_id}.json"
 
 
+class ObjectChanged(RecordsError):
+    """The record got a new version while this one was being built on the one before."""
+
+
 def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory,
                   replacing: Path | None = None, log: bool = True,
-                  vouch: Vouch | None = None) -> None:
+                  vouch: Vouch | None = None, based_on: str | None = None) -> None:
     """Rename a staged object into place and log its version (unless ``log`` is off), with
     ``vouch``'s promise; ``replacing`` is where the version before it is moved aside (a new
-    version), None for a new record."""
+    version, built on version ``based_on``), None for a new record."""
     make_read_only(staged)
     # A folder moved to another parent must be writable (its ".." entry changes), so the
     # object's own folder is made read-only only once it is in place.
@@ -194,6 +214,12 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
         if log:
             write_atomic(intent, leaf.encode())
         if replacing is not None:
+            head = read_inventory(final).head
+            if based_on is not None and head != based_on:
+                # Another writer committed meanwhile: swapping this in would drop its version.
+                intent.unlink(missing_ok=True)
+                raise ObjectChanged(f"{inventory.id} changed while this change was made "
+                                    f"({based_on} then, {head} now): make it again")
             final.chmod(WRITABLE_DIR)
             final.rename(replacing)
         try:
@@ -223,6 +249,7 @@ def new_version(archive: Path, record_id: str, files: dict[str, bytes], message:
     stage = staging_for(archive, record_id)
     try:
         shutil.copytree(final, stage / "object")
+        based_on = read_inventory(stage / "object").head
         make_writable(stage / "object")
         for logical, data in files.items():
             target = stage / "new" / logical
@@ -230,7 +257,8 @@ def new_version(archive: Path, record_id: str, files: dict[str, bytes], message:
             target.write_bytes(data)
         inventory = add_version(stage / "object", stage / "new", message)
         old = stage.with_name(f"{record_id}.old")
-        commit_object(archive, stage / "object", final, inventory, replacing=old, vouch=vouch)
+        commit_object(archive, stage / "object", final, inventory, replacing=old, vouch=vouch,
+                      based_on=based_on)
         remove_tree(old)
     finally:
         remove_tree(stage)

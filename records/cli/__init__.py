@@ -1,11 +1,11 @@
 """The ``records`` command: what records officers, archivists and managers type.
 
 One module per group of commands: ``batches`` (ocr, queue, status, demo), ``records``
-(search, show, export, reindex), ``copies`` (verify, renew, keys), ``users`` (users, audit),
-``roadmap``, ``server`` (serve, server, worker, deploy) and ``watch``; ``console`` holds what
-they share. Exit codes are stable (scripts depend on them) and come from the error tree
-(``config.errors.ExitCode``): 0 all done, 1 the run failed, 2 usage, 3 some documents were
-refused (quarantined).
+(search, show, history, diff, export, reindex), ``review`` (edit, review, declassify),
+``copies`` (verify, renew, keys), ``users`` (users, audit), ``roadmap``, ``server`` (serve,
+server, worker, deploy) and ``watch``; ``console`` holds what they share. Exit codes are
+stable (scripts depend on them) and come from the error tree (``config.errors.ExitCode``):
+0 all done, 1 the run failed, 2 usage, 3 some documents were refused (quarantined).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import typer
 
 from config.errors import ExitCode, RecordsError
-from records.cli import batches, copies, records, roadmap, server, users, watch
+from records.cli import batches, copies, records, review, roadmap, server, users, watch
 from records.cli.console import err, shown
 
 # Tracebacks are for developers (RECORDS_DEBUG=1): main() turns any error into one line.
@@ -29,6 +29,11 @@ app.command()(batches.status)
 app.command()(batches.demo)
 app.command("search")(records.search_command)
 app.command()(records.show)
+app.command()(records.history)
+app.command()(records.diff)
+app.command()(review.edit)
+app.command()(review.review)
+app.add_typer(review.declassify_app, name="declassify")
 app.command()(records.export)
 app.command()(records.reindex)
 app.command()(server.serve)

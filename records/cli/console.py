@@ -61,6 +61,13 @@ def print_json(data: Any) -> None:
     out.file.flush()
 
 
+def shown_value(value: object) -> str:
+    """A field's value as one line of text: subjects joined by "; ", nothing as "-"."""
+    if isinstance(value, list | tuple):
+        value = "; ".join(str(v) for v in value)
+    return str(value) if value not in ("", None) else "-"
+
+
 class Listing(Table):
     """A table whose plain-text cells are data: each is shown literally (see ``literal``).
     Styled cells are passed as ``rich.text.Text``."""

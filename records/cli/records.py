@@ -1,4 +1,4 @@
-"""Archivists' commands: ``records search | show | export | reindex``.
+"""Archivists' commands: ``records search | show | history | diff | export | reindex``.
 
 The command line is for people who run the archive machine: they can read the archive folder
 anyway, so the CLI searches at full clearance. The web app and its API are where clearance
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -38,6 +39,7 @@ from records.cli.console import (
     out,
     print_json,
     shown,
+    shown_value,
     stop,
 )
 from records.runtime import quiet_pyhanko
@@ -112,22 +114,37 @@ def _terminal(snippet: str) -> Text:
 
 def show(
     record_id: Annotated[str, typer.Argument()],
+    version: Annotated[str | None, typer.Option(
+        "--version", help="An earlier version's description (3 or v3); the current by default")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show a record's metadata, signature and provenance."""
+    """Show a record's description (each field's source: read, manifest, corrected by whom),
+    signature, provenance and versions."""
+    from archive.store import current_descriptive
+
     settings = load_settings()
-    record = _committed(settings.home.resolve(), record_id).read_sidecar()
-    AuditLog(settings.home.resolve()).record(cli_user(), "view", record_id=record_id)
+    paths = _committed(settings.home.resolve(), record_id)
+    wanted = _version(paths, version)
+    record = paths.read_sidecar()
+    described = current_descriptive(paths, record, wanted)
+    history = _history(paths)
+    AuditLog(settings.home.resolve()).record(cli_user(), "view", record_id=record_id,
+                                             **({"version": wanted} if version else {}))
     if as_json:
-        print_json(record)
+        print_json({**record, "descriptive": asdict(described), "version": wanted,
+                    "versions": history})
         return
-    described, signature = record["descriptive"], record.get("signature") or {}
-    table = Listing(title=literal(record_id), show_header=False)
-    for name, value in described.items():
+    signature = record.get("signature") or {}
+    head = paths.inventory.head
+    table = Listing(title=literal(f"{record_id}, {wanted}" + (
+        f" (the current version is {head})" if wanted != head else "")), show_header=False)
+    sources = described.sources
+    for name, value in asdict(described).items():
         if name != "sources" and value:
-            source = described.get("sources", {}).get(name, "")
-            table.add_row(name, literal(value) + literal(f"  ({source})" if source else "",
-                                                         "dim"))
+            source = sources.get(name, "")
+            table.add_row(name, literal(shown_value(value)) + literal(
+                f"  ({source})" if source else "", "dim"))
     table.add_row("pages", str(record["technical"].get("page_count", "")))
     table.add_row("signature", f"{signature.get('level', 'unsigned')} "
                   f"{(signature.get('signer') or {}).get('identity', '')}")
@@ -135,6 +152,108 @@ def show(
         table.add_row(f"  {event['type']}", f"{event['time']} {event['outcome']} "
                       f"{str(event.get('detail', ''))[:80]}")
     out.print(table)
+    out.print(_versions_table(history))
+
+
+def history(
+    record_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A record's versions: when, by whom, why, and which fields each correction changed."""
+    settings = load_settings()
+    paths = _committed(settings.home.resolve(), record_id)
+    versions = _history(paths)
+    AuditLog(settings.home.resolve()).record(cli_user(), "history", record_id=record_id)
+    if as_json:
+        print_json({"record_id": record_id, "versions": versions})
+        return
+    out.print(_versions_table(versions, title=f"{record_id}: {len(versions)} versions"))
+
+
+def diff(
+    record_id: Annotated[str, typer.Argument()],
+    old: Annotated[str, typer.Argument(metavar="FROM", help="A version: 1 or v1")],
+    new: Annotated[str | None, typer.Argument(
+        metavar="[TO]", help="A version (the current one by default)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The fields whose values differ between two versions of a record's description."""
+    from archive.store import current_descriptive, differences
+
+    settings = load_settings()
+    paths = _committed(settings.home.resolve(), record_id)
+    first, second = _version(paths, old), _version(paths, new)
+    record = paths.read_sidecar()
+    changes = differences(current_descriptive(paths, record, first),
+                          current_descriptive(paths, record, second))
+    AuditLog(settings.home.resolve()).record(cli_user(), "diff", record_id=record_id,
+                                             versions=[first, second])
+    if as_json:
+        print_json({"record_id": record_id, "from": first, "to": second,
+                    "changes": {name: {"before": c.before, "after": c.after}
+                                for name, c in changes.items()}})
+        return
+    if not changes:
+        err.print(f"{shown(record_id)}: {first} and {second} describe it alike")
+        return
+    table = Listing(title=literal(f"{record_id}: {first} → {second}"))
+    for column in ("field", first, second):
+        table.add_column(column, overflow="fold")
+    for name, change in changes.items():
+        table.add_row(name, shown_value(change.before), shown_value(change.after))
+    out.print(table)
+
+
+def _version(paths: RecordPaths, value: str | None) -> str:
+    """A version the record has ("3", "v3": "v3"), the current one when ``value`` is None;
+    anything else stops the command."""
+    head = paths.inventory.head
+    if value is None:
+        return head
+    wanted = value.strip().lower()
+    wanted = wanted if wanted.startswith("v") else f"v{wanted}"
+    if wanted not in paths.inventory.data["versions"]:
+        stop(f"{paths.record_id} has no version {value!r}: it has v1 to {head}")
+    return wanted
+
+
+def _history(paths: RecordPaths) -> list[dict[str, Any]]:
+    """Every version of the record, oldest first: when it was made, by whom, why and what it
+    changed (a correction), or what records did (archived it, renewed its time-stamp)."""
+    from archive.store import read_corrections
+
+    acts = {act.version: act for act in read_corrections(paths)}
+    versions = paths.inventory.data["versions"]
+    found = []
+    for version in sorted(versions, key=lambda v: int(v[1:])):
+        act = acts.get(version)
+        if act is None:
+            found.append({"version": version, "time": versions[version].get("created", ""),
+                          "by": (versions[version].get("user") or {}).get("name", ""),
+                          "why": versions[version].get("message", ""), "correction": False,
+                          "changes": {}, "approved_by": ""})
+            continue
+        found.append({"version": version, "time": act.time, "by": act.by, "why": act.why,
+                      "correction": True, "changes": {name: {"before": c.before, "after": c.after}
+                                                      for name, c in act.changes.items()},
+                      "approved_by": act.approved_by})
+    return found
+
+
+def _versions_table(versions: list[dict[str, Any]], title: str = "versions") -> Listing:
+    table = Listing(title=literal(title))
+    for column in ("version", "time", "by", "why", "fields"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("version", "time"))
+    for entry in versions:
+        approver = entry["approved_by"]
+        # A declassification is made by its approver, the second person (see declassify).
+        by = entry["by"] + (" (approving)" if approver == entry["by"] else
+                            f", approved by {approver}" if approver else "")
+        fields = (", ".join(entry["changes"]) or "reviewed, nothing to correct"
+                  if entry["correction"] else "")
+        table.add_row(entry["version"], str(entry["time"])[:16].replace("T", " "), by,
+                      entry["why"], fields)
+    return table
 
 
 def export(

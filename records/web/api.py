@@ -57,7 +57,9 @@ def api_search(request: Request, user: Caller, q: str = "", unit: str = "",
 
 @router.get("/records/{record_id}", tags=["records"])
 def api_record(request: Request, record_id: str, user: Caller) -> dict[str, Any]:
-    """A record's metadata, signature, provenance and later events."""
+    """A record's metadata, signature, provenance and later events. ``descriptive`` is the
+    current description (corrections applied; ``archived_descriptive`` as archived),
+    ``version`` the current version, ``versions`` and ``corrections`` its history."""
     paths = shared.record_within_clearance(request, record_id, user, "view")
     context(request).audit.record(user.name, "view", record_id=record_id,
                                   client=client(request))

@@ -8,7 +8,10 @@ sign-in that ends after ``web.session_hours`` or at sign-out); programs send
 while (``archive.access.Throttle``). A record above the user's clearance is answered exactly
 like a record that does not exist (404), so its existence does not leak. Every search, view,
 download, verification and refusal is written to the audit log. Administrators manage accounts
-at ``/admin/users`` (``admin``). Pages answer errors with a page of the app and the API with
+at ``/admin/users`` (``admin``). Officers, archivists and administrators correct descriptions
+(``editing``: each correction a new version, lowering a classification takes two people) and
+work through the review queue at ``/review`` (``review_pages``); every reader sees a record's
+history (``history``). Pages answer errors with a page of the app and the API with
 JSON (``errors``).
 """
 
@@ -32,7 +35,17 @@ from archive.access import AuditLog, Throttle
 from archive.index import Catalog
 from archive.store import keep_private
 from config.settings import Settings, load_settings
-from records.web import admin, api, auth, batch_pages, errors, pages
+from records.web import (
+    admin,
+    api,
+    auth,
+    batch_pages,
+    editing,
+    errors,
+    page_text,
+    pages,
+    review_pages,
+)
 from records.web.context import NotSignedIn, WebContext
 from records.web.headers import SecurityHeaders
 
@@ -85,6 +98,9 @@ def create_app(settings: Settings | None = None,
 
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(editing.router)
+    app.include_router(page_text.router)
+    app.include_router(review_pages.router)
     app.include_router(api.router)
     app.include_router(admin.router)
     batch_pages.install(app, app.state.context)

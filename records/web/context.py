@@ -20,12 +20,16 @@ from fastapi.templating import Jinja2Templates
 
 from archive.access import AuditLog, Throttle, User, session_user, user_for_token
 from archive.index import Catalog
+from archive.review import CORRECTORS
 from archive.roadmap import TEMPLATES as REPORT_TEMPLATES
 from config.settings import Settings
+from records.web.seal import Seal
 from records.web.thumbnails import Drawing
 
 templates = Jinja2Templates(directory=[str(Path(__file__).with_name("templates")),
                                        str(REPORT_TEMPLATES)])
+# Who the header offers the review queue to: the roles that may correct a description.
+templates.env.globals["correctors"] = CORRECTORS
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class WebContext:
     clock: Callable[[], float]  # seconds since the epoch; tests move it instead of waiting
     session_seconds: int
     drawing: Drawing = field(default_factory=Drawing)  # page thumbnails, drawn a few at once
+    seal: Seal = field(default_factory=Seal)  # vouches for corrections, opened on first use
 
 
 class NotSignedIn(Exception):

@@ -1,8 +1,11 @@
 """The pages people use: search and browse (with saved searches), a record (read at the page
-of the hit, with its pages' thumbnails, download, verify now), the roadmap dashboard."""
+of the hit, with its pages' thumbnails, download, verify now, its history: each version's
+description and what changed between two), the roadmap dashboard. Correcting a record is
+``editing``'s."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from archive.access import SavedSearchError, User, delete_saved_search, save_search
 from archive.index import Filters, QueryError
 from archive.roadmap import MilestoneError, MilestoneLog, RoadmapError, load_roadmap
-from archive.store import LEVELS, RecordPaths
-from records.web import search_page, shared
+from archive.store import LEVELS, Descriptive, ObjectDamaged, RecordPaths, differences
+from records.web import editing, history, search_page, shared
 from records.web.context import (
     api_user,
     check_csrf,
@@ -119,7 +122,60 @@ def _record(request: Request, user: User, paths: RecordPaths, row: dict[str, Any
     return templates.TemplateResponse(request, "record.html", {
         "user": user, "record": shared.record_view(request, user, paths),
         "page": shared.page_number(page, pages) or 1, "pages": range(1, pages + 1),
-        "csrf": csrf_token(request), "verdict": verdict})
+        "csrf": csrf_token(request), "verdict": verdict, "flash": take_flash(request),
+        "actions": editing.record_actions(request, user, paths.record_id)})
+
+
+@dataclass(frozen=True)
+class ShownVersions:
+    """Versions of a record a page shows: the record's history, and the description each
+    of the versions asked gives, in the order asked."""
+
+    entries: list[history.VersionEntry]
+    versions: list[str]
+    described: list[Descriptive]
+
+
+def _versions(request: Request, user: User, record_id: str, asked: list[str]) -> ShownVersions:
+    """The versions ``asked`` of a record ("": the current one), for a version or a diff
+    page: 404 for a record above the clearance, and for a version it does not have or the
+    user may not open (``history.shown_version``). Audited as a view."""
+    paths, _ = shared.catalogued_within_clearance(request, record_id, user, "view")
+    try:
+        entries = history.history(paths, paths.read_sidecar(), user)
+        found = [history.shown_version(entries, text or entries[-1].version) for text in asked]
+        versions = [v for v in found if v]
+        if len(versions) < len(asked):
+            raise HTTPException(404, "no such version")
+        described = [history.description_at(paths, v) for v in versions]
+    except (ObjectDamaged, OSError, ValueError, KeyError, TypeError) as exc:
+        raise shared.damaged(request, user, paths, "view", exc) from None
+    context(request).audit.record(user.name, "view", record_id=record_id, versions=versions,
+                                  client=client(request))
+    return ShownVersions(entries, versions, described)
+
+
+@router.get("/records/{record_id}/versions/{version}", response_class=HTMLResponse)
+def version_page(request: Request, record_id: str, version: str, user: SignedIn) -> Response:
+    """The description one version of the record gives, each value with its source."""
+    asked = _versions(request, user, record_id, [version])
+    return templates.TemplateResponse(request, "version.html", {
+        "user": user, "csrf": csrf_token(request), "rid": record_id,
+        "entry": next(e for e in asked.entries if e.version == asked.versions[0]),
+        "head": asked.entries[-1].version, "described": asdict(asked.described[0])})
+
+
+@router.get("/records/{record_id}/diff", response_class=HTMLResponse)
+def diff_page(request: Request, record_id: str, user: SignedIn,
+              before: Annotated[str, Query(alias="from")] = "v1",
+              after: Annotated[str, Query(alias="to")] = "") -> Response:
+    """The fields whose values differ between two versions (to the current one by default)."""
+    asked = _versions(request, user, record_id, [before, after])
+    return templates.TemplateResponse(request, "diff.html", {
+        "user": user, "csrf": csrf_token(request), "rid": record_id,
+        "before": asked.versions[0], "after": asked.versions[1],
+        "versions": [e.version for e in asked.entries if not e.hidden],
+        "changes": differences(*asked.described)})
 
 
 @router.get("/records/{record_id}/pages/{number}/thumbnail")

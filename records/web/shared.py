@@ -32,10 +32,15 @@ from archive.store import (
     ObjectDamaged,
     RecordPaths,
     archive_root,
+    descriptive_from,
     is_record_id,
+    level_of,
+    read_corrections,
     record_events,
     record_paths,
+    replayed,
 )
+from records.web import history
 from records.web.context import client, context
 from records.web.thumbnails import Busy, ThumbnailFailed
 
@@ -43,6 +48,8 @@ from records.web.thumbnails import Busy, ThumbnailFailed
 # search is narrowed rather than paged, and an offset stays a number every database takes.
 MAX_PAGE = 10_000
 MANAGERS = ("manager", "admin")  # who sees the roadmap dashboard and sets milestones
+# The events a person's act on a record leaves: hidden with the acts the reader may not see.
+PEOPLES_ACTS = ("corrected", "reviewed")
 
 
 def record_within_clearance(request: Request, record_id: str, user: User,
@@ -183,24 +190,49 @@ def verify(request: Request, user: User, paths: RecordPaths) -> Verdict:
 
 def record_view(request: Request, user: User, paths: RecordPaths) -> dict[str, Any]:
     """A record's sidecar with what happened to it later (the events its versions carry, and
-    its verifications since), as pages and the API show it."""
+    its verifications since), as pages and the API show it. ``descriptive`` is the current
+    description (what people corrected counts), ``archived_descriptive`` the sidecar's;
+    ``version`` the current version, ``versions`` and ``corrections`` its history as the
+    user may see it (``history``)."""
     try:
         record = paths.read_sidecar()
         if not isinstance(record, dict):
             raise ValueError("record.json is not an object")
-    except (ObjectDamaged, OSError, ValueError) as exc:
+        record = {**record, **_described(paths, record, user)}
+    except (ObjectDamaged, OSError, ValueError, KeyError, TypeError) as exc:
         raise damaged(request, user, paths, "view", exc) from None
+    # The stricter of the catalog's word (checked before) and the archive's: a raise the
+    # catalog has not caught up with yet still keeps the record from whom it now exceeds.
+    if level_of(record["descriptive"]["classification"]) > user.clearance:
+        context(request).audit.record(user.name, "view", record_id=paths.record_id,
+                                      outcome="denied", client=client(request))
+        raise HTTPException(404, "no such record")
     at_ingest = {e["time"] for e in record.get("provenance", []) if e.get("type") == "verified"}
     checks = [{"time": at, "type": "verified", "outcome": "success" if ok else "failure",
                "detail": "", "agent": ""}
               for at, ok in context(request).catalog.checks(paths.record_id)
               if at not in at_ingest]
-    later = [e for e in record_events(paths) if isinstance(e, dict)] + checks
+    # With some of the acts hidden, so are the events they left (their details say why).
+    hidden = any(v["hidden"] for v in record["versions"])
+    later = [e for e in record_events(paths) if isinstance(e, dict)
+             and not (hidden and e.get("type") in PEOPLES_ACTS)] + checks
     record["later_events"] = sorted(later, key=lambda e: str(e.get("time", "")))
     if user.role != "admin":
         for name in ("provenance", "later_events"):
             record[name] = [_for_readers(e) for e in record.get(name, []) if isinstance(e, dict)]
     return record
+
+
+def _described(paths: RecordPaths, record: dict[str, Any], user: User) -> dict[str, Any]:
+    """The current description and the history of a record, for :func:`record_view`."""
+    acts = read_corrections(paths)
+    entries = history.history(paths, record, user)
+    return {"archived_descriptive": record["descriptive"],
+            "descriptive": asdict(replayed(descriptive_from(record), acts,
+                                           paths.record_id)),
+            "version": paths.inventory.head,
+            "versions": [asdict(e) for e in entries],
+            "corrections": [a.as_dict() for a in history.visible_acts(entries, acts)]}
 
 
 # An absolute path (a folder at least) where a word starts: /srv/x/a.pdf, C:\x\a.pdf,

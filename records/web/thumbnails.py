@@ -50,13 +50,14 @@ class Drawing:
         self._slots = threading.BoundedSemaphore(at_once or os.cpu_count() or 2)
         self._locks = [threading.Lock() for _ in range(self.STRIPES)]
 
-    def kept(self, home: Path, paths: RecordPaths, page: int, wait: float = WAIT) -> Path:
-        """The kept picture of ``page`` (from 1) of the record's signed PDF, drawn if need
-        be. Raises ``ThumbnailFailed`` (``Busy`` when no slot came free within ``wait``
-        seconds), and what reading the record raises (``ObjectDamaged``, ``OSError``) when
-        its files are gone."""
+    def kept(self, home: Path, paths: RecordPaths, page: int, wait: float = WAIT,
+             width: int = WIDTH) -> Path:
+        """The kept picture of ``page`` (from 1) of the record's signed PDF, ``width`` pixels
+        wide, drawn if need be. Raises ``ThumbnailFailed`` (``Busy`` when no slot came free
+        within ``wait`` seconds), and what reading the record raises (``ObjectDamaged``,
+        ``OSError``) when its files are gone."""
         pdf = paths.pdf
-        kept = _kept_path(home, paths.record_id, pdf, page)
+        kept = _kept_path(home, paths.record_id, pdf, page, width)
         if kept.is_file():
             return kept
         with self._locks[hash(kept) % self.STRIPES]:
@@ -66,16 +67,17 @@ class Drawing:
                 raise Busy("the server is drawing other pages; try again in a moment")
             try:
                 _private_folders(home, kept.parent)
-                write_atomic(kept, render_page(pdf, page, paths.record_id))
+                write_atomic(kept, render_page(pdf, page, paths.record_id, width))
             finally:
                 self._slots.release()
         return kept
 
 
-def _kept_path(home: Path, record_id: str, pdf: Path, page: int) -> Path:
+def _kept_path(home: Path, record_id: str, pdf: Path, page: int, width: int) -> Path:
     seen = pdf.stat()
     version = hashlib.sha256(f"{pdf}\0{seen.st_size}\0{seen.st_mtime_ns}".encode()).hexdigest()
-    return home / "cache" / "thumbnails" / record_id / f"{page}-{version[:16]}.png"
+    size = "" if width == WIDTH else f"-w{width}"  # thumbnails keep the names they had
+    return home / "cache" / "thumbnails" / record_id / f"{page}-{version[:16]}{size}.png"
 
 
 def _private_folders(home: Path, folder: Path) -> None:

@@ -10,7 +10,7 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from archive.index import Catalog
 from tests.conftest import new_database
@@ -42,3 +42,20 @@ def test_many_processes_open_a_new_catalog_at_once(backend: str, tmp_path: Path,
     engine.dispose()
     assert {"records", "pages", "record_keys", "verifications", "progress", "users",
             "api_tokens", "web_sessions"} <= tables
+
+
+def test_a_catalog_of_an_earlier_version_gets_the_review_columns(
+        empty_catalog: Catalog) -> None:
+    """Catalogs made before the review queue lack its columns: opening one adds them (empty
+    until ``records reindex``), instead of every search failing on a missing column."""
+    with empty_catalog.transaction() as db:
+        for column in ("review_reasons", "reviewed_by"):
+            db.execute(text(f"ALTER TABLE records DROP COLUMN {column}"))
+    reopened = Catalog.open(empty_catalog.engine.url.render_as_string(hide_password=False))
+    columns = {c["name"] for c in inspect(reopened.engine).get_columns("records")}
+    assert {"review_reasons", "reviewed_by"} <= columns
+    reopened.add({"record_id": "VP-2024-000001", "title": "t", "unit": "VP",
+                  "classification": "public", "level": 0, "review_reasons": "no date was read",
+                  "needs_review": True}, ["một trang"])
+    assert reopened.get("VP-2024-000001")["review_reasons"] == "no date was read"
+    reopened.engine.dispose()

@@ -12,8 +12,11 @@ import pytest
 from archive.intake import quarantine_document
 from archive.store import (
     ArchiveLog,
+    Leaf,
+    ObjectChanged,
     RecordPaths,
     check_object,
+    new_version,
     read_inventory,
     recover,
     sha256_file,
@@ -193,3 +196,29 @@ def test_the_threads_of_a_batch_make_the_storage_root_at_once(tmp_path: Path) ->
         assert (root / "0=ocfl_1.1").is_file() and (root / "ocfl_layout.json").is_file()
         assert sorted(p.name for p in root.iterdir()) == ["0=ocfl_1.1", "ocfl_layout.json"]
     assert errors == []
+
+
+def test_a_version_built_on_an_older_head_is_refused(tmp_path: Path) -> None:
+    """Two writers each copy v1 and add a version: the second's rename would drop the
+    first's v2 (a correction, or a raised classification). It is refused, and the first's
+    version stays."""
+    archive = tmp_path / "archive"
+    stored = store_record(archive, content_sha="e" * 64, unit="VP", year=2024,
+                          **_inputs(tmp_path))
+    record_id = stored.record_id
+    raced: list[str] = []
+
+    def meanwhile(leaf: Leaf) -> Leaf:  # called as the slower writer is about to commit
+        if not raced:
+            raced.append(record_id)
+            new_version(archive, record_id, {"corrections.json": b"[]"}, "the faster one")
+        return leaf
+
+    with pytest.raises(ObjectChanged, match=r"v1 then, v2 now"):
+        new_version(archive, record_id, {"notes.txt": b"slower"}, "the slower one",
+                    vouch=meanwhile)
+    paths = RecordPaths(archive / record_id, record_id)
+    assert paths.inventory.head == "v2" and paths.file("corrections.json") is not None
+    assert check_object(archive / record_id) == []
+    assert [leaf.version for leaf in ArchiveLog(tmp_path).read().leaves
+            if leaf.record_id == record_id] == ["v1", "v2"]

@@ -95,6 +95,10 @@ def test_two_workers_drain_three_batches_once_each(prefect_server: str, postgres
 
     workers = [start_worker(node, shared, tmp_path) for node in ("a", "b")]
     try:
+        # Both must poll before anything is queued: otherwise, on a busy machine, worker a
+        # can drain all three batches while b is still importing, and "both took work"
+        # would test the machine's load, not the pool.
+        wait_workers_online(prefect_server, {"records-a", "records-b"}, workers)
         inbox = tmp_path / "shared-inbox"
         folders = [batch_of(inbox / f"batch-{n}", scans, (80 + 2 * n, 81 + 2 * n))
                    for n in range(3)]
@@ -131,6 +135,26 @@ def test_two_workers_drain_three_batches_once_each(prefect_server: str, postgres
     finally:
         for worker in workers:
             stop(worker)
+
+
+def wait_workers_online(api: str, names: set[str], workers: list[subprocess.Popen],
+                        seconds: float = 180) -> None:
+    """Until every named worker has sent the pool a heartbeat (Prefect registers a worker
+    with its first poll), failing loudly when one exits or never comes up."""
+    deadline = time.monotonic() + seconds
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        if exited := [w.args for w in workers if w.poll() is not None]:
+            raise RuntimeError(f"a worker exited before it polled: {exited}")
+        request = urllib.request.Request(f"{api}/work_pools/records/workers/filter",
+                                         data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            seen = {w["name"] for w in json.load(answer)}
+        if names <= seen:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"workers {sorted(names - seen)} did not poll in {seconds} s")
 
 
 def wait_all_finished(env: dict[str, str], batch_ids: set[str],

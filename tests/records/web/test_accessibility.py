@@ -45,6 +45,11 @@ PAGES = [
     Shown("batch", f"/batches/{BATCH}", "boss"),
     Shown("upload", "/batches/new", "boss"),
     Shown("accounts", "/admin/users", "boss"),
+    Shown("review-queue", "/review", "boss"),
+    Shown("editor", "/records/VP-2024-000002/edit", "boss"),  # with the form to lower it
+    Shown("version", "/records/VP-2024-000001/versions/v1", "boss"),
+    Shown("page-words", "/records/VP-2024-000002/pages/1/text", "boss"),  # boxes on the scan
+    Shown("diff", "/records/VP-2024-000001/diff?from=v1&to=v1", "boss"),
 ]
 
 @pytest.fixture(scope="module", autouse=True)
