@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 import pikepdf
 
@@ -94,8 +95,9 @@ def _box(element: ET.Element) -> tuple[float, float, float, float]:
     return tuple(float(element.get(k, 0)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))  # type: ignore[return-value]
 
 
-def text_layer(alto: Path, dpi: float, page_height: float) -> bytes:
-    """Content-stream operators that lay every ALTO word invisibly over its place.
+def text_layer(alto: Path | IO[bytes], dpi: float, page_height: float) -> bytes:
+    """Content-stream operators that lay every ALTO word invisibly over its place (the ALTO a
+    file, or bytes being read: a corrected ALTO is drawn again from the archive).
 
     Coordinates in the ALTO are pixels of the recognised image at *dpi*, top-left origin;
     the page is *page_height* points high.

@@ -63,6 +63,10 @@ def write_info(pdf: pikepdf.Pdf, info: DocumentInfo, producer: str) -> None:
         for name, (key, kind) in _PROPERTIES.items():
             value = getattr(info, name)
             if not value:
+                # A value a correction emptied must not survive from the file's earlier XMP:
+                # read_info would give it back, and the copy would say what nobody said.
+                if key in meta:
+                    del meta[key]
                 continue
             if kind == "list":
                 meta[key] = list(value) if isinstance(value, tuple) else [value]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from archive.index import Catalog, index_package
 from archive.signing import (
     ArchiveSigner,
@@ -65,3 +67,19 @@ def signed_records(home: Path, scans: Scans, pki: DevPki, work: Path, seed: int)
         index_package(catalog, stored.path, later_checks=[])
     sign_log(home, signer, SignOptions())
     catalog.engine.dispose()
+
+
+def pristine_home(scans: Scans, pki: DevPki, factory: pytest.TempPathFactory, name: str,
+                  seed: int) -> Path:
+    """A module's home of ``signed_records``, built once (OCR is slow) in temporary folders
+    named ``name``."""
+    home = factory.mktemp(name) / "home"
+    signed_records(home, scans, pki, factory.mktemp(f"{name}-work"), seed=seed)
+    return home
+
+
+def copy_of(pristine: Path, tmp_path: Path) -> Path:
+    """A test's own copy of a module's home: corrections add versions to its records."""
+    target = tmp_path / "home"
+    shutil.copytree(pristine, target, symlinks=True)
+    return target

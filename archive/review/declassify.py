@@ -24,6 +24,7 @@ from archive.review.edit import (
     correct_record,
     editable_record,
 )
+from archive.signing import Sealer
 from archive.store import Vouch, level_of, now
 
 CLI = "cli:"  # how the command line names who runs it (records.cli.console.cli_user)
@@ -83,7 +84,7 @@ def propose(home: Path, catalog: Catalog, user: User, record_id: str, to: str,
 
 
 def approve(home: Path, catalog: Catalog, user: User, proposal_id: int, *,
-            vouch: Vouch | None) -> Corrected:
+            vouch: Vouch | None, sealer: Sealer | None = None) -> Corrected:
     """Approve an open proposal as ``user`` (not its proposer, cleared to the record's
     level, signed in as an account of their own): the record is corrected to the lower
     classification, if it is still at the one proposed (checked under the record's lock)."""
@@ -93,7 +94,8 @@ def approve(home: Path, catalog: Catalog, user: User, proposal_id: int, *,
     found = _open(catalog, user, proposal_id)
     done = correct_record(home, catalog, user, found.record_id,
                           {"classification": found.after}, found.why, vouch=vouch,
-                          approved_by=user.name, proposal=(found.proposed_by, found.before))
+                          sealer=sealer, approved_by=user.name,
+                          proposal=(found.proposed_by, found.before))
     _decide(catalog, found, "approved", user.name)
     AuditLog(home).record(user.name, "declassify-approve", record_id=found.record_id,
                           proposal=found.id, proposed_by=found.proposed_by,

@@ -25,6 +25,7 @@ from typing import Any
 
 from archive.access import AccessError, AuditLog, User, units_of
 from archive.index import Catalog, index_package
+from archive.signing import Sealer, corrected_altos, make_corrected_copy
 from archive.store import (
     CORRECTIONS,
     EDITABLE,
@@ -98,7 +99,8 @@ def correct_record(home: Path, catalog: Catalog, user: User, record_id: str,
                    edits: dict[str, Any], why: str, *, vouch: Vouch | None,
                    seen_version: str | None = None, approved_by: str = "",
                    words: dict[int, dict[str, str]] | None = None,
-                   proposal: tuple[str, str] | None = None) -> Corrected:
+                   proposal: tuple[str, str] | None = None,
+                   sealer: Sealer | None = None) -> Corrected:
     """Correct the fields ``edits`` names (to the values it gives), and the page words
     ``words`` names (page number -> ALTO word id -> its text), as ``user``, for the reason
     ``why``; return what was made.
@@ -109,7 +111,12 @@ def correct_record(home: Path, catalog: Catalog, user: User, record_id: str,
     :mod:`archive.review.declassify` alone, which has checked the second person; the record
     must still be at that classification when the lock is held.
     An empty ``edits`` records that the person reviewed the record and found nothing wrong.
+
+    With ``sealer`` (signing is on), a correction also makes a signed PDF/A that carries the
+    corrected description and words (``archive.signing.derive``); the archival copy stays.
+    Its version is vouched for with the sealer's key unless ``vouch`` is given.
     """
+    vouch = vouch or (sealer.vouch() if sealer else None)
     editable_record(catalog, user, record_id)
     reason = clean_text("the reason", why, required=True)
     archive = archive_root(home)
@@ -136,9 +143,14 @@ def correct_record(home: Path, catalog: Catalog, user: User, record_id: str,
         word_changes, page_files = _page_corrections(paths, words or {})
         if (edits or words) and not (changes or word_changes):
             raise CorrectionRefused("nothing to correct: every value is as it was")
+        copy = make_corrected_copy(paths, proposed, corrected_altos(paths, page_files),
+                                   sealer) if sealer and (changes or word_changes) else None
+        if copy is not None:
+            page_files[copy.name] = copy.data
         act = Correction(version=f"v{int(head[1:]) + 1}", time=now(), by=user.name, why=reason,
                          changes=changes, approved_by=approved_by, words=word_changes,
-                         proposed_by=proposal[0] if proposal else "")
+                         proposed_by=proposal[0] if proposal else "",
+                         copy={"file": copy.name, **copy.signature} if copy else {})
         if "classification" in changes and level_of(proposed.classification) > \
                 level_of(current.classification):
             catalog.restrict(record_id, proposed.classification)

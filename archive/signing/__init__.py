@@ -14,6 +14,8 @@ fixity audit notes its verifications in the catalog).
 import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "derive": ["CorrectedCopy", "Sealer", "archival_unsigned", "corrected_altos",
+               "make_corrected_copy"],
     "devpki": ["DEFAULT_SERVICE_URL", "WARNING", "DevPki", "dev_pki", "init_dev_pki"],
     "export": ["Exported", "NotExported", "export_record"],
     "fixity": ["ArchiveVerdict", "check_fixity", "due_for_check", "stray", "verify_archive"],

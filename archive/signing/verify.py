@@ -50,8 +50,11 @@ from archive.store import (
     ObjectDamaged,
     RecordPaths,
     check_object,
+    corrected_copy_name,
     descriptive_from,
     dublin_core,
+    read_corrections,
+    replayed,
 )
 from ocr.xmp import read_info
 
@@ -138,11 +141,42 @@ def verify_record(record_dir: Path, roots: list[x509.Certificate],
     except (OSError, ValueError, KeyError, TypeError) as exc:
         verdict.checks["sidecar"] = Check(False, f"record.json cannot be read: {_short(exc)}")
         return verdict
-    pdf = RecordPaths(record_dir, record_id).pdf
-    if not pdf.is_file():
-        verdict.checks["file"] = Check(False, f"the archival copy {pdf.name} is missing")
+    paths = RecordPaths(record_dir, record_id)
+    if not paths.pdf.is_file():
+        verdict.checks["file"] = Check(False, f"the archival copy {paths.pdf.name} is missing")
         return verdict
-    return _verify_pdf(pdf.read_bytes(), verdict, roots, expected)
+    _verify_pdf(paths.pdf.read_bytes(), verdict, roots, expected)
+    _guard(verdict.checks, "corrected-copies", lambda: _corrected_copies(paths, roots))
+    return verdict
+
+
+def _corrected_copies(paths: RecordPaths, roots: list[x509.Certificate]) -> Check | None:
+    """Every signed corrected copy of the record's history (``archive.signing.derive``),
+    each in the version that made it: the file its correction recorded, certified by a
+    trusted key, PDF/A, its signed XMP the description of that version. None: no copies."""
+    acts = read_corrections(paths)
+    original = descriptive_from(paths.read_sidecar())
+    made = [(n, act) for n, act in enumerate(acts) if act.copy]
+    for n, act in made:
+        name = corrected_copy_name(paths.record_id)
+        if act.copy.get("file") != name:  # never another file, such as the archival copy
+            return Check(False, f"{act.version} names {str(act.copy.get('file'))[:60]!r} as "
+                                f"its corrected copy, not {name}")
+        file = paths.file(name, act.version)
+        if file is None:
+            return Check(False, f"the corrected copy of {act.version} is missing")
+        described = replayed(original, acts[:n + 1], paths.record_id)
+        expected = Expected(str(act.copy.get("pdf_sha256") or "-"), act.copy,
+                            dublin_core(described, paths.record_id))
+        copy = verify_bytes(file.read_bytes(), roots, expected, paths.record_id)
+        if not copy.ok:
+            return Check(False, f"the corrected copy of {act.version}: {copy.failures()[0]}")
+    if stray := _unmade_copy(paths, [act.version for _, act in made]):
+        return Check(False, stray)
+    if not made:
+        return None
+    return Check(True, f"the corrected copies of {', '.join(a.version for _, a in made)} are "
+                       "signed, PDF/A, and say what their version says")
 
 
 def verify_file(pdf: Path, roots: list[x509.Certificate]) -> Verdict:
@@ -178,6 +212,22 @@ def verify_bytes(data: bytes, roots: list[x509.Certificate], expected: Expected,
                  record_id: str | None = None) -> Verdict:
     """Verify a copy held in memory (e.g. just signed, before it is stored)."""
     return _verify_pdf(data, Verdict(record_id, Path(record_id or "<memory>")), roots, expected)
+
+
+def _unmade_copy(paths: RecordPaths, made_in: list[str]) -> str:
+    """Why a version holds a corrected copy no correction made ("" when none does): every
+    version must hold exactly the copy of the latest correction before it that made one,
+    or none, so a copy swapped in by a later version is not passed over."""
+    name = corrected_copy_name(paths.record_id)
+    inventory = paths.inventory
+    for version in sorted(inventory.data["versions"], key=lambda v: int(v[1:])):
+        earlier = [v for v in made_in if int(v[1:]) <= int(version[1:])]
+        expected = inventory.state(earlier[-1]).get(name) if earlier else None
+        actual = inventory.state(version).get(name)
+        if actual != expected:
+            return (f"{version} lost the corrected copy of {earlier[-1]}" if actual is None
+                    else f"{version} holds a corrected copy that no correction made")
+    return ""
 
 
 def _verify_pdf(data: bytes, verdict: Verdict, roots: list[x509.Certificate],

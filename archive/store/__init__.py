@@ -17,6 +17,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "chain": ["GENESIS", "ChainedLog"],
     "classification": ["FULL_CLEARANCE", "LEVELS", "level_of", "stricter"],
     "corrections": ["CORRECTIONS", "EDITABLE", "Change", "Correction", "corrected",
+                    "corrected_copy_name",
                     "current_descriptive", "differences", "read_corrections", "replayed"],
     "pagetext": ["PageWords", "Word", "contents", "is_corrected", "page_file", "page_words",
                  "read_alto", "text_of", "with_words"],

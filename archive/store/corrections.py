@@ -29,6 +29,12 @@ records these are (who may see and correct them) and the record's id, so a recor
 under the wrong unit is a matter for its officers, not an edit."""
 
 
+def corrected_copy_name(record_id: str) -> str:
+    """The signed PDF/A a correction makes that carries the corrected description and text
+    (``archive.signing.derive``); the archival copy, ``<id>.pdf``, never changes."""
+    return f"{record_id}.corrected.pdf"
+
+
 @dataclass(frozen=True)
 class Change:
     """One field's value before and after a correction."""
@@ -54,6 +60,10 @@ class Correction:
     approved_by: str = ""
     words: dict[str, dict[str, Change]] = field(default_factory=dict)
     proposed_by: str = ""  # who proposed a declassification ``approved_by`` approved
+    copy: dict[str, Any] = field(default_factory=dict)
+    """The signed corrected copy this version holds (``archive.signing.derive``): its file
+    name and what signing it recorded, as the sidecar records the archival copy's. Empty
+    when the act made none (a review with nothing to correct, or signing is off)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,7 +79,8 @@ class Correction:
         return cls(version=str(data["version"]), time=str(data["time"]), by=str(data["by"]),
                    why=str(data["why"]), changes=changes,
                    approved_by=str(data.get("approved_by", "")), words=words,
-                   proposed_by=str(data.get("proposed_by", "")))
+                   proposed_by=str(data.get("proposed_by", "")),
+                   copy=dict(data.get("copy") or {}))
 
 
 def read_corrections(paths: RecordPaths, version: str | None = None) -> list[Correction]:

@@ -5,8 +5,9 @@ record with who, when and why (``archive.review``), and what was archived never 
 Lowering a classification takes two people: one proposes, another approves.
 
 The command line acts with the machine's trust, as ``cli:<login>`` at full clearance: whoever
-can run records on the archive's server can read the archive folder anyway. Two different
-logins are two people, so a declassification proposed by one login is approved by another.
+can run records on the archive's server can read the archive folder anyway. It can propose
+and refuse a declassification, never approve one: everyone at the server's command line may
+be the archive's one account, so the second person approves in the web app, signed in.
 Exit codes: 0 done, 1 failed, 2 refused (a value that cannot be used, an unknown record, a
 second person missing).
 """
@@ -37,11 +38,12 @@ if TYPE_CHECKING:
     from archive.access import User
     from archive.index import Catalog
     from archive.review import Corrected, Proposal
-    from archive.store import Vouch
+    from archive.signing import Sealer
 
 declassify_app = typer.Typer(
     no_args_is_help=True,
-    help="Lowering a record's classification: one login proposes, another approves.")
+    help="Lowering a record's classification: propose or refuse here; a second person "
+         "approves in the web app, signed in.")
 
 # Each option of `records edit` and the descriptive field it corrects.
 FIELDS = {"title": "title", "date": "date", "number": "document_number",
@@ -64,17 +66,17 @@ def _catalog(settings: Settings) -> Catalog:
     return Catalog.open(settings.catalog_url())
 
 
-def _vouch(settings: Settings, home: Path) -> Vouch | None:
-    """The organisation's seal on the new version's entry in the archive's log, as every
-    version of a record carries (none when signing is off)."""
+def _sealer(settings: Settings, home: Path) -> Sealer | None:
+    """The organisation's seal: on the new version's entry in the archive's log, as every
+    version of a record carries, and on the corrected copy (none when signing is off)."""
     if not settings.signing.enabled:
         return None
-    from archive.signing import SigningError, load_signer, vouch_with
+    from archive.signing import Sealer, SigningError, load_signer, sign_options
     from records.runtime import quiet_pyhanko
 
     quiet_pyhanko()
     try:
-        return vouch_with(load_signer(settings.signing, home))
+        return Sealer(load_signer(settings.signing, home), sign_options(settings.signing))
     except SigningError as exc:
         fail(exc, "the correction needs the organisation's seal")
 
@@ -125,7 +127,7 @@ def edit(
     settings = load_settings()
     home = settings.home.resolve()
     done = correct_record(home, _catalog(settings), _reviewer(), record_id, edits, why,
-                          vouch=_vouch(settings, home), seen_version=seen_version)
+                          vouch=None, sealer=_sealer(settings, home), seen_version=seen_version)
     _print_corrected(record_id, done, as_json)
 
 
@@ -135,7 +137,8 @@ def _print_corrected(record_id: str, done: Corrected, as_json: bool) -> None:
         print_json({"record_id": record_id, "version": act.version, "time": act.time,
                     "by": act.by, "why": act.why, "approved_by": act.approved_by,
                     "changes": {name: {"before": c.before, "after": c.after}
-                                for name, c in act.changes.items()}})
+                                for name, c in act.changes.items()},
+                    "corrected_copy": act.copy.get("file")})
         return
     if not act.changes:
         err.print(f"{shown(record_id)} {act.version}: reviewed by {shown(act.by)}, nothing to "
@@ -149,6 +152,9 @@ def _print_corrected(record_id: str, done: Corrected, as_json: bool) -> None:
     for name, change in act.changes.items():
         table.add_row(name, shown_value(change.before), shown_value(change.after))
     out.print(table)
+    if act.copy:
+        err.print(f"signed corrected copy: {shown(act.copy['file'])} (the archival copy is "
+                  "unchanged)")
 
 
 def review(
@@ -201,7 +207,8 @@ def declassify_propose(
     why: Annotated[str, typer.Option("--why", help="Why it may be lowered")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Propose lowering a record's classification; another login approves it."""
+    """Propose lowering a record's classification; a second person approves it in the web
+    app."""
     from archive.review import propose
 
     settings = load_settings()
@@ -211,8 +218,8 @@ def declassify_propose(
         print_json(_proposal_dict(found))
         return
     err.print(f"proposal {found.id}: {shown(found.record_id)} from {found.before} to "
-              f"{found.after}; it changes nothing until someone else approves it "
-              f"(`records declassify approve {found.id}`, as another login)")
+              f"{found.after}; it changes nothing until a second person cleared for it "
+              "approves it in the web app, on the record's page")
 
 
 @declassify_app.command("refuse")

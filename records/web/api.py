@@ -4,7 +4,7 @@ work as the pages, for programs."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -68,9 +68,11 @@ def api_record(request: Request, record_id: str, user: Caller) -> dict[str, Any]
 
 @router.get("/records/{record_id}/pdf", tags=["records"],
             responses={200: {"content": {"application/pdf": {}}}})
-def api_pdf(request: Request, record_id: str, user: Caller) -> Response:
-    """The signed archival copy."""
-    return shared.pdf(request, record_id, user, download=True)
+def api_pdf(request: Request, record_id: str, user: Caller,
+            copy: Literal["archival", "corrected"] = "archival") -> Response:
+    """The signed archival copy, or (``copy=corrected``) the signed copy that carries what
+    people corrected, when a correction made one."""
+    return shared.pdf(request, record_id, user, download=True, corrected=copy == "corrected")
 
 
 @router.get("/roadmap", tags=["roadmap"])

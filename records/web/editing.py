@@ -34,6 +34,7 @@ from archive.review import (
     propose,
     refuse,
 )
+from archive.signing import Sealer, SigningError
 from archive.store import (
     EDITABLE,
     LEVELS,
@@ -41,7 +42,6 @@ from archive.store import (
     ObjectDamaged,
     RecordPaths,
     UnknownRecord,
-    Vouch,
     current_descriptive,
     level_of,
 )
@@ -99,10 +99,11 @@ def shown(current: Descriptive, name: str) -> str:
     return "; ".join(value) if isinstance(value, list) else str(value)
 
 
-def vouch(request: Request) -> Vouch | None:
-    """The seal's vouch for a new version (503 when the key cannot be opened)."""
+def sealer(request: Request) -> Sealer | None:
+    """The seal, to vouch for a new version and certify its corrected copy (None when
+    signing is off; 503 when the key cannot be opened)."""
     ctx = context(request)
-    return ctx.seal.vouch(ctx.settings.signing, ctx.home)
+    return ctx.seal.sealer(ctx.settings.signing, ctx.home)
 
 
 @contextmanager
@@ -122,6 +123,8 @@ def refusals(request: Request, user: User, action: str, record_id: str = "",
         raise HTTPException(403, exc.reason) from None
     except CorrectionRefused as exc:
         raise HTTPException(refused, exc.reason) from None
+    except SigningError as exc:  # the corrected copy could not be certified: nothing made
+        raise HTTPException(503, f"the corrected copy cannot be signed: {exc.reason}") from None
 
 
 def _denied(request: Request, user: User, action: str, record_id: str) -> None:
@@ -196,7 +199,7 @@ def edit_form(request: Request, record_id: str, user: SignedIn,
             if not edits:
                 raise CorrectionRefused("nothing to correct: every value is as it was")
             done = correct_record(context(request).home, context(request).catalog, user,
-                                  record_id, edits, form.why, vouch=vouch(request),
+                                  record_id, edits, form.why, vouch=None, sealer=sealer(request),
                                   seen_version=form.seen_version or None)
         except CorrectionRefused as exc:
             stale = bool(form.seen_version) and form.seen_version != paths.inventory.head
@@ -247,7 +250,7 @@ def approve_form(request: Request, proposal_id: str, user: SignedIn,
     with refusals(request, user, "declassify-approve", found.record_id, "no such proposal",
                   refused=409):
         done = approve(context(request).home, context(request).catalog, user, found.id,
-                       vouch=vouch(request))
+                       vouch=None, sealer=sealer(request))
     flash(request, f"Approved: {found.record_id} is now {found.after} "
                    f"({done.correction.version}).")
     return RedirectResponse(f"/records/{found.record_id}", status_code=303)

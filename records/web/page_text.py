@@ -22,7 +22,7 @@ from archive.review import CorrectionRefused, correct_record
 from archive.store import ObjectDamaged, PageWords, RecordPaths, Word, page_words
 from records.web import shared
 from records.web.context import check_csrf, context, csrf_token, page_user, templates
-from records.web.editing import editable, refusals, vouch
+from records.web.editing import editable, refusals, sealer
 from records.web.flash import flash, take_flash
 from records.web.thumbnails import Busy, ThumbnailFailed
 
@@ -111,7 +111,7 @@ def _save(request: Request, user: User, record_id: str, number: str,
             if not changed:
                 raise CorrectionRefused("nothing to correct: every word is as it was")
             done = correct_record(context(request).home, context(request).catalog, user,
-                                  record_id, {}, why, vouch=vouch(request),
+                                  record_id, {}, why, vouch=None, sealer=sealer(request),
                                   seen_version=form.get("seen_version") or None,
                                   words={words.number: changed})
         except CorrectionRefused as exc:

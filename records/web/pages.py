@@ -6,7 +6,7 @@ description and what changed between two), the roadmap dashboard. Correcting a r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -187,8 +187,9 @@ def thumbnail_page(request: Request, record_id: str, number: str, user: SignedIn
 
 @router.get("/records/{record_id}/pdf")
 def pdf_page(request: Request, record_id: str, user: SignedIn,
-             download: bool = False) -> Response:
-    return shared.pdf(request, record_id, user, download)
+             download: bool = False, copy: Literal["archival", "corrected"] = "archival"
+             ) -> Response:
+    return shared.pdf(request, record_id, user, download, corrected=copy == "corrected")
 
 
 @router.get("/roadmap", response_class=HTMLResponse)

@@ -19,7 +19,7 @@ from archive.access import User
 from archive.review import CORRECTORS, correct_record, review_queue
 from records.web import shared
 from records.web.context import check_csrf, client, context, csrf_token, page_user, templates
-from records.web.editing import refusals, vouch
+from records.web.editing import refusals, sealer
 from records.web.flash import flash, take_flash
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +74,7 @@ def reviewed_form(request: Request, record_id: str, user: Corrector,
     ctx = context(request)
     with refusals(request, user, "review", record_id):
         done = correct_record(ctx.home, ctx.catalog, user, record_id, {}, why.strip() or NOTHING,
-                              vouch=vouch(request))
+                              vouch=None, sealer=sealer(request))
     flash(request, f"{record_id}: reviewed, nothing to correct ({done.correction.version}).")
     number = shared.page_number(page, shared.MAX_PAGE) or 1
     return RedirectResponse(queue_link(unit.strip()[:UNIT_LENGTH], number), status_code=303)

@@ -32,6 +32,7 @@ from archive.store import (
     ObjectDamaged,
     RecordPaths,
     archive_root,
+    corrected_copy_name,
     descriptive_from,
     is_record_id,
     level_of,
@@ -232,7 +233,9 @@ def _described(paths: RecordPaths, record: dict[str, Any], user: User) -> dict[s
                                            paths.record_id)),
             "version": paths.inventory.head,
             "versions": [asdict(e) for e in entries],
-            "corrections": [a.as_dict() for a in history.visible_acts(entries, acts)]}
+            "corrections": [a.as_dict() for a in history.visible_acts(entries, acts)],
+            # The signed copy that carries the corrections, and the version it describes.
+            "corrected_copy": next((a.version for a in reversed(acts) if a.copy), None)}
 
 
 # An absolute path (a folder at least) where a word starts: /srv/x/a.pdf, C:\x\a.pdf,
@@ -277,17 +280,24 @@ class PdfResponse(FileResponse):
     chunk_size = 1 << 20
 
 
-def pdf(request: Request, record_id: str, user: User, download: bool) -> Response:
+def pdf(request: Request, record_id: str, user: User, download: bool,
+        corrected: bool = False) -> Response:
+    """The signed archival copy, or with ``corrected`` the signed copy that carries the
+    corrections (``archive.signing.derive``): 404 when no correction made one."""
     action = "download" if download else "read"
     paths = record_within_clearance(request, record_id, user, action)
     try:
-        copy = paths.pdf
+        copy = paths.file(corrected_copy_name(paths.record_id)) if corrected else paths.pdf
+        if copy is None:
+            raise HTTPException(404, f"{paths.record_id} has no corrected copy: its "
+                                "description and text are as archived")
         if not copy.is_file():
             raise FileNotFoundError(copy.name)
     except (ObjectDamaged, OSError, ValueError) as exc:
         raise damaged(request, user, paths, action, exc) from None
-    context(request).audit.record(user.name, action, record_id=record_id, client=client(request))
-    return PdfResponse(copy, media_type="application/pdf", filename=paths.pdf.name,
+    context(request).audit.record(user.name, action, record_id=record_id, client=client(request),
+                                  **({"copy": "corrected"} if corrected else {}))
+    return PdfResponse(copy, media_type="application/pdf", filename=copy.name,
                        content_disposition_type="attachment" if download else "inline")
 
 

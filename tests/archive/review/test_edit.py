@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +38,7 @@ from archive.store import (
     read_corrections,
 )
 from tests.conftest import Scans
-from tests.review_records import FILED, SECRET, organisation, signed_records
+from tests.review_records import FILED, SECRET, copy_of, organisation, pristine_home
 
 ARCHIVIST = User("lan", "archivist", 2)  # cleared to restricted
 SECOND = User("minh", "archivist", 4)  # cleared to secret
@@ -51,16 +50,12 @@ _signer = organisation
 @pytest.fixture(scope="module")
 def pristine(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with two signed, catalogued records under a signed head of the log."""
-    home = tmp_path_factory.mktemp("review") / "home"
-    signed_records(home, scans, pki, tmp_path_factory.mktemp("review-work"), seed=70)
-    return home
+    return pristine_home(scans, pki, tmp_path_factory, "review", seed=70)
 
 
 @pytest.fixture
 def home(pristine: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "home"
-    shutil.copytree(pristine, target, symlinks=True)
-    return target
+    return copy_of(pristine, tmp_path)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ one line with exit code 2."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from archive.signing import DevPki
 from archive.store import RecordPaths
 from tests.conftest import Scans
 from tests.records.cli.test_cli import run
-from tests.review_records import FILED, SECRET, signed_records
+from tests.review_records import FILED, SECRET, copy_of, pristine_home
 
 LAN, THU = {"LOGNAME": "lan", "USER": "lan"}, {"LOGNAME": "thu", "USER": "thu"}
 WIDE = {"COLUMNS": "300"}
@@ -28,18 +27,12 @@ WIDE = {"COLUMNS": "300"}
 
 @pytest.fixture(scope="module")
 def pristine(scans: Scans, pki: DevPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the session's development PKI and two signed, catalogued records under a
-    signed head of the archive's log (built once: OCR is slow)."""
-    home = tmp_path_factory.mktemp("cli-review") / "home"
-    signed_records(home, scans, pki, tmp_path_factory.mktemp("cli-review-work"), seed=80)
-    return home
+    return pristine_home(scans, pki, tmp_path_factory, "cli-review", seed=80)
 
 
 @pytest.fixture
 def home(pristine: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "home"
-    shutil.copytree(pristine, target, symlinks=True)
-    return target
+    return copy_of(pristine, tmp_path)
 
 
 def as_json(done: subprocess.CompletedProcess) -> Any:

@@ -10,12 +10,15 @@ of records, and other modules read those records as they were made.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pikepdf
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,6 +26,7 @@ from archive.access import AuditLog, add_user, set_units
 from archive.index import Catalog
 from archive.store import RecordPaths, page_words
 from config.settings import Settings, SigningSettings, WebSettings
+from ocr.xmp import read_info
 from records.web.app import create_app
 from tests.records.web.conftest import PASSWORD, WebArchive
 from tests.records.web.test_web_access import INTERNAL, PUBLIC, SECRET
@@ -53,6 +57,14 @@ def home(base_home: Path, tmp_path: Path) -> Path:
 
 def client_for(home: Path, page_size: int = 20) -> TestClient:
     return TestClient(create_app(Settings(home=home, web=WebSettings(page_size=page_size))))
+
+
+@pytest.fixture
+def audit(home: Path) -> Callable[[], list[dict[str, Any]]]:
+    """The audit entries this test wrote: the session's archive is shared with modules that
+    write to its log before this one copies it, in whatever order they run."""
+    since = len(AuditLog(home).entries())
+    return lambda: AuditLog(home).entries()[since:]
 
 
 @pytest.fixture
@@ -107,9 +119,11 @@ def queue_ids(client: TestClient, query: str = "") -> list[str]:
 # ------------------------------------------------------------------------------- the editor
 
 
-def test_a_correction_is_a_new_version_the_record_page_shows(app: TestClient,
-                                                             home: Path) -> None:
+def test_a_correction_is_a_new_version_the_record_page_shows(
+        app: TestClient, home: Path, audit: Callable[[], list[dict[str, Any]]]) -> None:
     signed_in(app, "reader")  # an archivist cleared for public records
+    assert app.get(f"/records/{PUBLIC}/pdf", params={"copy": "corrected"}).status_code == 404
+    archival = app.get(f"/records/{PUBLIC}/pdf").content
     page = app.get(f"/records/{PUBLIC}/edit").text
     shown = form_of(page)
     assert (shown["title"], shown["seen_version"], shown["classification"]) == (
@@ -127,6 +141,14 @@ def test_a_correction_is_a_new_version_the_record_page_shows(app: TestClient,
     assert "the letter&#39;s subject line" in history and ">reader<" in history
     assert f'href="/records/{PUBLIC}/versions/v1"' in record
     assert "Corrected title" not in app.get(f"/records/{PUBLIC}").text
+    # The signed copy that carries the correction; the archival copy is as it was.
+    assert f'href="/records/{PUBLIC}/pdf?download=true&amp;copy=corrected"' in record
+    copy = app.get(f"/records/{PUBLIC}/pdf", params={"download": "true", "copy": "corrected"})
+    assert copy.status_code == 200 and copy.content.startswith(b"%PDF-")
+    assert f'filename="{PUBLIC}.corrected.pdf"' in copy.headers["content-disposition"]
+    with pikepdf.open(io.BytesIO(copy.content)) as pdf:
+        assert read_info(pdf).title == NEW_TITLE
+    assert app.get(f"/records/{PUBLIC}/pdf").content == archival
 
     data = app.get(f"/api/records/{PUBLIC}").json()
     assert (data["descriptive"]["title"], data["archived_descriptive"]["title"]) == (
@@ -143,7 +165,7 @@ def test_a_correction_is_a_new_version_the_record_page_shows(app: TestClient,
                      + NEW_TITLE + "</td>", diff)
     assert diff.count('<th scope="row">') == 1  # only what differs
     assert PUBLIC not in queue_ids(app)  # a person acted on it
-    last = [e for e in AuditLog(home).entries() if e["action"] == "correct"]
+    last = [e for e in audit() if e["action"] == "correct"]
     assert [(e["user"], e["record_id"], e["fields"]) for e in last] == [
         ("reader", PUBLIC, ["title"])]
 
@@ -275,7 +297,8 @@ def test_a_proposer_may_withdraw(app: TestClient, home: Path) -> None:
 # --------------------------------------------------------------------- clearance, history
 
 
-def test_a_record_above_the_clearance_is_nowhere(app: TestClient, home: Path) -> None:
+def test_a_record_above_the_clearance_is_nowhere(
+        app: TestClient, home: Path, audit: Callable[[], list[dict[str, Any]]]) -> None:
     """The reader is cleared for public records: the secret letter's editor, versions, diff
     and proposals answer as for no record, and the queue never lists or counts it."""
     signed_in(app, "reader")
@@ -304,7 +327,7 @@ def test_a_record_above_the_clearance_is_nowhere(app: TestClient, home: Path) ->
     after = app.get("/review").text
     assert SECRET not in after and "Kế hoạch" not in after and "?unit=HA" not in after
     assert head_of(home, SECRET) == "v2"
-    denied = [e for e in AuditLog(home).entries()
+    denied = [e for e in audit()
               if e["user"] == "reader" and e.get("outcome") == "denied"]
     assert len(denied) >= 6
 
@@ -368,7 +391,8 @@ def test_the_queue_lists_counts_filters_and_pages(home: Path) -> None:
         assert entries[-1]["unit"] == "XX" and entries[-1]["results"] == 0
 
 
-def test_reviewed_with_nothing_to_correct_leaves_the_queue(app: TestClient, home: Path) -> None:
+def test_reviewed_with_nothing_to_correct_leaves_the_queue(
+        app: TestClient, home: Path, audit: Callable[[], list[dict[str, Any]]]) -> None:
     page = signed_in(app, "boss").get("/review?unit=VP").text
     done = app.post(f"/review/{PUBLIC}/reviewed", data={
         "csrf": csrf_of(page), "why": "reviewed: nothing to correct", "unit": "VP",
@@ -380,7 +404,7 @@ def test_reviewed_with_nothing_to_correct_leaves_the_queue(app: TestClient, home
     assert head_of(home, PUBLIC) == "v2"
     history = app.get(f"/records/{PUBLIC}").text
     assert "none: reviewed" in history and "reviewed: nothing to correct" in history
-    entry = [e for e in AuditLog(home).entries() if e["action"] == "review"][-1]
+    entry = [e for e in audit() if e["action"] == "review"][-1]
     assert (entry["user"], entry["record_id"], entry["fields"]) == ("boss", PUBLIC, [])
 
 
@@ -392,6 +416,7 @@ def test_a_correction_is_vouched_for_with_the_seal(app: TestClient, home: Path,
                        headers={"Authorization": f"Bearer {web_archive.tokens['boss']}"}).json()
     assert verdict["ok"], verdict
     assert "v2 is leaf 4, promised by the seal" in verdict["checks"]["log"]["detail"]
+    assert "corrected copies of v2" in verdict["checks"]["corrected-copies"]["detail"]
 
 
 def test_a_seal_that_cannot_be_opened_refuses_the_correction(home: Path) -> None:
