@@ -5,6 +5,9 @@ One RECORDS_HOME under a temporary folder, one ``records serve`` on a free loopb
 the JSON API with a Bearer token, ``--browsers`` of them through the HTML pages with a signed-in
 session) that search, open a hit and download its signed PDF, over and over. Phases, in order:
 
+0. one archivist: one API client alone, ``--seconds``/2 s: a request's own latency, with nobody
+   ahead of it in the server's queue (the crowd's latency is mostly that queue: with no think
+   time, 20 archivists wait on each other, latency = clients / throughput);
 1. idle: the archivists alone, ``--seconds`` s;
 2. ingest alone: ``records queue`` (embedded Prefect) of a ``--pages``-page batch, no clients;
 3. ingest under load: another batch of the same size and make-up (other scans, so nothing is
@@ -15,7 +18,8 @@ session) that search, open a hit and download its signed PDF, over and over. Pha
 Run from the project root:
 
     .venv/bin/python bench/load.py [--clients 20] [--browsers 5] [--seconds 60] [--pages 24]
-        [--seed-pages 16] [--think 0] [--clearance internal] [--queries 60] [--warmup 5]
+        [--seed-pages 16] [--think 0] [--workers 0] [--clearance internal] [--queries 60]
+        [--warmup 5]
         [--out bench/results/load.json] [--workdir DIR] [--settle S] [--timeout S] [--keep]
 """
 
@@ -329,12 +333,14 @@ def read_catalog(home: Path, sql: str, params: tuple[Any, ...]) -> list[tuple[An
 
 
 @contextlib.contextmanager
-def web_app(home: Home) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
-    """`records serve` on a free loopback port, until it answers; stopped on the way out
-    (SIGINT: uvicorn's own graceful stop), whatever happens."""
+def web_app(home: Home, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """`records serve` on a free loopback port with ``workers`` processes (0: its default, one
+    per core), until it answers; stopped on the way out (SIGINT: uvicorn's own graceful stop),
+    whatever happens."""
     port = free_port()
     started = time.perf_counter()
-    process = spawn([*RECORDS, "serve", "--host", "127.0.0.1", "--port", str(port)],
+    process = spawn([*RECORDS, "serve", "--host", "127.0.0.1", "--port", str(port),
+                     *(["--workers", str(workers)] if workers else [])],
                     home.env(), home.logs / "serve.log")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -806,6 +812,13 @@ def latency_table(results: dict[str, Any]) -> None:
     console.print(make_table(
         f"{args['clients']} archivists ({args['browsers']} in browsers), latency ms: idle "
         "server / during ingest / idle after (x: during ingest over idle)", columns, rows))
+    alone = phases["one_archivist"]["clients"]
+    console.print(make_table(
+        "one archivist alone (API, nobody else in the queue), latency ms",
+        ["request", "n", "p50", "p95", "p99"],
+        [[kind, str((latency_of(alone, kind) or {}).get("n", 0)),
+          *(fmt_num((latency_of(alone, kind) or {}).get(s)) for s in ("p50", "p95", "p99"))]
+         for kind in (*KINDS, "all")]))
 
 
 def phases_table(results: dict[str, Any]) -> None:
@@ -917,6 +930,8 @@ def arguments() -> argparse.Namespace:
     """Defaults sized for about 7-10 minutes on 2 cores."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20, help="archivists at once")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes of `records serve` (0: its default, one per core)")
     parser.add_argument("--browsers", type=int, default=5,
                         help="of them, how many use the HTML pages with a session")
     parser.add_argument("--seconds", type=float, default=60,
@@ -974,6 +989,11 @@ def measure(home: Home, base: str, server: int, token: str,
     try:
         warm_up(crowd, args.warmup)
         quiet(args.settle)
+        # One archivist alone: what a request costs with nobody ahead of it in the queue.
+        alone = Crowd([next(p for p in crowd.people if not p.browser)])
+        progress(f"one archivist (API) for {args.seconds / 2:.0f} s ...")
+        phases["one_archivist"] = crowd_phase(alone, server, home, args.seconds / 2)
+        quiet(args.settle)
         progress(f"idle: {args.clients} archivists for {args.seconds:.0f} s ...")
         phases["idle"] = crowd_phase(crowd, server, home, args.seconds)
         quiet(args.settle)
@@ -1015,7 +1035,7 @@ def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
         home.logs.mkdir()
         scans = prepare(work, args)
         token = set_up(home, scans["seed"], args.clearance)
-        base, server, started = stack.enter_context(web_app(home))
+        base, server, started = stack.enter_context(web_app(home, args.workers))
         progress(f"records serve answered after {started:.1f} s on {base}")
         results["server_start_seconds"] = round(started, 1)
         results["input"] = {name: {"pages": b.pages, "documents": b.documents,

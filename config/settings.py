@@ -157,6 +157,11 @@ class WebSettings(_Section):
     page_size: int = Field(20, ge=1, le=200)  # records on one page of search results
     max_upload_mb: int = Field(2048, ge=1)
     max_upload_files: int = Field(5000, ge=1)
+    workers: int = Field(0, ge=0, le=64)  # processes serving requests; 0: one per core
+
+    def processes(self) -> int:
+        """How many processes ``records serve`` starts: ``workers``, or one per usable core."""
+        return self.workers or len(os.sched_getaffinity(0))
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

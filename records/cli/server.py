@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,17 +26,27 @@ worker_app = typer.Typer(no_args_is_help=True, help="Workers that run queued bat
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Processes serving requests (default: web.workers, or one per core)"
+    )] = None,
 ) -> None:
     """Run the archivists' web app (search, records, PDFs, verification, JSON API)."""
     import uvicorn
 
     from records.web.app import create_app
 
-    err.print(f"records web app on http://{host}:{port}/ (the API is described at /docs)")
+    processes = workers or load_settings().web.processes()
+    err.print(f"records web app on http://{host}:{port}/ with {processes} "
+              f"process{'es' if processes > 1 else ''} (the API is described at /docs)")
     # uvicorn would believe X-Forwarded-For from loopback: anyone on this machine could then
     # name the audit log's client and escape the per-address sign-in limit. The app believes
     # only the proxies ``web.trusted_proxies`` names.
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning", proxy_headers=False)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning",
+                               "proxy_headers": False}
+    if processes == 1:
+        uvicorn.run(create_app(), **options)
+    else:  # each process makes its own app from the same settings
+        uvicorn.run("records.web.app:create_app", factory=True, workers=processes, **options)
 
 
 def _require_server(settings: Settings, quiet: bool = True) -> str:

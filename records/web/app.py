@@ -17,6 +17,7 @@ JSON (``errors``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -51,13 +52,25 @@ from records.web.headers import SecurityHeaders
 
 
 def _secret_key(home: Path) -> str:
-    """The session-signing key, made once per RECORDS_HOME and readable by its owner only."""
+    """The session-signing key, made once per RECORDS_HOME and readable by its owner only.
+
+    Every process serving the home signs with it (a sign-in made by one is honoured by the
+    others). Processes starting together on a new home race to make it: each writes a key of
+    its own aside and links it into place, and the first link wins for all."""
     path = home / "web" / "session.key"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        aside = path.with_name(f".session.key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+        finally:
+            aside.unlink()
     return path.read_text().strip()
 
 
