@@ -58,7 +58,6 @@ from sqlalchemy import TextClause, text  # noqa: E402
 
 from archive.index import (  # noqa: E402
     FACETS,
-    RANK_LIMIT,
     Catalog,
     Filters,
     Hit,
@@ -82,15 +81,15 @@ from archive.index.query import (  # noqa: E402
     to_tsquery,
 )
 from archive.index.search import (  # noqa: E402
-    _filters,
+    _engine_found,
     _hit_spans,
+    _Named,
     _named_as_stored,
     _shown_rows,
-    _sql_found,
-    _sqlite_found,
     best_pages,
 )
 from archive.index.searchkeys import KeyStore  # noqa: E402
+from archive.index.textsync import in_step  # noqa: E402
 from archive.store import LEVELS, level_of  # noqa: E402
 from records.samples import (  # noqa: E402
     _DEU_ISSUERS,
@@ -706,6 +705,7 @@ def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
         cursor = connection.cursor()
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         build.phases["WAL checkpoint"] = time.perf_counter() - phase
+        _index_phase(catalog, build)
         parts = dict(cursor.execute(
             "SELECT CASE WHEN name LIKE 'records_fts%' THEN 'FTS5 index' "
             "WHEN name = 'pages' THEN 'pages table' WHEN name = 'records' THEN 'records table' "
@@ -717,11 +717,26 @@ def build_sqlite(path: Path, records: list[Record]) -> tuple[Catalog, Build]:
     _finish(build, meter)
     build.size_bytes = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     build.size_parts = {k: int(v) for k, v in parts.items()}
+    _index_size(catalog, build)
     return catalog, build
 
 
-def build_postgres(server: PgServer, records: list[Record],
-                   gin_during_load: bool) -> tuple[Catalog, Build]:
+def _index_phase(catalog: Catalog, build: Build) -> None:
+    """The full-text indexes built from the new catalog, as its first search would."""
+    phase = time.perf_counter()
+    in_step(catalog)
+    build.phases["full-text indexes (tantivy, from the catalog)"] = time.perf_counter() - phase
+
+
+def _index_size(catalog: Catalog, build: Build) -> None:
+    folder = catalog.fulltext().folder
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    build.size_bytes += size
+    build.size_parts["full-text indexes"] = size
+
+
+def build_postgres(server: PgServer, records: list[Record], gin_during_load: bool,
+                   index_folder: Path) -> tuple[Catalog, Build]:
     """COPY into the catalog's own tables (records, pages, record_keys with its id generated);
     the generated tsvector column is computed by PostgreSQL per row, and the GIN index is the
     catalog's own (created by Catalog.create after the COPY, or kept during it with --pg-gin
@@ -734,14 +749,15 @@ def build_postgres(server: PgServer, records: list[Record],
     server_cpu = server.cpu_seconds()
     with CpuMeter() as meter:
         phase = time.perf_counter()
-        catalog = Catalog.open(url)
+        catalog = Catalog.open(url, search_index=index_folder)
         if not gin_during_load:
             with catalog.transaction() as db:
                 db.execute(_sql("DROP INDEX pages_tsv"))
         with psycopg.connect(conninfo) as connection, connection.cursor() as cursor:
             with cursor.copy(f"COPY records ({', '.join(columns)}) FROM STDIN") as copy:
                 for record in records:
-                    copy.write_row(tuple(record.row[c] for c in columns))
+                    # "": a text column newer than the generated rows (review_reasons, ...)
+                    copy.write_row(tuple(record.row.get(c, "") for c in columns))
             with cursor.copy("COPY pages (record_id, page, text, terms) FROM STDIN") as copy:
                 for record in records:
                     for number, (page_text, terms) in enumerate(
@@ -761,6 +777,7 @@ def build_postgres(server: PgServer, records: list[Record],
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")
         build.phases["VACUUM ANALYZE"] = time.perf_counter() - phase
+        _index_phase(catalog, build)
     _finish(build, meter, server.cpu_seconds() - server_cpu)
     with catalog.engine.connect() as db:
         build.size_bytes = db.execute(_sql("SELECT pg_database_size(current_database())")
@@ -774,6 +791,7 @@ def build_postgres(server: PgServer, records: list[Record],
                                   "+ pg_indexes_size('record_keys') "
                                   "- pg_relation_size('pages_tsv')")):
             build.size_parts[label] = db.execute(_sql(f"SELECT {expression}")).scalar_one()
+    _index_size(catalog, build)
     return catalog, build
 
 
@@ -866,14 +884,11 @@ def catalog_add_rate(catalog: Catalog, records: list[Record]) -> float:
 # Each backend is asked the same Query in two ways ("variants"), so that what the project's
 # search costs can be told apart from what its engine costs:
 #
-#   search()  the project's archive.index.search_records as is (catalog.rank_limit 5,000 unless
-#             --rank-limit says otherwise). SQLite: the match in records_fts, the clearance and
-#             filters as one mask from the in-memory keys (archive.index.searchkeys), bm25 for the
-#             visible matches when no more than the rank limit, the total and 5 facets counted
-#             in memory; PostgreSQL: one SQL statement. Then the best page of each of the 20
-#             shown (most hits, from pages.terms), their texts and 20 snippets;
-#   search() rank all  (SQLite) the same with rank_limit 0: every match scored by bm25, what
-#             exact relevance for common words costs;
+#   search()  the project's archive.index.search_records as is: the full-text indexes
+#             (archive.index.fulltext: tantivy, one index per classification level, kept in
+#             step with the catalog) match, rank every match, count and facet; then the shown
+#             rows from the catalog, the best page of each of the 20 shown (most hits, from
+#             pages.terms), their texts and 20 snippets;
 #   engine    the engine alone. SQLite: the top 20 records by bm25 from records_fts and the
 #             count(*) of matching records (clearance and filters joined from record_keys
 #             for filtered queries). PostgreSQL, which indexes pages: the top 20 pages by
@@ -904,10 +919,10 @@ class Runner:
         return f"{self.engine} {self.variant}"
 
 
-def run_search(catalog: Catalog, query: Query, rank_limit: int = RANK_LIMIT) -> Outcome:
+def run_search(catalog: Catalog, query: Query) -> Outcome:
     """The project's search as an archivist's query runs it (relevance order, first page)."""
     results = search_records(catalog, query.text, clearance=query.clearance,
-                             filters=query.filters, limit=LIMIT, rank_limit=rank_limit)
+                             filters=query.filters, limit=LIMIT)
     return Outcome(results.total, [h.score for h in results.hits], results.facets,
                    results.order)
 
@@ -916,7 +931,7 @@ def run_engine(catalog: Catalog, query: Query) -> Outcome:
     """The bare engine (see the comment above): unfiltered queries at the top clearance need
     no other table, so they ask the index alone."""
     tree = parse(query.text)
-    where, params = _filters(_named_as_stored(catalog, query.filters), query.clearance)
+    where, params = _bare_where(_named_as_stored(catalog, query.filters), query.clearance)
     params["limit"] = LIMIT
     filtered = query.kind == "filtered"
     if catalog.dialect == "sqlite":
@@ -950,6 +965,25 @@ def run_engine(catalog: Catalog, query: Query) -> Outcome:
             total = db.execute(text(count), params).scalar_one()
             rows = db.execute(text(top), params).all()
     return Outcome(total, [round(r.score, 4) for r in rows])
+
+
+def _bare_where(named: _Named, clearance: int) -> tuple[str, dict[str, Any]]:
+    """The clearance and filters as SQL over record_keys (``k``), for the bare engines."""
+    filters = named.filters
+    clauses = ["k.level <= :clearance"]
+    params: dict[str, Any] = {"clearance": clearance}
+    for name, values in named.values.items():
+        slots = {f"{name}_{n}": value for n, value in enumerate(values)}
+        clauses.append(f"k.{name} IN ({', '.join(':' + s for s in slots)})" if slots
+                       else "1 = 0")
+        params.update(slots)
+    if filters.date_from:
+        clauses.append("k.document_date >= :date_from")
+        params["date_from"] = filters.date_from.isoformat()
+    if filters.date_to:
+        clauses.append("k.document_date <= :date_to")
+        params["date_to"] = filters.date_to.isoformat()
+    return " AND ".join(clauses), params
 
 
 def _tantivy_node(engine: Tantivy, node: Node) -> Any:
@@ -1038,14 +1072,12 @@ def _outcome(results: Results) -> Outcome:
     return Outcome(results.total, [h.score for h in results.hits], results.facets)
 
 
-def runners_for(engine: str, handle: Any, rank_limit: int) -> list[Runner]:
+def runners_for(engine: str, handle: Any) -> list[Runner]:
     if engine == "tantivy":
         return [Runner(engine, "engine", lambda q: run_tantivy_engine(handle, q)),
                 Runner(engine, "full", lambda q: _outcome(run_tantivy_full(handle, q)))]
-    runners = [Runner(engine, "search()", lambda q: run_search(handle, q, rank_limit)),
+    runners = [Runner(engine, "search()", lambda q: run_search(handle, q)),
                Runner(engine, "engine", lambda q: run_engine(handle, q))]
-    if engine == "sqlite" and rank_limit:
-        runners.insert(1, Runner(engine, "search() rank all", lambda q: run_search(handle, q, 0)))
     return runners
 
 
@@ -1080,7 +1112,7 @@ def time_queries(runners: list[Runner], queries: list[Query], warmup: int,
     return samples, max(0.0, meter.machine - ours) / meter.wall
 
 
-def breakdown(catalog: Catalog, queries: list[Query], rank_limit: int) -> list[dict[str, Any]]:
+def breakdown(catalog: Catalog, queries: list[Query]) -> list[dict[str, Any]]:
     """Where search()'s time goes, step by step as search() takes them (relevance order),
     and, for reference, what the bare engine takes for the same query: the full-text
     index's top 20 by rank and its count of matches (SQLite: records, PostgreSQL: pages)."""
@@ -1106,10 +1138,12 @@ def breakdown(catalog: Catalog, queries: list[Query], rank_limit: int) -> list[d
                 begin = time.perf_counter()
                 db.execute(text(sql), {"match": match, "limit": LIMIT}).all()
                 steps[label] = time.perf_counter() - begin
-        finder = _sqlite_found if catalog.dialect == "sqlite" else _sql_found
         begin = time.perf_counter()
-        found = finder(catalog, tree, query.clearance, _named_as_stored(catalog, query.filters),
-                       "relevance", (0, LIMIT), rank_limit)
+        in_step(catalog)
+        steps["full-text indexes in step"] = time.perf_counter() - begin
+        begin = time.perf_counter()
+        found = _engine_found(catalog, tree, query.clearance,
+                              _named_as_stored(catalog, query.filters), "relevance", (0, LIMIT))
         steps["match, count, facets, top 20"] = time.perf_counter() - begin
         begin = time.perf_counter()
         rows = _shown_rows(catalog, [r for r, _ in found.shown], query.clearance)
@@ -1168,9 +1202,8 @@ def latency_stats(samples: Samples, queries: list[Query]) -> dict[str, dict[str,
 RANKED_COLUMNS = ("word:rare", "word:medium", "word:common", "phrase", "prefix", "filtered")
 RETURNS = {
     "sqlite search()": "top 20 records (best page each, titles), record total, 5 facets, "
-                       "20 snippets; by relevance up to the rank limit of matching records, "
-                       "newest first past it",
-    "sqlite search() rank all": "as sqlite search(), every match ranked by relevance (bm25)",
+                       "20 snippets; every match ranked (the full-text indexes, tantivy per "
+                       "level, kept in step with the catalog)",
     "sqlite engine": "top 20 records by bm25 and the matching-record count (records_fts)",
     "postgresql search()": "as sqlite search()",
     "postgresql engine": "top 20 pages by ts_rank and the matching-page count (pages_tsv)",
@@ -1202,7 +1235,6 @@ def checks(samples: Samples, queries: list[Query]) -> dict[str, Any]:
             "queries": len(pairs), "agree": len(pairs) - len(wrong), "examples": wrong[:5]}
 
     compare("sqlite search()", "postgresql search()", facets=True)
-    compare("sqlite search() rank all", "sqlite search()", facets=True)
     compare("sqlite engine", "sqlite search()", facets=False)
     compare("tantivy engine", "sqlite engine", facets=False)
     compare("tantivy full", "sqlite search()", facets=True)
@@ -1287,7 +1319,7 @@ def report(corpus: dict[str, Any], builds: dict[str, Build], add_rates: dict[str
                                          "met": ok}
         target_rows.append([f"SQLite search() word p95 < {WORD_P95_TARGET_MS:.0f} ms",
                             _ms(sqlite_word), verdict(ok)])
-        for name in ("sqlite search() rank all", "sqlite engine", "tantivy full"):
+        for name in ("sqlite engine", "tantivy full"):
             value = stats.get(name, {}).get("word", {}).get("p95")
             if value is not None:
                 target_rows.append([f"  ({name}, for comparison)", _ms(value),
@@ -1349,13 +1381,10 @@ def main() -> None:
     parser.add_argument("--pg-gin", choices=("after", "during"), default="after",
                         help="create the GIN index after the COPY (default) or keep it")
     parser.add_argument("--skip-queries", action="store_true", help="build and size only")
-    parser.add_argument("--rank-limit", type=int, default=RANK_LIMIT,
-                        help="search()'s catalog.rank_limit; with SQLite, a variant with 0 "
-                             "(rank every match) runs beside it")
     parser.add_argument("--clearance", type=int, choices=range(len(LEVELS)), default=None,
                         help="run the word, phrase and prefix queries at this clearance (default:"
-                             " the top, which sees everything); below the top, SQLite ranks "
-                             "over what the searcher may see (archive/index/ranking.py)")
+                             " the top, which sees everything); below the top, search() reads "
+                             "only the indexes of the levels the searcher may see")
     parser.add_argument("--build-repeats", type=int, default=1,
                         help="build every engine this many times, in turn; the median counts")
     args = parser.parse_args()
@@ -1436,7 +1465,8 @@ def main() -> None:
                         leftover.unlink()
             if server is not None:
                 progress(f"building PostgreSQL ({attempt + 1}/{args.build_repeats}) ...")
-                catalog, build = build_postgres(server, records, args.pg_gin == "during")
+                catalog, build = build_postgres(server, records, args.pg_gin == "during",
+                                                work / f"postgresql-{attempt}.search")
                 all_builds["postgresql"].append(build)
                 if last:
                     handles["postgresql"] = catalog
@@ -1480,7 +1510,7 @@ def main() -> None:
         if args.skip_queries:
             queries = []
         runners = [r for name in backends
-                   for r in runners_for(name, handles[name], args.rank_limit)]
+                   for r in runners_for(name, handles[name])]
         samples, foreign = time_queries(
             runners, queries, args.warmup, progress,
             server.cpu_seconds if server is not None else lambda: 0.0)
@@ -1489,7 +1519,7 @@ def main() -> None:
             if name in handles and args.breakdown:
                 chosen = [q for band in BANDS
                           for q in [q for q in queries if q.band == band][: args.breakdown]]
-                split[name] = breakdown(handles[name], chosen, args.rank_limit)
+                split[name] = breakdown(handles[name], chosen)
         stats = latency_stats(samples, queries)
         found = checks(samples, queries)
         summaries = report(corpus, builds, add_rates, stats, found, split, foreign,

@@ -109,8 +109,6 @@ class CatalogSettings(_Section):
     """Where the search catalog lives: SQLite under RECORDS_HOME by default, or PostgreSQL."""
 
     url: str = ""  # postgresql+psycopg://records@db/records; empty: RECORDS_HOME/catalog.sqlite
-    # A relevance search matching more records than this comes newest first (0: always rank).
-    rank_limit: int = Field(5000, ge=0)
 
 
 class ServerSettings(_Section):

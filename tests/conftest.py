@@ -204,7 +204,9 @@ def empty_catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         url = f"sqlite:///{tmp_path_factory.mktemp('catalog') / 'catalog.sqlite'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    catalog = Catalog.open(url)
+    # The full-text indexes in a folder of the test's own (a server catalog's default is in
+    # the user's cache, shared by every test of the session on the same URL).
+    catalog = Catalog.open(url, search_index=tmp_path_factory.mktemp("search"))
     catalog.drop()
     catalog.create()
     yield catalog

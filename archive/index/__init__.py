@@ -1,11 +1,13 @@
 """The index: the catalog of every record's metadata and page text, and search over it.
 
 The catalog (``catalog``) is derived from the archive and rebuilt from it at will
-(``bulkload``); SQLite with FTS5 by default, PostgreSQL for many machines. Archivists' queries
+(``bulkload``); SQLite by default, PostgreSQL for many machines. Archivists' queries
 (``query``) are folded like the text (``folding``: no diacritics needed), matched per record,
 filtered, counted and ranked within the searcher's clearance (``search``, which also lists
-every record a user may see without a query: browsing), with each process's search keys held
-in memory (``searchkeys``). Stands on the record store only.
+every record a user may see without a query: browsing) by full-text indexes (``fulltext``,
+tantivy, one per classification level) that each machine keeps in step with the catalog
+(``textsync``), with each process's search keys held in memory (``searchkeys``). Stands on
+the record store only.
 """
 
 import lazy_loader as lazy
@@ -15,7 +17,8 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "catalog": ["TABLES", "Catalog", "CatalogTables", "index_package", "read_package",
                 "row_of", "terms_of"],
     "folding": ["fold"],
+    "fulltext": ["FACETS"],
     "query": ["QueryError"],
-    "search": ["FACETS", "ORDERS", "RANK_LIMIT", "Filters", "Hit", "Order", "Results",
+    "search": ["ORDERS", "Filters", "Hit", "Order", "Results",
                "browse_records", "clearance_of", "search_records", "snippet"],
 })

@@ -38,6 +38,7 @@ from archive.index.catalog import (
     records,
     terms_of,
 )
+from archive.index.textsync import in_step
 from archive.store import home_of, read_checks, record_ids
 
 BATCH = 1000  # records per transaction and per message to the indexing process
@@ -57,7 +58,9 @@ def rebuild(catalog: Catalog, archive: Path) -> int:
     """Drop the catalog and index every record of the archive folder; return how many."""
     catalog.drop()
     catalog.create()
-    return load(catalog, entries(archive)).records
+    loaded = load(catalog, entries(archive)).records
+    in_step(catalog)  # the full-text indexes anew here, not in the first search after
+    return loaded
 
 
 def entries(archive: Path) -> Iterator[Entry]:

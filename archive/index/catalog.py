@@ -14,6 +14,7 @@ rebuild) never touches them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -54,6 +55,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from archive.index.attention import review_reasons
 from archive.index.folding import fold
 from archive.index.ftsindex import FTS_TABLE
+from archive.index.fulltext import FullText
 from archive.index.searchkeys import KeyStore
 from archive.store import (
     RecordPaths,
@@ -136,6 +138,15 @@ catalog_state = Table(
     Column("generation", Integer, nullable=False),
     Column("removals", Integer, nullable=False),
 )
+# Which records changed, by the catalog generation that changed them, for the full-text
+# indexes (``archive.index.fulltext``): each machine's indexes apply what changed after the
+# generation they hold. Generations are taken under catalog_state's row lock, held to the
+# commit, so a generation is never seen committed before a smaller one.
+index_changes = Table(
+    "index_changes", metadata,
+    Column("generation", Integer, nullable=False, index=True),
+    Column("record_id", String(64), nullable=False),
+)
 # Every verification of a record (at archiving, by `records verify`, by the fixity audit):
 # the roadmap's "share passing verification" on any past date is the last outcome by then.
 verifications = Table(
@@ -212,6 +223,9 @@ class Catalog:
 
     engine: Engine
     keys: KeyStore = field(default_factory=KeyStore, compare=False, repr=False)
+    # Where this machine keeps the catalog's full-text indexes (``fulltext``).
+    search_index: Path | None = field(default=None, compare=False)
+    _fulltext: FullText | None = field(default=None, compare=False, repr=False)
     # The other wings' schemas made on this database by this object (see ``ensure``).
     _ensured: set[int] = field(default_factory=set, compare=False, repr=False)
 
@@ -220,13 +234,23 @@ class Catalog:
         return self.engine.dialect.name
 
     @classmethod
-    def open(cls, url: str) -> Catalog:
+    def open(cls, url: str, search_index: Path | None = None) -> Catalog:
+        """The catalog at ``url``, its tables made if missing. ``search_index``: the local
+        folder of its full-text indexes (default: beside a SQLite file; for a server, a folder
+        per catalog in this user's cache)."""
         engine = create_engine(url, future=True, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        catalog = cls(engine)
+        catalog = cls(engine, search_index=search_index or _default_index(engine))
         catalog.create()
         return catalog
+
+    def fulltext(self) -> FullText:
+        """This process's handle on the full-text indexes (``archive.index.textsync`` keeps
+        them in step; search through it)."""
+        if self._fulltext is None:
+            self._fulltext = FullText(self.search_index or _default_index(self.engine))
+        return self._fulltext
 
     def ensure(self, schema: MetaData) -> None:
         """Make another wing's tables in this database if they are missing, once per object:
@@ -281,7 +305,7 @@ class Catalog:
                     pages.c.record_id == row.record_id).order_by(pages.c.page)).scalars().all()
                 self._add_key(db, dict(row._mapping), list(terms))
             if missing:  # keys went missing behind the catalog's back: all read again
-                mark_changed(db, removed=True)
+                mark_changed(db, removed=True, record_ids=[row.record_id for row in missing])
 
     def drop(self) -> None:
         """Drop the derived tables (records, pages, index); the other wings' tables stay."""
@@ -314,7 +338,8 @@ class Catalog:
             if rows:
                 db.execute(insert(pages), rows)
             self._add_key(db, row, terms)
-            mark_changed(db, removed)  # last, so a PostgreSQL writer holds the row lock briefly
+            # Last, so a PostgreSQL writer holds the row lock briefly.
+            mark_changed(db, removed, [row["record_id"]])
 
     def _add_key(self, db: Connection, row: dict[str, Any], terms: list[str]) -> None:
         key = db.execute(insert(record_keys).values(**key_values(row))).inserted_primary_key[0]
@@ -349,7 +374,7 @@ class Catalog:
                 db.execute(update(table).where(table.c.record_id == record_id,
                                                table.c.level < level)
                            .values(level=level, classification=classification))
-            mark_changed(db, removed=True)  # held in memory: read the keys again
+            mark_changed(db, removed=True, record_ids=[record_id])  # read the keys again
 
     def checks(self, record_id: str) -> list[tuple[str, bool]]:
         """Every verification of a record the catalog knows: (time, passed), oldest first."""
@@ -413,11 +438,27 @@ def create_tables(schema: MetaData, engine: Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
-def mark_changed(db: Connection, removed: bool) -> None:
-    """Count a change to ``record_keys`` (in the changing transaction), for ``KeyStore``."""
-    db.execute(update(catalog_state).values(
+def mark_changed(db: Connection, removed: bool, record_ids: Sequence[str] = ()) -> None:
+    """Count a change to ``record_keys`` (in the changing transaction), for ``KeyStore``, and
+    name the ``record_ids`` it changed for the full-text indexes."""
+    generation = db.execute(update(catalog_state).values(
         generation=catalog_state.c.generation + 1,
-        removals=catalog_state.c.removals + (1 if removed else 0)))
+        removals=catalog_state.c.removals + (1 if removed else 0))
+        .returning(catalog_state.c.generation)).scalar_one()
+    if record_ids:
+        db.execute(insert(index_changes), [{"generation": generation, "record_id": record_id}
+                                           for record_id in record_ids])
+
+
+def _default_index(engine: Engine) -> Path:
+    """Beside a SQLite file (``catalog.sqlite`` -> ``catalog.search``); otherwise in this
+    user's cache, a folder per database (named by a digest of its URL without password)."""
+    database = engine.url.database or ""
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        return Path(database).with_suffix(".search")
+    named = engine.url.render_as_string(hide_password=True)
+    return (Path.home() / ".cache" / "records" / "search"
+            / hashlib.sha256(named.encode()).hexdigest()[:16])
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -68,7 +68,8 @@ WRITABLE_DIR = 0o700
 PRIVATE_ENTRIES = ("archive", "log", "work", "audit", "batches", "quarantine", "cache", "tmp",
                    "prefect", "prefect-server", "web", "keys", "reports", "roadmap", "demo",
                    "uploads",
-                   "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "checks.jsonl")
+                   "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.search",
+                   "checks.jsonl")
 
 
 def keep_private(home: Path) -> Path:

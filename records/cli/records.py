@@ -18,7 +18,7 @@ import typer
 from rich.text import Text
 
 from archive.access import AuditLog
-from archive.index import Catalog, Filters, QueryError, Results, rebuild, search_records
+from archive.index import Catalog, Filters, QueryError, rebuild, search_records
 from archive.roadmap import rebuild_progress
 from archive.signing import export_record, seal_certificates, trust_roots
 from archive.store import (
@@ -76,7 +76,7 @@ def search_command(
     try:
         results = search_records(_catalog(), query, clearance=FULL_CLEARANCE, filters=filters,
                                  order="newest" if newest else "relevance", limit=limit,
-                                 offset=offset, rank_limit=settings.catalog.rank_limit)
+                                 offset=offset)
     except QueryError as exc:
         fail(exc, f"cannot search for {query!r}")
     AuditLog(settings.home.resolve()).record(cli_user(), "search", query=query,
@@ -86,21 +86,13 @@ def search_command(
         data.pop("facets")
         print_json(data)
         return
-    table = Listing(title=literal(f"{results.total} records match {query!r}"),
-                    caption=_unranked(results))
+    table = Listing(title=literal(f"{results.total} records match {query!r}"))
     for column in ("record", "date", "unit", "page", "title / snippet"):
         table.add_column(column, overflow="fold")
     for hit in results.hits:
         table.add_row(hit.record_id, hit.date or "", hit.unit, str(hit.page),
                       literal(hit.title, "bold") + "\n" + _terminal(hit.snippet))
     out.print(table)
-
-
-def _unranked(results: Results) -> str | None:
-    if not results.unranked:
-        return None
-    return (f"Too many to rank by relevance (more than {results.rank_limit:,}): newest first. "
-            "Add a word or a filter to rank them.")
 
 
 def _terminal(snippet: str) -> Text:

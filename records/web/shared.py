@@ -130,8 +130,7 @@ def run_search(request: Request, user: User, q: str, filters: Filters, order: st
     order, offset = sort_order(q, order), (page - 1) * size
     if q.strip():
         results = search_records(ctx.catalog, q, clearance=user.clearance, filters=filters,
-                                 order=order, limit=size, offset=offset,
-                                 rank_limit=ctx.settings.catalog.rank_limit)
+                                 order=order, limit=size, offset=offset)
     else:
         results = browse_records(ctx.catalog, clearance=user.clearance, filters=filters,
                                  order=order, limit=size, offset=offset)

@@ -183,23 +183,20 @@ def test_operators_typed_as_text_are_only_words(catalog: Catalog) -> None:
     assert ids(catalog, 'dang" OR "x') == []  # a quote mid-word starts a phrase: "or"
 
 
-def test_too_many_matches_to_rank_come_newest_first(catalog: Catalog) -> None:
-    """Past the rank limit the order is newest first, says so, and nothing else changes."""
-    ranked = search_records(catalog, "digit*", clearance=4, rank_limit=4)
-    assert ranked.order == "relevance" and not ranked.unranked
+def test_every_match_is_ranked_however_many(catalog: Catalog) -> None:
+    """No newest-first fallback: a query matching every record is ranked by relevance, and
+    asking for newest first changes the order only."""
+    ranked = search_records(catalog, "digit* OR behorde", clearance=4)
+    assert ranked.order == "relevance" and ranked.total == 4
     assert all(h.score is not None for h in ranked.hits)
-    broad = search_records(catalog, "digit*", clearance=4, rank_limit=3)
-    assert broad.order == "newest" and broad.unranked
-    assert [h.record_id for h in broad.hits] == ["VP-2024-000002", "HA-2023-000001",
-                                                 "CRS-2022-000001", "CRS-2021-000002"]
-    assert all(h.score is None for h in broad.hits)
-    assert (broad.total, broad.facets) == (ranked.total, ranked.facets)
-    # The limit counts what the searcher may see: at clearance 0 one record, ranked.
-    assert search_records(catalog, "digit* OR behorde", clearance=0,
-                          rank_limit=1).order == "relevance"
-    assert search_records(catalog, "digit*", clearance=4, rank_limit=0).order == "relevance"
-    asked = search_records(catalog, "digit*", clearance=4, order="newest", rank_limit=3)
-    assert asked.as_dict()["order"] == "newest" and not asked.unranked  # as asked: no excuse
+    assert [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits),
+                                                    reverse=True)
+    newest = search_records(catalog, "digit* OR behorde", clearance=4, order="newest")
+    assert newest.as_dict()["order"] == "newest"
+    assert [h.record_id for h in newest.hits] == ["VP-2024-000002", "HA-2023-000001",
+                                                  "CRS-2022-000001", "CRS-2021-000002"]
+    assert all(h.score is None for h in newest.hits)
+    assert (newest.total, newest.facets) == (ranked.total, ranked.facets)
 
 
 def test_what_a_searcher_sees_does_not_tell_of_records_they_may_not_see(
