@@ -158,16 +158,25 @@ class FullText:
             by_level.setdefault(record.level, []).append(record)
         removed = {*gone, *(r.record_id for group in by_level.values() for r in group)}
         for level in range(len(LEVELS)):
-            if not by_level.get(level) and not self._holds_any(level):
+            # A writer (and a commit, a new segment) only where something changes: the
+            # index a record enters, and those it is in now.
+            held = [record_id for record_id in removed if self._holds(level, record_id)]
+            if not by_level.get(level) and not held:
                 continue
             writer = self.index(level).writer(HEAP_BYTES, 1)
-            for record_id in removed:
+            for record_id in held:
                 writer.delete_documents_by_term("record_id", record_id)
             for record in by_level.get(level, []):
                 writer.add_document(_document(record))
             writer.commit()
             writer.wait_merging_threads()
         self.reload()
+
+    def _holds(self, level: int, record_id: str) -> bool:
+        if not self._holds_any(level):
+            return False
+        self.index(level).reload()  # what this index holds now, not when last searched
+        return bool(self.index(level).searcher().doc_freq("record_id", record_id))
 
     def _holds_any(self, level: int) -> bool:
         return (self.folder / f"level-{level}" / "meta.json").is_file()
