@@ -36,6 +36,7 @@ from archive.index.catalog import (
     record_keys,
     record_terms,
     records,
+    renew_epoch,
     terms_of,
 )
 from archive.index.textsync import in_step
@@ -247,3 +248,6 @@ def _copy_index(catalog: Catalog, scratch: Path) -> None:
         raw.close()
     with catalog.transaction() as db:
         mark_changed(db, removed=True)  # every copy of the keys in memory is read again
+        # Full-text indexes made from the rows so far (a search during the load) are made
+        # anew: the rows went in without naming themselves in the change log.
+        renew_epoch(db)

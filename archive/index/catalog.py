@@ -438,6 +438,12 @@ def create_tables(schema: MetaData, engine: Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def renew_epoch(db: Connection) -> None:
+    """Tell every copy of the catalog's derived data (search keys, full-text indexes) to
+    read it all again: rows were written without naming them (a bulk load)."""
+    db.execute(update(catalog_state).values(epoch=secrets.token_hex(8)))
+
+
 def mark_changed(db: Connection, removed: bool, record_ids: Sequence[str] = ()) -> None:
     """Count a change to ``record_keys`` (in the changing transaction), for ``KeyStore``, and
     name the ``record_ids`` it changed for the full-text indexes."""

@@ -48,10 +48,12 @@ def in_step(catalog: Catalog) -> FullText:
         epoch, generation = db.execute(
             select(catalog_state.c.epoch, catalog_state.c.generation)).one()
     held = read_state(engine.folder)
-    if held[0] != epoch or held[1] < generation:
+    if held != (epoch, generation):
         with _locked(engine.folder):
             held = read_state(engine.folder)  # another process may have done it meanwhile
-            if held[0] != epoch:
+            # Ahead of the catalog: a catalog restored from a backup, whose next changes
+            # would reuse generations the indexes think they hold. Made anew.
+            if held[0] != epoch or held[1] > generation:
                 _rebuild(catalog, engine)
             elif held[1] < generation:
                 _catch_up(catalog, engine, held[1])
@@ -95,23 +97,26 @@ def _catch_up(catalog: Catalog, engine: FullText, held: int) -> None:
 
 
 def _indexed(db: Connection, record_ids: list[str] | None) -> Iterator[Indexed]:
-    """The records named (None: all) as the full-text indexes hold them, read a chunk at a
-    time: their keys, their titles and their pages' folded words."""
-    query = (select(record_keys, records.c.title)
+    """The records named (None: all) as the full-text indexes hold them: their keys, titles
+    and pages' folded words, read by one statement, so from one snapshot of the catalog (a
+    record's level and its words as of the same moment, whatever changes meanwhile)."""
+    query = (select(record_keys, records.c.title, pages.c.terms)
              .join(records, records.c.record_id == record_keys.c.record_id)
-             .order_by(record_keys.c.id))
+             .outerjoin(pages, pages.c.record_id == record_keys.c.record_id)
+             .order_by(record_keys.c.id, pages.c.page))
     if record_ids is not None:
         query = query.where(record_keys.c.record_id.in_(record_ids))
-    rows = db.execution_options(yield_per=CHUNK).execute(query)
-    for chunk in rows.partitions():
-        words: dict[str, list[str]] = {}
-        for record_id, page_terms in db.execute(
-                select(pages.c.record_id, pages.c.terms)
-                .where(pages.c.record_id.in_([row.record_id for row in chunk]))
-                .order_by(pages.c.record_id, pages.c.page)):
-            words.setdefault(record_id, []).append(page_terms)
-        for row in chunk:
-            yield _record(row._mapping, words.get(row.record_id, []))
+    current: Any = None
+    words: list[str] = []
+    for row in db.execution_options(yield_per=CHUNK).execute(query):
+        if current is not None and row.record_id != current["record_id"]:
+            yield _record(current, words)
+            words = []
+        current = row._mapping
+        if row.terms is not None:
+            words.append(row.terms)
+    if current is not None:
+        yield _record(current, words)
 
 
 def _record(row: Mapping[str, Any], page_terms: list[str]) -> Indexed:

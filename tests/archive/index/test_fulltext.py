@@ -139,3 +139,23 @@ def test_a_count_alone_lists_nothing(engine: FullText) -> None:
     for order in ("relevance", "newest", "title"):
         found = engine.search(parse("luu"), 4, Narrowing(), order, (0, 0))
         assert found.total > 0 and found.shown == []
+
+
+def test_a_record_raised_out_of_an_index_no_longer_weighs_its_words(tmp_path: Path) -> None:
+    """Raised to secret, a record leaves the public index, where tantivy keeps counting it
+    (deleted) until its segments merge: a public searcher's ranking is as if it had never
+    been public. (Its length still counts in the index's average length until then: scores
+    move by a few per cent, not by the word's weight.)"""
+    public = [record(row, 0, rng=random.Random(row)) for row in range(1, 30)]
+    raised = [record(row, 0, "bescheid " * 30) for row in range(40, 60)]
+    before, after = FullText(tmp_path / "before"), FullText(tmp_path / "after")
+    before.apply(public, [])
+    after.apply(public + raised, [])
+    after.apply([Indexed(**{**r.__dict__, "level": 4, "classification": "secret"})
+                 for r in raised], [])
+    for query in ("bescheid", "luu OR bescheid", "bes*"):
+        first = before.search(parse(query), 0, Narrowing(), "relevance", (0, 30))
+        second = after.search(parse(query), 0, Narrowing(), "relevance", (0, 30))
+        was, now = dict(first.shown), dict(second.shown)
+        assert now.keys() == was.keys() and second.total == first.total, query
+        assert all(abs((now[r] or 0) - (was[r] or 0)) <= 0.05 * (was[r] or 1) for r in was), query

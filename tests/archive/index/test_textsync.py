@@ -11,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from archive.index import Catalog
-from archive.index.catalog import records
+from archive.index import Catalog, search_records
+from archive.index.bulkload import Entry, load
+from archive.index.catalog import catalog_state, records
 from tests.conftest import new_database
 
 SECONDS = 8.0
@@ -53,3 +54,38 @@ def test_searchers_never_see_above_their_clearance_while_records_change(
         assert answer["violations"] == [], answer["violations"]
         assert answer["searches"] > 5  # searched while the writer wrote
         assert (answer["total"], answer["shown"]) == (len(public), public)
+
+
+def row(number: int, classification: str = "public") -> dict[str, object]:
+    return {"record_id": f"VP-2024-{number:06d}", "title": f"Akte {number}", "unit": "VP",
+            "document_date": "2024-01-01", "classification": classification,
+            "level": ("public", "internal", "restricted", "confidential",
+                      "secret").index(classification),
+            "signed": True, "needs_review": False, "pages": 1}
+
+
+def public_total(catalog: Catalog) -> int:
+    return search_records(catalog, "archiv", clearance=0).total
+
+
+def test_a_catalog_restored_behind_the_indexes_is_indexed_anew(empty_catalog: Catalog) -> None:
+    """Restored from last night's backup, the catalog's generation is behind what the
+    indexes hold; its next changes reuse those generations. A record raised after the
+    restore must still leave the public index."""
+    for number in (1, 2, 3):
+        empty_catalog.add(row(number), ["Das Archiv der Behörde"])
+    assert public_total(empty_catalog) == 3
+    with empty_catalog.transaction() as db:  # the restore: two changes back
+        db.execute(update(catalog_state).values(generation=catalog_state.c.generation - 2))
+    empty_catalog.restrict("VP-2024-000001", "secret")
+    assert public_total(empty_catalog) == 2
+
+
+def test_a_bulk_load_after_a_search_is_searched_whole(tmp_path: Path) -> None:
+    """A search while `records reindex` loads (the web app may go on) indexes the rows so
+    far; the load's end makes every machine index the catalog anew."""
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    assert public_total(catalog) == 0  # the indexes made, of an empty catalog
+    load(catalog, [Entry(row(number), ["Das Archiv der Behörde"]) for number in range(1, 6)])
+    assert public_total(catalog) == 5
+    catalog.engine.dispose()
