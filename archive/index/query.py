@@ -239,24 +239,3 @@ def to_tsquery(node: Node) -> str:
         return "!" + to_tsquery(node.node)
     joiner = " & " if isinstance(node, And) else " | "
     return "(" + joiner.join(to_tsquery(n) for n in node.nodes) + ")"
-
-
-def to_pg_having(node: Node) -> tuple[str, dict[str, str]]:
-    """A HAVING condition over a record's pages, so that PostgreSQL, which matches pages,
-    answers for the record as a whole as SQLite's record index does: each term is true when
-    any page holds it (``bool_or``), and AND/OR/NOT combine those."""
-    params: dict[str, str] = {}
-
-    def compiled(node: Node) -> str:
-        if isinstance(node, Term):
-            name = f"t{len(params)}"
-            params[name] = to_tsquery(node)
-            return f"bool_or(p.tsv @@ to_tsquery('simple', :{name}))"
-        if isinstance(node, Not):
-            return f"NOT {compiled(node.node)}"
-        joiner = " AND " if isinstance(node, And) else " OR "
-        return "(" + joiner.join(compiled(n) for n in node.nodes) + ")"
-
-    if isinstance(node, Term):
-        return "true", params  # every candidate page holds the one term
-    return compiled(node), params

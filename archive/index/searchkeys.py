@@ -1,12 +1,9 @@
 """The catalog's search keys held in memory, one numpy array per column.
 
-A word on a quarter of the archive matches tens of thousands of records. Counting them per
-unit, type, classification, year and signature state in SQL means one B-tree lookup per
-matching record (58 ms for 50,000 matches at 100,000 records, measured by bench/search.py);
-with the keys in arrays indexed by the record's row in the full-text index, the same counts
-are a few ``bincount`` calls over the match list, well under a millisecond. The clearance and
-the filters become one boolean mask over all records, which the full-text query also uses to
-score only what the searcher may see.
+Matching, counting and ranking are the full-text indexes' (``archive.index.fulltext``); these
+keys now serve SQLite processes the stored values of the unit, series and type columns, so a
+filter typed without case or diacritics names the values it stands for (``search``), and a
+record's id by its row.
 
 The arrays are a copy of ``record_keys`` and must never be stale: a record shown above the
 searcher's clearance would be a leak. Every read first compares the catalog's change counters
@@ -66,57 +63,6 @@ class Keys:
     def size(self) -> int:
         """One more than the highest row id held."""
         return len(self.level)
-
-    def visible(self, clearance: int, wanted: dict[str, Any]) -> np.ndarray:
-        """Boolean mask over row ids: records at or below ``clearance`` that have every
-        ``wanted`` value (column name -> value, or a list of values any of which will do;
-        ``date_from``/``date_to`` as yyyymmdd)."""
-        mask = self.level <= clearance
-        for name, value in wanted.items():
-            if name in CODED:
-                wanted_values = value if isinstance(value, list | tuple) else [value]
-                codes = [self.names[name].index(v) for v in wanted_values
-                         if v in self.names[name]]
-                mask &= np.isin(self.codes[name], codes)
-            elif name == "date_from":
-                mask &= self.date >= value
-            elif name == "date_to":
-                mask &= (self.date > 0) & (self.date <= value)
-            elif name in ("signed", "needs_review"):
-                mask &= getattr(self, name) == bool(value)
-            else:
-                raise ValueError(f"no search key {name!r}")
-        return mask
-
-    def counts(self, ids: np.ndarray, name: str) -> dict[str, int]:
-        """How many of the records ``ids`` have each value of ``name`` (a coded column)."""
-        found = np.bincount(self.codes[name][ids], minlength=len(self.names[name]))
-        return {self.names[name][code]: int(n) for code, n in enumerate(found) if n}
-
-    def years(self, ids: np.ndarray) -> dict[str, int]:
-        """Records per year of their date ("" for those without one)."""
-        values, found = np.unique(self.date[ids] // 10000, return_counts=True)
-        return {(str(int(v)) if v else ""): int(n) for v, n in zip(values, found, strict=True)}
-
-    def newest(self, ids: np.ndarray, stop: int) -> np.ndarray:
-        """The first ``stop`` of ``ids`` newest first (undated last), ties by record id."""
-        return self._top(ids, self.date[ids].astype(np.int64), stop)
-
-    def best(self, ids: np.ndarray, scores: np.ndarray, stop: int) -> np.ndarray:
-        """The first ``stop`` of ``ids`` by score, highest first, ties by record id."""
-        return self._top(ids, scores, stop)
-
-    def _top(self, ids: np.ndarray, key: np.ndarray, stop: int) -> np.ndarray:
-        # Only the head is sorted: the rows at or above the stop-th key, ties included,
-        # which is a few dozen rows out of tens of thousands.
-        if stop <= 0 or not len(ids):
-            return ids[:0]
-        if stop < len(ids):
-            bound = np.partition(key, len(key) - stop)[len(key) - stop]
-            head = key >= bound
-            ids, key = ids[head], key[head]
-        order = np.lexsort((self.record_id[ids], -key))
-        return ids[order][:stop]
 
 
 class KeyStore:
