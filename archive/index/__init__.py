@@ -6,8 +6,7 @@ The catalog (``catalog``) is derived from the archive and rebuilt from it at wil
 filtered, counted and ranked within the searcher's clearance (``search``, which also lists
 every record a user may see without a query: browsing) by full-text indexes (``fulltext``,
 tantivy, one per classification level) that each machine keeps in step with the catalog
-(``textsync``), with each process's search keys held in memory (``searchkeys``). Stands on
-the record store only.
+(``textsync``). Stands on the record store only.
 """
 
 import lazy_loader as lazy
@@ -19,6 +18,7 @@ __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "folding": ["fold"],
     "fulltext": ["FACETS"],
     "query": ["QueryError"],
+    "textsync": ["SearchIndexBusy"],
     "search": ["ORDERS", "Filters", "Hit", "Order", "Results",
                "browse_records", "clearance_of", "search_records", "snippet"],
 })

@@ -1,58 +1,38 @@
 """Many records into an empty catalog at once: ``records reindex`` rebuilding it.
 
-``Catalog.add`` takes one transaction per record, as an ingest must (about 150 records/s: 11
-minutes for 100,000). A rebuild needs less care: the catalog is empty and derived, and a
-rebuild that stops half-way is simply run again. So rows go in a thousand records per
-transaction, and the SQLite full-text index, half of the work and all of it tokenizing, is
-built at the same time by a second process in a scratch file without a journal, then copied
-into the catalog's own FTS5 tables (their shadow tables hold the whole index) in one
-transaction. Two cores share the work, as tantivy's indexing threads do (bench/search.py).
-PostgreSQL computes its ``tsvector`` as rows arrive and takes the records one by one.
+``Catalog.add`` takes one transaction per record, as an ingest must. A rebuild needs less
+care: the catalog is empty and derived, and a rebuild that stops half-way is simply run again.
+So rows go in a thousand records per transaction (SQLite: plain ``executemany``; PostgreSQL:
+``COPY``), written by a thread of their own while the next thousand are prepared, and this
+machine's full-text indexes are built from the same records as they go
+(``textsync.rebuilding``): the database and tantivy's indexing threads work at once, and
+nothing is read back. Other machines' indexes see a new epoch and rebuild from the catalog on
+their next search.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
+import queue
 import sqlite3
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from archive.index.catalog import (
-    FTS_PARTS,
-    Catalog,
-    key_values,
-    mark_changed,
-    read_package,
-    record_keys,
-    record_terms,
-    records,
-    renew_epoch,
-    terms_of,
-)
-from archive.index.textsync import in_step
+from archive.index.catalog import Catalog, read_package, records, terms_of
+from archive.index.textsync import in_step, rebuilding
 from archive.store import home_of, read_checks, record_ids
 
-BATCH = 1000  # records per transaction and per message to the indexing process
+BATCH = 1000  # records per transaction
 _RECORD_COLUMNS = [c.name for c in records.columns]
 _DEFAULTS = {c.name: c.default.arg for c in records.columns
              if c.default is not None and not callable(c.default.arg)}
-_KEY_COLUMNS = [c.name for c in record_keys.columns if c.name != "id"]
-_INSERT_RECORD = (f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' for _ in _RECORD_COLUMNS)})")
-_INSERT_KEY = (f"INSERT INTO record_keys (id, {', '.join(_KEY_COLUMNS)}) "
-               f"VALUES (?, {', '.join('?' for _ in _KEY_COLUMNS)})")
-_INSERT_PAGE = "INSERT INTO pages (record_id, page, text, terms) VALUES (?, ?, ?, ?)"
-_INSERT_CHECK = "INSERT INTO verifications (record_id, at, ok) VALUES (?, ?, ?)"
+_PAGE_COLUMNS = ("record_id", "page", "text", "terms")
+_CHECK_COLUMNS = ("record_id", "at", "ok")
 
 
 def rebuild(catalog: Catalog, archive: Path) -> int:
@@ -60,7 +40,7 @@ def rebuild(catalog: Catalog, archive: Path) -> int:
     catalog.drop()
     catalog.create()
     loaded = load(catalog, entries(archive)).records
-    in_step(catalog)  # the full-text indexes anew here, not in the first search after
+    in_step(catalog)  # changes committed by others during the load, applied here
     return loaded
 
 
@@ -88,105 +68,148 @@ class Loaded:
     records: int = 0
     phases: dict[str, float] = field(default_factory=dict)
 
+    def timed(self, phase: str, begin: float) -> None:
+        self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - begin
+
+
+@dataclass
+class _Rows:
+    """One batch of rows for the catalog's tables."""
+
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+    pages: list[tuple[Any, ...]] = field(default_factory=list)
+    checks: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+Writer = Callable[[_Rows], None]
+
 
 def load(catalog: Catalog, entries: Iterable[Entry], batch: int = BATCH) -> Loaded:
     """Put ``entries`` into ``catalog``, which must hold no record yet (see the module)."""
     if catalog.count():
         raise ValueError("a bulk load fills an empty catalog: drop it first (records reindex)")
-    if catalog.dialect != "sqlite":
-        loaded = Loaded()
-        begin = time.perf_counter()
-        for entry in entries:
-            catalog.add(entry.row, entry.page_texts, entry.checks)
-            loaded.records += 1
-        loaded.phases["Catalog.add, one record at a time"] = time.perf_counter() - begin
-        return loaded
-    with tempfile.TemporaryDirectory(prefix="records-fts-",
-                                     dir=Path(catalog.engine.url.database or ".").parent
-                                     ) as scratch:
-        return _load_sqlite(catalog, entries, batch, Path(scratch) / "fts.sqlite")
-
-
-def _load_sqlite(catalog: Catalog, entries: Iterable[Entry], batch: int,
-                 scratch: Path) -> Loaded:
     loaded = Loaded()
-    begin = time.perf_counter()
-    # A process of its own (not a fork of this one, which may hold threads and connections).
-    indexer = subprocess.Popen([sys.executable, "-m", "archive.index.ftsindex", str(scratch)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, env=_child_env())
-    assert indexer.stdin is not None and indexer.stdout is not None
-    try:
-        with _checkpointing(catalog.engine.url.database or ""):
-            for count in _write_rows(catalog, entries, batch, indexer.stdin):
-                loaded.records += count
-        pickle.dump(None, indexer.stdin)
-        indexer.stdin.close()
-        loaded.phases["rows (FTS5 index built beside them)"] = time.perf_counter() - begin
+    writer = _sqlite_writer if catalog.dialect == "sqlite" else _copy_writer
+    with rebuilding(catalog) as index, _behind(catalog, writer) as write:
+        for chunk in _chunks(entries, batch):
+            begin = time.perf_counter()
+            rows, words = _rows_of(chunk)
+            loaded.timed("rows prepared (words folded where not given)", begin)
+            begin = time.perf_counter()
+            write(rows)
+            loaded.timed("waiting for the rows' writer", begin)
+            begin = time.perf_counter()
+            for entry, page_terms in zip(chunk, words, strict=True):
+                index(entry.row, page_terms)
+            loaded.timed("full-text documents handed to tantivy", begin)
+            loaded.records += len(chunk)
         begin = time.perf_counter()
-        said = indexer.stdout.read().decode(errors="replace").strip()
-        if indexer.wait() != 0 or said != "indexed":
-            raise RuntimeError(f"building the full-text index failed: {said}")
-        loaded.phases["waiting for the FTS5 index"] = time.perf_counter() - begin
-    finally:
-        if indexer.poll() is None:
-            indexer.kill()
-            indexer.wait()
-        indexer.stdout.close()
-    begin = time.perf_counter()
-    _copy_index(catalog, scratch)
-    loaded.phases["FTS5 index copied in"] = time.perf_counter() - begin
+    loaded.timed("full-text indexes committed", begin)
     return loaded
 
 
-def _child_env() -> dict[str, str]:
-    """The environment, with this checkout first on the path (the bench runs uninstalled)."""
-    root = str(Path(__file__).resolve().parents[1])
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+def _rows_of(chunk: list[Entry]) -> tuple[_Rows, list[list[str]]]:
+    rows, words = _Rows(), []
+    for entry in chunk:
+        terms = entry.page_terms or [terms_of(t) for t in entry.page_texts]
+        record_id = entry.row["record_id"]
+        rows.records.append(tuple(entry.row.get(c, _DEFAULTS.get(c)) for c in _RECORD_COLUMNS))
+        rows.pages += [(record_id, number, unicodedata.normalize("NFC", page_text), page_terms)
+                       for number, (page_text, page_terms)
+                       in enumerate(zip(entry.page_texts, terms, strict=True), 1)]
+        rows.checks += [(record_id, at, ok) for at, ok in entry.checks]
+        words.append(terms)
+    return rows, words
 
 
-def _write_rows(catalog: Catalog, entries: Iterable[Entry], batch: int,
-                indexer: BinaryIO) -> Iterator[int]:
-    """Write the rows a batch per transaction, each batch's words sent to the indexer first
-    so that it tokenizes while the rows are written; yield each batch's size."""
-    raw = catalog.engine.raw_connection()  # plain executemany: SQLAlchemy's per-row work
-    try:                                   # would double the time of the rows
+@contextmanager
+def _behind(catalog: Catalog, writer: Callable[[Catalog], Any]) -> Iterator[Writer]:
+    """``writer``'s batches written by a thread of its own, at most two waiting: the caller
+    prepares the next batch while the database takes this one (its driver lets go of the
+    GIL while the database works). Leaving the block waits for the last batch; a failed
+    write is raised there, or at the next batch handed over."""
+    waiting: queue.Queue[_Rows | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with writer(catalog) as write:
+                while (rows := waiting.get()) is not None:
+                    write(rows)
+        except BaseException as error:  # handed to the caller's thread
+            failed.append(error)
+            while waiting.get() is not None:  # let the caller finish handing over
+                pass
+
+    thread = threading.Thread(target=work, name="records-bulk-writer", daemon=True)
+    thread.start()
+
+    def hand_over(rows: _Rows | None) -> None:
+        if failed:
+            raise failed[0]
+        waiting.put(rows)
+
+    try:
+        yield hand_over
+    finally:
+        waiting.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+
+
+@contextmanager
+def _sqlite_writer(catalog: Catalog) -> Iterator[Writer]:
+    """Batches by ``executemany`` on the driver's connection (SQLAlchemy's per-row work would
+    double the time of the rows), each its own transaction."""
+    raw = catalog.engine.raw_connection()
+    try:
         cursor = raw.cursor()
         cursor.execute("PRAGMA wal_autocheckpoint = 0")  # _checkpointing does it meanwhile
+
+        def write(rows: _Rows) -> None:
+            for table, columns, values in _tables(rows):
+                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                   f"VALUES ({', '.join('?' for _ in columns)})", values)
+            raw.commit()
+
         try:
-            yield from _batches(cursor, raw, entries, batch, indexer)
+            with _checkpointing(catalog.engine.url.database or ""):
+                yield write
         finally:
             cursor.execute("PRAGMA wal_autocheckpoint = 1000")
     finally:
         raw.close()
 
 
-def _batches(cursor: Any, raw: Any, entries: Iterable[Entry], batch: int,
-             indexer: BinaryIO) -> Iterator[int]:
-    key = cursor.execute("SELECT coalesce(max(id), 0) FROM record_keys").fetchone()[0]
-    for chunk in _chunks(entries, batch):
-        rows, page_rows, key_rows, check_rows, words = [], [], [], [], []
-        for entry in chunk:
-            key += 1
-            terms = entry.page_terms or [terms_of(t) for t in entry.page_texts]
-            record_id = entry.row["record_id"]
-            rows.append(tuple(entry.row.get(c, _DEFAULTS.get(c)) for c in _RECORD_COLUMNS))
-            page_rows += [(record_id, number, unicodedata.normalize("NFC", page_text),
-                           page_terms)
-                          for number, (page_text, page_terms)
-                          in enumerate(zip(entry.page_texts, terms, strict=True), 1)]
-            keyed = key_values(entry.row)
-            key_rows.append((key, *(keyed[c] for c in _KEY_COLUMNS)))
-            check_rows += [(record_id, at, ok) for at, ok in entry.checks]
-            words.append((key, record_terms(terms)))
-        pickle.dump(words, indexer, protocol=pickle.HIGHEST_PROTOCOL)
-        indexer.flush()
-        for statement, values in ((_INSERT_RECORD, rows), (_INSERT_PAGE, page_rows),
-                                  (_INSERT_KEY, key_rows), (_INSERT_CHECK, check_rows)):
-            cursor.executemany(statement, values)
-        raw.commit()
-        yield len(chunk)
+@contextmanager
+def _copy_writer(catalog: Catalog) -> Iterator[Writer]:
+    """Batches by PostgreSQL's ``COPY``, each its own transaction: a tenth of the time of
+    as many INSERTs, parsed and planned once per table."""
+    raw = catalog.engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        assert connection is not None
+        def write(rows: _Rows) -> None:
+            with connection.cursor() as cursor:
+                # A commit need not wait for its WAL to reach the disk: a crash loses the last
+                # batches of a load that is run again anyway (the catalog stays consistent).
+                # LOCAL: the pooled connection's later transactions (an ingest's) wait.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+                for table, columns, values in _tables(rows):
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for value in values:
+                            copy.write_row(value)
+            connection.commit()
+
+        yield write
+    finally:
+        raw.close()
+
+
+def _tables(rows: _Rows) -> list[tuple[str, Sequence[str], list[tuple[Any, ...]]]]:
+    return [("records", _RECORD_COLUMNS, rows.records), ("pages", _PAGE_COLUMNS, rows.pages),
+            ("verifications", _CHECK_COLUMNS, rows.checks)]
 
 
 @contextmanager
@@ -226,28 +249,3 @@ def _chunks(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _copy_index(catalog: Catalog, scratch: Path) -> None:
-    """Swap the (empty) catalog's FTS5 index for the one built in ``scratch``."""
-    raw = catalog.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("PRAGMA wal_autocheckpoint = 65536")  # as the rows: fewer, larger
-        cursor.execute("ATTACH DATABASE ? AS scratch", (str(scratch),))
-        try:
-            for part in FTS_PARTS:
-                cursor.execute(f"DELETE FROM main.records_fts_{part}")
-                cursor.execute(f"INSERT INTO main.records_fts_{part} "
-                               f"SELECT * FROM scratch.records_fts_{part}")
-            raw.commit()
-        finally:
-            cursor.execute("DETACH DATABASE scratch")
-            cursor.execute("PRAGMA wal_autocheckpoint = 1000")
-    finally:
-        raw.close()
-    with catalog.transaction() as db:
-        mark_changed(db, removed=True)  # every copy of the keys in memory is read again
-        # Full-text indexes made from the rows so far (a search during the load) are made
-        # anew: the rows went in without naming themselves in the change log.
-        renew_epoch(db)

@@ -1,10 +1,13 @@
 """The catalog: every record's metadata and page text, in SQL, derived from the archive.
 
 The archive folder is the truth; the catalog is an index over it that ``records reindex``
-rebuilds from the packages alone. SQLite (WAL, FTS5) is the embedded default under
-``RECORDS_HOME``; PostgreSQL (a ``tsvector`` over the same folded words, GIN-indexed) serves
-many machines. Both index the same thing, folded words (``archive.index.folding``), so a query
-finds the same records on either, with or without diacritics.
+rebuilds from the packages alone. SQLite (WAL) is the embedded default under ``RECORDS_HOME``;
+PostgreSQL serves many machines. Either holds each page's text and its folded words
+(``archive.index.folding``); the full-text indexes searched (``archive.index.fulltext``) are
+made from those words on each machine, so a query finds the same records on either backend,
+with or without diacritics. The databases' own full-text indexes (SQLite's FTS5,
+PostgreSQL's ``tsvector``) are not used: they ranked a common word 20 to 50 times slower
+(``bench/search.py``), and a catalog made by an earlier version loses them when opened.
 
 Other wings keep tables of their own in the same database (accounts, sign-ins, failed
 sign-ins: ``archive.access``). Those are not derived from the archive, so they are not
@@ -31,7 +34,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
-    Index,
     Integer,
     MetaData,
     String,
@@ -54,9 +56,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from archive.index.attention import review_reasons
 from archive.index.folding import fold
-from archive.index.ftsindex import FTS_TABLE
 from archive.index.fulltext import FullText
-from archive.index.searchkeys import KeyStore
 from archive.store import (
     RecordPaths,
     descriptive_from,
@@ -106,37 +106,16 @@ pages = Table(
     Column("terms", Text, nullable=False),  # folded words separated by spaces: what is indexed
     UniqueConstraint("record_id", "page"),
 )
-# PostgreSQL joins matching pages to their record by record_id and plans filtered searches
-# 6x slower at p95 with only the (record_id, page) index (bench/search.py); SQLite finds
-# records' pages through that index as fast, and writes 3 s less of 100,000 records without it.
-Index("ix_pages_record_id", pages.c.record_id).ddl_if(dialect="postgresql")
-# What search filters, counts and ranks by, one narrow row per record: facet counts join every
-# matching record to it, and a narrow row makes that join twice as fast as the wide records
-# row (measured in bench/search.py). Its ``id`` is the record's row in the SQLite full-text
-# index (``records_fts``), which indexes the words of all the record's pages together.
-record_keys = Table(
-    "record_keys", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("record_id", String(64), nullable=False, unique=True),
-    Column("level", Integer, nullable=False),
-    Column("unit", String(64), nullable=False),
-    Column("series", Text, nullable=False),
-    Column("document_type", String(64), nullable=False),
-    Column("classification", String(32), nullable=False),
-    Column("document_date", String(10)),
-    Column("signed", Boolean, nullable=False),
-    Column("needs_review", Boolean, nullable=False),
-)
-# What changed in record_keys, so a copy of it held in memory (``archive.index.searchkeys``)
-# knows when to read it again: ``epoch`` is new whenever the table is created (a rebuilt
-# catalog reuses ids), ``generation`` counts every change, ``removals`` the changes that took a
-# record away.
+# Where the catalog's derived copies stand (each machine's full-text indexes): ``epoch`` is new
+# whenever rows were written without naming themselves (a new or bulk-loaded catalog),
+# ``generation`` counts every change. ``removals`` is no longer read (it served search keys
+# held in memory); it stays because catalogs of earlier versions require it.
 catalog_state = Table(
     "catalog_state", metadata,
     Column("id", Integer, primary_key=True),
     Column("epoch", String(32), nullable=False),
     Column("generation", Integer, nullable=False),
-    Column("removals", Integer, nullable=False),
+    Column("removals", Integer, nullable=False, default=0),
 )
 # Which records changed, by the catalog generation that changed them, for the full-text
 # indexes (``archive.index.fulltext``): each machine's indexes apply what changed after the
@@ -187,24 +166,12 @@ class CatalogTables:
 
 
 TABLES = CatalogTables(records, pages, verifications, progress)
-_KEY_COLUMNS = ("unit", "series", "document_type", "classification", "document_date",
-                "signed", "needs_review")
 _NON_WORD = re.compile(r"[\W_]+")
-# The SQLite full-text index (FTS_TABLE): one document per record, all its pages' folded words:
-# a query then finds records, not pages, so nothing is grouped or sorted per page (the best
-# page is picked among the shown hits only). Contentless: pages.terms holds the words.
-FTS_PARTS = ("data", "idx", "docsize", "config")  # its shadow tables: the whole index
-
-
-def key_values(row: dict[str, Any]) -> dict[str, Any]:
-    """A record's ``record_keys`` row (without its id) from its ``records`` row."""
-    values = {name: row.get(name) for name in _KEY_COLUMNS}
-    values.update(record_id=row["record_id"], unit=values["unit"] or "",
-                  series=values["series"] or "", document_type=values["document_type"] or "",
-                  classification=row.get("classification") or "public",
-                  signed=bool(values["signed"]), needs_review=bool(values["needs_review"]),
-                  level=row.get("level", level_of(row.get("classification") or "")))
-    return values
+# What catalogs of earlier versions hold and nothing reads any more: dropped when opened.
+_RETIRED_SQLITE = ("records_fts", "pages_fts", "record_keys")
+_RETIRED_POSTGRESQL = ("DROP INDEX IF EXISTS pages_tsv",
+                       "ALTER TABLE pages DROP COLUMN IF EXISTS tsv",
+                       "DROP TABLE IF EXISTS record_keys")
 
 
 def terms_of(page_text: str) -> str:
@@ -222,7 +189,6 @@ class Catalog:
     """A catalog database; ``url`` is any SQLAlchemy URL (sqlite:///..., postgresql+psycopg://)."""
 
     engine: Engine
-    keys: KeyStore = field(default_factory=KeyStore, compare=False, repr=False)
     # Where this machine keeps the catalog's full-text indexes (``fulltext``).
     search_index: Path | None = field(default=None, compare=False)
     _fulltext: FullText | None = field(default=None, compare=False, repr=False)
@@ -262,17 +228,9 @@ class Catalog:
     def create(self) -> None:
         create_tables(metadata, self.engine)
         self._add_columns()
-        with self.engine.begin() as db:
-            if self.dialect == "sqlite":
-                db.execute(text("DROP TABLE IF EXISTS pages_fts"))  # the index before records_fts
-                db.execute(text(FTS_TABLE))
-            elif self.dialect == "postgresql":
-                # Per page: a tsvector keeps positions only up to 16,383 and 1 MB, too little
-                # for a record of hundreds of pages, so pages are matched and grouped per record.
-                db.execute(text(
-                    "ALTER TABLE pages ADD COLUMN IF NOT EXISTS tsv tsvector GENERATED ALWAYS "
-                    "AS (to_tsvector('simple', terms)) STORED"))
-                db.execute(text("CREATE INDEX IF NOT EXISTS pages_tsv ON pages USING gin(tsv)"))
+        self._drop_retired()
+        if self.dialect == "postgresql":
+            self._compress_pages()
         with self.engine.begin() as db:
             # Its own transaction, a write first: workers opening a new catalog at once must
             # not fail on each other (SQLite cannot turn a read into a write after another
@@ -280,7 +238,36 @@ class Catalog:
             state = (sqlite_insert if self.dialect == "sqlite" else pg_insert)(catalog_state)
             db.execute(state.values(id=1, epoch=secrets.token_hex(8), generation=0, removals=0)
                        .on_conflict_do_nothing())
-        self._backfill_keys()
+
+    def _compress_pages(self) -> None:
+        """Store page texts compressed by lz4 rather than PostgreSQL's default pglz: a page
+        with its folded words (3-4 KB) is compressed on the way in, and pglz made the
+        server's side of a bulk load half again as slow (``bench/search.py``). Rows already
+        stored stay as they are; a server built without lz4 keeps pglz."""
+        with self.engine.connect() as db:
+            kinds = set(db.execute(text(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = 'pages'::regclass "
+                "AND attname IN ('text', 'terms')")).scalars())
+        if kinds == {"l"}:
+            return
+        with suppress(OperationalError, ProgrammingError), self.engine.begin() as db:
+            db.execute(text("ALTER TABLE pages ALTER COLUMN text SET COMPRESSION lz4, "
+                            "ALTER COLUMN terms SET COMPRESSION lz4"))
+
+    def _drop_retired(self) -> None:
+        """Drop what a catalog of an earlier version holds for search and nothing reads now
+        (looked for first: dropping takes a lock every other process would wait for)."""
+        inspector = inspect(self.engine)
+        tables = set(inspector.get_table_names())
+        if self.dialect == "sqlite":
+            statements = [f"DROP TABLE IF EXISTS {t}" for t in _RETIRED_SQLITE if t in tables]
+        else:
+            retired = "record_keys" in tables or "tsv" in {
+                c["name"] for c in inspector.get_columns("pages")}
+            statements = list(_RETIRED_POSTGRESQL) if retired else []
+        for statement in statements:
+            with suppress(OperationalError, ProgrammingError), self.engine.begin() as db:
+                db.execute(text(statement))  # another process may have dropped it meanwhile
 
     def _add_columns(self) -> None:
         """Give a catalog made by an earlier version the columns added since (empty: a
@@ -295,24 +282,8 @@ class Catalog:
         if set(ADDED_COLUMNS) - have:
             raise RuntimeError(f"the catalog lacks {', '.join(set(ADDED_COLUMNS) - have)}")
 
-    def _backfill_keys(self) -> None:
-        """Index records a catalog of an earlier version holds without search keys."""
-        with self.transaction() as db:
-            missing = db.execute(select(records).where(
-                records.c.record_id.not_in(select(record_keys.c.record_id)))).all()
-            for row in missing:
-                terms = db.execute(select(pages.c.terms).where(
-                    pages.c.record_id == row.record_id).order_by(pages.c.page)).scalars().all()
-                self._add_key(db, dict(row._mapping), list(terms))
-            if missing:  # keys went missing behind the catalog's back: all read again
-                mark_changed(db, removed=True, record_ids=[row.record_id for row in missing])
-
     def drop(self) -> None:
-        """Drop the derived tables (records, pages, index); the other wings' tables stay."""
-        with self.engine.begin() as db:
-            if self.dialect == "sqlite":
-                db.execute(text("DROP TABLE IF EXISTS records_fts"))
-                db.execute(text("DROP TABLE IF EXISTS pages_fts"))
+        """Drop the derived tables (records, pages, changes); the other wings' tables stay."""
         metadata.drop_all(self.engine)
 
     @contextmanager
@@ -325,7 +296,7 @@ class Catalog:
         """Put one record (replacing an earlier entry of it), its pages and its verifications
         so far (time, passed), in one transaction."""
         with self.transaction() as db:
-            removed = self._remove(db, row["record_id"])
+            self._remove(db, row["record_id"])
             db.execute(insert(records).values(**row))
             if checks:
                 db.execute(insert(verifications), [
@@ -337,32 +308,15 @@ class Catalog:
                     in enumerate(zip(page_texts, terms, strict=True), start=1)]
             if rows:
                 db.execute(insert(pages), rows)
-            self._add_key(db, row, terms)
             # Last, so a PostgreSQL writer holds the row lock briefly.
-            mark_changed(db, removed, [row["record_id"]])
+            mark_changed(db, [row["record_id"]])
 
-    def _add_key(self, db: Connection, row: dict[str, Any], terms: list[str]) -> None:
-        key = db.execute(insert(record_keys).values(**key_values(row))).inserted_primary_key[0]
-        if self.dialect == "sqlite":
-            db.execute(text("INSERT INTO records_fts(rowid, terms) VALUES (:id, :terms)"),
-                       {"id": key, "terms": record_terms(terms)})
-
-    def _remove(self, db: Connection, record_id: str) -> bool:
-        """Take a record out; say whether it was in."""
-        key = db.execute(select(record_keys.c.id).where(
-            record_keys.c.record_id == record_id)).scalar_one_or_none()
-        if self.dialect == "sqlite" and key is not None:
-            # A contentless index forgets a row only when told the words it indexed.
-            old = db.execute(select(pages.c.terms).where(pages.c.record_id == record_id)
-                             .order_by(pages.c.page)).scalars().all()
-            db.execute(text("INSERT INTO records_fts(records_fts, rowid, terms) "
-                            "VALUES ('delete', :id, :terms)"),
-                       {"id": key, "terms": record_terms(list(old))})
-        db.execute(delete(record_keys).where(record_keys.c.record_id == record_id))
+    @staticmethod
+    def _remove(db: Connection, record_id: str) -> None:
+        """Take a record out (nothing happens if it is not in)."""
         db.execute(delete(verifications).where(verifications.c.record_id == record_id))
         db.execute(delete(pages).where(pages.c.record_id == record_id))
         db.execute(delete(records).where(records.c.record_id == record_id))
-        return key is not None
 
     def restrict(self, record_id: str, classification: str) -> None:
         """Raise a catalogued record to ``classification`` now, before the archive's new
@@ -370,11 +324,10 @@ class Catalog:
         (fail closed), and cataloguing the record again makes them agree."""
         level = level_of(classification)
         with self.transaction() as db:
-            for table in (records, record_keys):
-                db.execute(update(table).where(table.c.record_id == record_id,
-                                               table.c.level < level)
-                           .values(level=level, classification=classification))
-            mark_changed(db, removed=True, record_ids=[record_id])  # read the keys again
+            db.execute(update(records).where(records.c.record_id == record_id,
+                                             records.c.level < level)
+                       .values(level=level, classification=classification))
+            mark_changed(db, [record_id])
 
     def checks(self, record_id: str) -> list[tuple[str, bool]]:
         """Every verification of a record the catalog knows: (time, passed), oldest first."""
@@ -438,18 +391,20 @@ def create_tables(schema: MetaData, engine: Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
-def renew_epoch(db: Connection) -> None:
-    """Tell every copy of the catalog's derived data (search keys, full-text indexes) to
-    read it all again: rows were written without naming them (a bulk load)."""
-    db.execute(update(catalog_state).values(epoch=secrets.token_hex(8)))
+def renew_epoch(db: Connection) -> tuple[str, int]:
+    """Tell every machine's full-text indexes to read the catalog all again: rows are written
+    without naming themselves (a bulk load). Returns the new (epoch, generation)."""
+    epoch = secrets.token_hex(8)
+    generation = db.execute(update(catalog_state).values(epoch=epoch)
+                            .returning(catalog_state.c.generation)).scalar_one()
+    return epoch, generation
 
 
-def mark_changed(db: Connection, removed: bool, record_ids: Sequence[str] = ()) -> None:
-    """Count a change to ``record_keys`` (in the changing transaction), for ``KeyStore``, and
-    name the ``record_ids`` it changed for the full-text indexes."""
+def mark_changed(db: Connection, record_ids: Sequence[str]) -> None:
+    """Name the ``record_ids`` a transaction changes, under a new catalog generation, for
+    the full-text indexes (call it in the changing transaction)."""
     generation = db.execute(update(catalog_state).values(
-        generation=catalog_state.c.generation + 1,
-        removals=catalog_state.c.removals + (1 if removed else 0))
+        generation=catalog_state.c.generation + 1)
         .returning(catalog_state.c.generation)).scalar_one()
     if record_ids:
         db.execute(insert(index_changes), [{"generation": generation, "record_id": record_id}

@@ -21,11 +21,14 @@ Nothing here knows the catalog: ``archive.index.catalog`` keeps these indexes in
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,9 @@ from archive.store import LEVELS
 FACETS = ("unit", "document_type", "classification", "year", "signed")
 ORDER_FIELDS = {"newest": "newest", "oldest": "oldest", "title": "title_key"}
 MAX_EXPANSIONS = 1024  # a prefix starting more words than this is matched, not scored
+FORMAT = 2  # of the indexes' schema: indexes of another format are made anew
 HEAP_BYTES = 64_000_000  # per writer: what tantivy buffers before it writes a segment
+REBUILD_HEAP_BYTES = 256_000_000  # shared by a rebuilding writer's threads: fewer segments
 _UNDATED_OLDEST = 99_999_999  # undated records come last in "oldest" order too
 
 
@@ -87,16 +92,23 @@ def _schema() -> Any:
     return schema()
 
 
+_KEYWORDS = ("unit", "series", "document_type", "classification", "year", "signed",
+             "title_key", "newest", "oldest")
+_NUMBERS = ("level", "day", "review")
+FIELDS = ("terms", "record_id", *_KEYWORDS, *_NUMBERS, "tiebreak")  # an index's whole schema
+
+
 def schema() -> Any:
     builder = tantivy.SchemaBuilder()
     # The words are folded by the catalog (archive.index.folding): split on spaces, nothing more.
     builder.add_text_field("terms", tokenizer_name="whitespace", index_option="position")
     builder.add_text_field("record_id", stored=True, tokenizer_name="raw")
-    for name in ("unit", "series", "document_type", "classification", "year", "signed",
-                 "title_key", "newest", "oldest"):
+    for name in _KEYWORDS:
         builder.add_text_field(name, tokenizer_name="raw", fast=True)
-    for name in ("level", "day", "review"):
+    for name in _NUMBERS:
         builder.add_integer_field(name, indexed=True, fast=True)
+    # Orders equal scores the same way on every machine (see ``_ties_in_order``).
+    builder.add_integer_field("tiebreak", fast=True)
     return builder.build()
 
 
@@ -107,6 +119,7 @@ def _document(record: Indexed) -> Any:
         year=str(record.day // 10_000) if record.day else "",
         signed="signed" if record.signed else "unsigned", title_key=record.title_key,
         level=record.level, day=record.day, review=int(record.needs_review),
+        tiebreak=tiebreak(record.record_id),
         # Sorted as bytes, ascending: the date (newest: its complement), then the record id.
         newest=f"{_UNDATED_OLDEST - record.day:08d}{record.record_id}",
         oldest=f"{record.day or _UNDATED_OLDEST:08d}{record.record_id}")
@@ -117,6 +130,13 @@ def title_key(words: str, title: str, record_id: str) -> str:
     the title as written, then the id; untitled records last. Compared as UTF-8 bytes, the
     order of code points, the same on every machine whatever its collation."""
     return "\x1f".join(("0" + words if words else "1", title, record_id))
+
+
+def tiebreak(record_id: str) -> int:
+    """A record's place among records of equal score: a digest of its id (a number, which
+    tantivy reads for thousands of hits at once where reading the ids would take longer)."""
+    return int.from_bytes(hashlib.blake2b(record_id.encode(), digest_size=8).digest(), "big",
+                          signed=True)
 
 
 def _idf(documents: int, holding: int) -> float:
@@ -188,53 +208,95 @@ class FullText:
         searcher = self.index(level).searcher()
         return [r for r in record_ids if searcher.doc_freq("record_id", r)]
 
+    def _current_format(self, level: int) -> bool:
+        try:
+            meta = json.loads((self.folder / f"level-{level}" / "meta.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return {f.get("name") for f in meta.get("schema", [])} == set(FIELDS)
+
     def _holds_any(self, level: int) -> bool:
         return (self.folder / f"level-{level}" / "meta.json").is_file()
 
     def rebuild(self, records: Iterable[Indexed]) -> None:
         """Every index emptied and filled with ``records`` (a rebuilt catalog: new rows)."""
+        with self.rebuilding() as add:
+            for record in records:
+                add(record)
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[Callable[[Indexed], None]]:
+        """Every index emptied, then filled with the records given to the function yielded,
+        committed when the block ends (nothing changes if it raises). Writers use every core
+        (a rebuild is all the work there is); an applied change uses one."""
         writers: dict[int, Any] = {}
-        for level in range(len(LEVELS)):
-            if self._holds_any(level):
-                writers[level] = self.index(level).writer(HEAP_BYTES, 1)
+
+        def writer(level: int) -> Any:
+            if level not in writers:
+                writers[level] = self.index(level).writer(REBUILD_HEAP_BYTES)
                 writers[level].delete_all_documents()
-        for record in records:
-            if record.level not in writers:
-                writers[record.level] = self.index(record.level).writer(HEAP_BYTES, 1)
-            writers[record.level].add_document(_document(record))
+            return writers[level]
+
+        for level in range(len(LEVELS)):
+            if self._holds_any(level) and not self._current_format(level):
+                # Written by an earlier version (tantivy refuses to open it with this schema).
+                self._indexes.pop(level, None)
+                shutil.rmtree(self.folder / f"level-{level}")
+            if self._holds_any(level):
+                writer(level)
+        yield lambda record: writer(record.level).add_document(_document(record))
         for level in sorted(writers):
             writers[level].commit()
             writers[level].wait_merging_threads()
         self.reload()
+
+    def values(self, name: str, clearance: int) -> set[str]:
+        """Every value of the keyword field ``name`` (unit, series, ...) of the live records a
+        searcher of ``clearance`` may see."""
+        found: set[str] = set()
+        for searcher in self._readable(clearance):
+            found.update(value for value, count in searcher.terms_with_prefix(
+                name, "", filter_query=tantivy.Query.all_query()) if count)
+        return found
+
+    def _readable(self, clearance: int) -> list[Any]:
+        """A searcher on each non-empty index at or below ``clearance``."""
+        readable = [self.index(level).searcher() for level in range(clearance + 1)
+                    if self._holds_any(level)]
+        return [s for s in readable if s.num_docs]
 
     def search(self, tree: Node | None, clearance: int, narrowing: Narrowing, order: str,
                window: tuple[int, int]) -> Matched:
         """The records matching ``tree`` (None: every record) that a searcher of
         ``clearance`` may see, narrowed; counted, faceted, and the ``window`` of them in
         ``order`` (relevance, or ``ORDER_FIELDS``)."""
-        readable = [self.index(level).searcher() for level in range(clearance + 1)
-                    if self._holds_any(level)]
-        readable = [s for s in readable if s.num_docs]
+        readable = self._readable(clearance)
         weights = _Weights.over(readable, tree)
         start, stop = window
-        ranked_order = order == "relevance" and tree is not None
-        total, facets, hits = 0, {name: {} for name in FACETS}, []
+        ranked = order == "relevance" and tree is not None
+        if not ranked and order not in ORDER_FIELDS:
+            order = "newest"  # nothing to rank by
+        # Ranked: one hit more than shown, to see whether equal scores run past the window.
+        wanted = stop + 1 if ranked else max(stop, 1)  # tantivy refuses a limit of 0
+        total, facets, tops = 0, {name: {} for name in FACETS}, []
         for searcher in readable:
             query = self._query(tree, clearance, narrowing, weights.scaled(searcher))
-            wanted = max(stop, 1)  # tantivy refuses a limit of 0 (a count alone)
-            found = (searcher.search(query, wanted, count=True) if ranked_order else
-                     searcher.search(query, wanted, count=True, order=tantivy.Order.Asc,
-                                     order_by_field=ORDER_FIELDS.get(order, "newest")))
+            found = _top(searcher, query, order, wanted, count=True)
             if not found.count:
                 continue
             total += found.count
-            hits += [(key, searcher, address) for key, address in found.hits]
+            tops.append((searcher, query, found.hits))
             _add_facets(facets, searcher.aggregate(query, {
                 name: {"terms": {"field": name, "size": 65_000}} for name in FACETS}))
-        hits.sort(key=lambda hit: -hit[0] if ranked_order else hit[0])
-        shown = [(searcher.doc(address).get_first("record_id"),
-                  float(key) if ranked_order else None)
-                 for key, searcher, address in hits[start:stop]]
+        hits = _merged(tops, ranked)
+        while ranked and _tie_runs_past(hits, stop) and _more_alike(tops, hits[stop - 1].key,
+                                                                    wanted):
+            wanted *= 8  # a common word can score thousands alike: few rounds
+            tops = [(s, q, _top(s, q, order, wanted).hits) for s, q, _ in tops]
+            hits = _merged(tops, ranked)
+        if ranked:
+            hits = _ties_in_order(hits, start, stop)
+        shown = [(hit.record_id(), hit.key if ranked else None) for hit in hits[start:stop]]
         return Matched(total, facets, shown)
 
     def _query(self, tree: Node | None, clearance: int, narrowing: Narrowing,
@@ -301,6 +363,73 @@ class _Weights:
         every = _every(searcher)
         own = {w: _idf(every, searcher.doc_freq("terms", w)) for w in self.holding}
         return _Scaled(visible, own, self.expansions)
+
+
+@dataclass
+class _Hit:
+    """One hit of one index: its score (or sort key), and where to read its record id."""
+
+    key: Any
+    searcher: Any
+    address: Any
+    _record_id: str | None = None
+
+    def record_id(self) -> str:
+        if self._record_id is None:
+            self._record_id = str(self.searcher.doc(self.address).get_first("record_id"))
+        return self._record_id
+
+
+def _top(searcher: Any, query: Any, order: str, limit: int, count: bool = False) -> Any:
+    """The first ``limit`` hits of one index by score (relevance) or by ``ORDER_FIELDS``."""
+    if order not in ORDER_FIELDS:
+        return searcher.search(query, limit, count=count)
+    return searcher.search(query, limit, count=count, order=tantivy.Order.Asc,
+                           order_by_field=ORDER_FIELDS[order])
+
+
+def _merged(tops: list[tuple[Any, Any, list[Any]]], ranked: bool) -> list[_Hit]:
+    """The hits of every index in one order: scores high to low, or sort keys ascending."""
+    hits = [_Hit(key, searcher, address) for searcher, _, found in tops
+            for key, address in found]
+    hits.sort(key=lambda hit: -hit.key if ranked else hit.key)
+    return hits
+
+
+def _tie_runs_past(hits: list[_Hit], stop: int) -> bool:
+    """Whether the last hit shown and the first not shown score the same (which of equal
+    hits is shown must not depend on how an index happens to be laid out)."""
+    return 0 < stop < len(hits) and hits[stop].key == hits[stop - 1].key
+
+
+def _more_alike(tops: list[tuple[Any, Any, list[Any]]], score: float, fetched: int) -> bool:
+    """Whether an index may hold more hits of ``score`` than the ``fetched`` it gave: it
+    gave all it was asked for, the last of them still scoring as much."""
+    return any(len(found) == fetched and found[-1][0] >= score for _, _, found in tops)
+
+
+def _ties_in_order(hits: list[_Hit], start: int, stop: int) -> list[_Hit]:
+    """Equal scores in ``tiebreak`` order, where it matters: within the window and in runs
+    of equal scores crossing its edges. tantivy orders them by where each document happens
+    to lie in its index, which differs between machines and backends; this way every one
+    shows the same hits in the same order. The tiebreaks of a run are read at once from
+    each index's fast field (thousands of a common word's equal scores in a millisecond)."""
+    if start >= len(hits) or stop <= start:
+        return hits
+    low, high = hits[min(stop, len(hits)) - 1].key, hits[start].key
+    first = next(i for i, hit in enumerate(hits) if hit.key <= high)
+    last = max(i for i, hit in enumerate(hits) if hit.key >= low) + 1
+    run = hits[first:last]
+    by_index: dict[int, list[_Hit]] = {}
+    for hit in run:
+        by_index.setdefault(id(hit.searcher), []).append(hit)
+    order: dict[int, int] = {}
+    for group in by_index.values():
+        values = group[0].searcher.fast_field_values("tiebreak", [h.address for h in group])
+        order.update((id(h), v if v is not None else 0) for h, v in zip(group, values,
+                                                                          strict=True))
+    hits[first:last] = sorted(run, key=lambda hit: (-hit.key, order[id(hit)]))
+    return hits
 
 
 def _live(searcher: Any, word: str) -> int:
@@ -374,13 +503,16 @@ def read_state(folder: Path) -> tuple[str, int]:
     """(catalog epoch, generation) the indexes in ``folder`` hold; ("", -1) when none."""
     try:
         state = json.loads((folder / "state.json").read_text())
+        if state.get("format") != FORMAT:
+            return "", -1  # indexes of another format: made anew
         return str(state["epoch"]), int(state["generation"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return "", -1
 
 
 def write_state(folder: Path, epoch: str, generation: int) -> None:
     """Note what the indexes hold, atomically (written aside, then renamed over)."""
     aside = folder / f".state.{os.getpid()}.json"
-    aside.write_text(json.dumps({"epoch": epoch, "generation": generation}))
+    aside.write_text(json.dumps({"epoch": epoch, "generation": generation,
+                                 "format": FORMAT}))
     os.replace(aside, folder / "state.json")

@@ -1,4 +1,4 @@
-"""The search language archivists type, parsed once and compiled for each backend.
+"""The search language archivists type, parsed once for the full-text indexes (``fulltext``).
 
 ``quyết định`` (both words), ``"kế hoạch số hóa"`` (a phrase), ``digit*`` (a prefix),
 ``a OR b``, ``a AND NOT b`` / ``a -b``, and parentheses. Words are folded (no diacritics,
@@ -208,34 +208,3 @@ def _check_not_placement(node: Node) -> None:
             _check_not_placement(child.node if isinstance(child, Not) else child)
     elif isinstance(node, Not):
         raise QueryError("a query needs at least one word to find, not only words to exclude")
-
-
-# ------------------------------------------------------------------ compiled for the backends
-
-
-def to_fts5(node: Node) -> str:
-    """SQLite FTS5 MATCH syntax; every word quoted, so nothing the user typed is an operator."""
-    if isinstance(node, Term):
-        quoted = '"' + " ".join(node.words) + '"'
-        return quoted + "*" if node.prefix else quoted
-    if isinstance(node, Or):
-        return "(" + " OR ".join(to_fts5(n) for n in node.nodes) + ")"
-    if isinstance(node, And):
-        keep = [to_fts5(n) for n in node.nodes if not isinstance(n, Not)]
-        drop = [to_fts5(n.node) for n in node.nodes if isinstance(n, Not)]
-        expression = "(" + " AND ".join(keep) + ")"
-        return expression + "".join(f" NOT {d}" for d in drop)
-    raise QueryError("NOT needs a word to exclude from")
-
-
-def to_tsquery(node: Node) -> str:
-    """PostgreSQL to_tsquery('simple', ...) syntax over folded words."""
-    if isinstance(node, Term):
-        words = [f"'{w}'" for w in node.words]
-        if node.prefix:
-            words[-1] += ":*"
-        return words[0] if len(words) == 1 else "(" + " <-> ".join(words) + ")"
-    if isinstance(node, Not):
-        return "!" + to_tsquery(node.node)
-    joiner = " & " if isinstance(node, And) else " | "
-    return "(" + joiner.join(to_tsquery(n) for n in node.nodes) + ")"

@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from archive.index.catalog import Catalog, records
 from archive.index.folding import fold
-from archive.index.fulltext import Narrowing
+from archive.index.fulltext import FullText, Narrowing
 from archive.index.query import Node, Term, parse, positive_terms
 from archive.index.textsync import in_step
 from archive.store import FULL_CLEARANCE, LEVELS
@@ -38,8 +38,8 @@ ORDERS = ("relevance", "newest", "oldest", "title")
 """How results may come: by relevance (a search only: browsing has nothing to rank by), by the
 document's date, newest or oldest first (undated records last either way, ties by record id),
 or by title A-Z, compared folded and without punctuation (``Đơn`` among the D's, not after
-Z), so that both backends sort alike whatever their collation. Equal scores come in no
-promised order."""
+Z), so that both backends sort alike whatever their collation. Equal scores come in record
+id order, so every machine and backend shows the same page."""
 Order = Literal["relevance", "newest", "oldest", "title"]
 
 
@@ -125,9 +125,10 @@ def _results(catalog: Catalog, tree: Node | None, clearance: int, filters: Filte
     limit, offset = paging
     if order not in ORDERS or (tree is None and order == "relevance"):
         order = "newest"
-    named = _named_as_stored(catalog, filters or Filters())
+    engine = in_step(catalog)
+    named = _named_as_stored(engine, clearance, filters or Filters())
     window = (max(0, offset), max(0, offset) + max(0, limit))
-    found = _engine_found(catalog, tree, clearance, named, order, window)
+    found = _engine_found(engine, tree, clearance, named, order, window)
     rows = _shown_rows(catalog, [record_id for record_id, _ in found.shown], clearance)
     shown = [(rows[r], score) for r, score in found.shown if r in rows]
     shown_ids = [row.record_id for row, _ in shown]
@@ -167,10 +168,10 @@ def _shown_rows(catalog: Catalog, record_ids: list[str], clearance: int) -> dict
 # ------------------------------------------------------------------- the full-text engine
 
 
-def _engine_found(catalog: Catalog, tree: Node | None, clearance: int, named: _Named,
+def _engine_found(engine: FullText, tree: Node | None, clearance: int, named: _Named,
                   order: str, window: tuple[int, int]) -> _Found:
-    """Matched, counted, faceted and ordered by the full-text indexes, brought in step with
-    the catalog first (``archive.index.textsync``): every match ranked, on either backend."""
+    """Matched, counted, faceted and ordered by the full-text indexes (in step with the
+    catalog: ``archive.index.textsync``): every match ranked, on either backend."""
     filters = named.filters
     narrowing = Narrowing(
         values={name: tuple(values) for name, values in named.values.items()},
@@ -178,7 +179,7 @@ def _engine_found(catalog: Catalog, tree: Node | None, clearance: int, named: _N
         day_from=int(filters.date_from.strftime("%Y%m%d")) if filters.date_from else None,
         day_to=int(filters.date_to.strftime("%Y%m%d")) if filters.date_to else None,
         signed=filters.signed, needs_review=filters.needs_review)
-    matched = in_step(catalog).search(tree, clearance, narrowing, order, window)
+    matched = engine.search(tree, clearance, narrowing, order, window)
     return _Found(matched.total, matched.facets,
                   "relevance" if order == "relevance" and tree is not None else order,
                   matched.shown)
@@ -186,8 +187,8 @@ def _engine_found(catalog: Catalog, tree: Node | None, clearance: int, named: _N
 
 FOLDED_FILTERS = ("unit", "series", "document_type")
 """Filters typed as people type them: ``vp`` finds unit ``VP``, ``ke hoach`` type ``KẾ
-HOẠCH``. Each is matched against the catalog's own values, folded (``fold``), and the
-search then asks for every stored value that folds the same."""
+HOẠCH``. Each is matched against the stored values of the records the searcher may see, folded
+(``fold``), and the search then asks for every stored value that folds the same."""
 
 
 @dataclass(frozen=True)
@@ -198,24 +199,15 @@ class _Named:
     values: dict[str, list[str]]  # unit / series / document_type -> stored values
 
 
-def _named_as_stored(catalog: Catalog, filters: Filters) -> _Named:
+def _named_as_stored(engine: FullText, clearance: int, filters: Filters) -> _Named:
     values: dict[str, list[str]] = {}
     for name in FOLDED_FILTERS:
         typed = getattr(filters, name)
         if typed:
             wanted = fold(typed).strip()
-            values[name] = [v for v in _stored_values(catalog, name)
-                            if v and fold(v).strip() == wanted]
+            values[name] = sorted(v for v in engine.values(name, clearance)
+                                  if v and fold(v).strip() == wanted)
     return _Named(filters, values)
-
-
-def _stored_values(catalog: Catalog, name: str) -> list[str]:
-    """Every value of a key column: from the keys in memory (SQLite), or the database."""
-    if catalog.dialect == "sqlite":
-        with catalog.engine.connect() as db:
-            return list(catalog.keys.current(db).names[name])
-    with catalog.engine.connect() as db:
-        return list(db.execute(text(f"SELECT DISTINCT {name} FROM record_keys")).scalars())
 
 
 def best_pages(catalog: Catalog, record_ids: list[str], tree: Node) -> dict[str, int]:

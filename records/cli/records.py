@@ -18,7 +18,14 @@ import typer
 from rich.text import Text
 
 from archive.access import AuditLog
-from archive.index import Catalog, Filters, QueryError, rebuild, search_records
+from archive.index import (
+    Catalog,
+    Filters,
+    QueryError,
+    SearchIndexBusy,
+    rebuild,
+    search_records,
+)
 from archive.roadmap import rebuild_progress
 from archive.signing import export_record, seal_certificates, trust_roots
 from archive.store import (
@@ -77,7 +84,7 @@ def search_command(
         results = search_records(_catalog(), query, clearance=FULL_CLEARANCE, filters=filters,
                                  order="newest" if newest else "relevance", limit=limit,
                                  offset=offset)
-    except QueryError as exc:
+    except (QueryError, SearchIndexBusy) as exc:
         fail(exc, f"cannot search for {query!r}")
     AuditLog(settings.home.resolve()).record(cli_user(), "search", query=query,
                                              results=results.total)

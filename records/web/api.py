@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from archive.access import User
-from archive.index import QueryError
+from archive.index import QueryError, SearchIndexBusy
 from archive.roadmap import RoadmapError
 from records.web import shared
 from records.web.context import api_user, check_csrf, client, context
@@ -53,6 +53,8 @@ def api_search(request: Request, user: Caller, q: str = "", unit: str = "",
         return shared.run_search(request, user, q, filters, order, page).as_dict()
     except QueryError as exc:
         raise HTTPException(400, exc.reason) from None
+    except SearchIndexBusy as exc:  # a reindex: the client may retry
+        raise HTTPException(503, exc.reason, headers={"Retry-After": "60"}) from None
 
 
 @router.get("/records/{record_id}", tags=["records"])

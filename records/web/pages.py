@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from archive.access import SavedSearchError, User, delete_saved_search, save_search
-from archive.index import Filters, QueryError
+from archive.index import Filters, QueryError, SearchIndexBusy
 from archive.roadmap import MilestoneError, MilestoneLog, RoadmapError, load_roadmap
 from archive.store import LEVELS, Descriptive, ObjectDamaged, RecordPaths, differences
 from records.web import editing, history, search_page, shared
@@ -53,7 +53,7 @@ def home_page(request: Request, user: SignedIn, q: str = "", unit: str = "",
         results = shared.run_search(request, user, q, filters, order, page)
         if not results.total:
             removals = search_page.removals(request, user, asked)
-    except (QueryError, ValueError) as exc:
+    except (QueryError, SearchIndexBusy, ValueError) as exc:
         filters, error = Filters(), str(exc)
     return templates.TemplateResponse(request, "search.html", {
         "user": user, "q": q, "filters": filters, "page": page,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
-import archive.index.bulkload as bulkload
-from archive.index import Catalog, search_records
+import archive.index.textsync as textsync
+from archive.index import Catalog, browse_records, search_records
 from archive.index.bulkload import Entry, load
 from archive.store import level_of
 from tests.archive.index.test_search import DOCS
@@ -41,9 +40,6 @@ def test_a_bulk_load_answers_as_records_added_one_by_one(empty_catalog: Catalog)
     loaded = load(empty_catalog, entries(), batch=2)  # three transactions, three messages
     assert loaded.records == len(DOCS)
     assert answers(empty_catalog) == one_by_one
-    if empty_catalog.dialect == "sqlite":
-        with empty_catalog.engine.connect() as db:  # FTS5's own check of the copied index
-            db.execute(text("INSERT INTO records_fts(records_fts) VALUES ('integrity-check')"))
     # Records added and replaced afterwards go into the loaded index as into any other.
     row = {**entries()[0].row, "record_id": "VP-2025-000009"}
     empty_catalog.add(row, ["Quyết định mới về lưu trữ"])
@@ -60,17 +56,52 @@ def test_a_bulk_load_wants_an_empty_catalog(empty_catalog: Catalog) -> None:
     assert empty_catalog.count() == 1
 
 
-def test_the_indexing_process_reports_its_failure(empty_catalog: Catalog,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failed index fails the load with the indexer's own words."""
-    if empty_catalog.dialect != "sqlite":
-        pytest.skip("PostgreSQL loads without an indexing process")
-    monkeypatch.setattr(bulkload, "_copy_index", lambda *_: pytest.fail("copied a failed index"))
-    real = subprocess.Popen
+def test_a_load_indexes_as_it_writes(empty_catalog: Catalog,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's full-text indexes are built from the records loaded, not read back
+    from the catalog after (reading back is the slow half of a PostgreSQL rebuild)."""
+    monkeypatch.setattr(textsync, "_indexed", lambda *_: pytest.fail("read the catalog back"))
+    load(empty_catalog, entries(), batch=2)
+    assert search_records(empty_catalog, "digit*", clearance=4).total == 4
 
-    def indexer_on_a_folder(args: list[str], **kwargs: object) -> subprocess.Popen:
-        return real([*args[:-1], str(Path(args[-1]).parent)], **kwargs)  # no database file
 
-    monkeypatch.setattr(bulkload.subprocess, "Popen", indexer_on_a_folder)
-    with pytest.raises(RuntimeError, match=r"(?s)index failed: .*unable to open database"):
-        load(empty_catalog, entries())
+def test_a_load_that_fails_half_way_is_searched_as_far_as_it_went(
+        empty_catalog: Catalog) -> None:
+    """The rows of the batches written stay (a rebuild is run again); the indexes, never
+    committed, are rebuilt from them by the next search, not left empty and called current."""
+    def failing() -> Iterator[Entry]:
+        yield from entries()[:3]
+        raise OSError("the archive's disk went away")
+
+    with pytest.raises(OSError, match="went away"):
+        load(empty_catalog, failing(), batch=2)
+    assert empty_catalog.count() == 2
+    assert browse_records(empty_catalog, clearance=4).total == 2
+
+
+def test_another_machine_searching_during_a_load_sees_all_of_it_after(
+        empty_catalog: Catalog, tmp_path: Path) -> None:
+    """A machine whose search came half-way through a load indexed half of it: once the
+    load is done, its next search indexes the whole."""
+    url = empty_catalog.engine.url.render_as_string(hide_password=False)
+    other = Catalog.open(url, search_index=tmp_path / "another-machine")
+
+    def searched_half_way() -> Iterator[Entry]:
+        for number, entry in enumerate(entries()):
+            if number == 3:  # the first batch of two is committed
+                assert browse_records(other, clearance=4).total == 2
+            yield entry
+
+    load(empty_catalog, searched_half_way(), batch=2)
+    assert browse_records(other, clearance=4).total == len(DOCS)
+    other.engine.dispose()
+
+
+def test_a_batch_the_database_refuses_stops_the_load_with_its_error(
+        empty_catalog: Catalog) -> None:
+    """The rows are written by a thread of their own: its failure (here a record id given
+    twice, in two batches) reaches the caller, and nothing waits for it forever."""
+    twice = [*entries(), entries()[0]]
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        load(empty_catalog, twice, batch=2)
+    assert empty_catalog.count() >= 2  # the batches before it stay, as written

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from archive.index import Catalog
+from archive.index import Catalog, search_records
 from tests.conftest import new_database
 
 
@@ -40,8 +40,30 @@ def test_many_processes_open_a_new_catalog_at_once(backend: str, tmp_path: Path,
     engine = Catalog.open(url).engine
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
-    assert {"records", "pages", "record_keys", "verifications", "progress", "users",
+    assert {"records", "pages", "verifications", "progress", "users",
             "api_tokens", "web_sessions"} <= tables
+
+
+def test_a_catalog_of_an_earlier_version_loses_its_retired_search_tables(
+        empty_catalog: Catalog) -> None:
+    """The databases' own full-text indexes and the search keys are no longer read: opening
+    a catalog that has them drops them (they cost every ingest a write), and it searches."""
+    sqlite = empty_catalog.dialect == "sqlite"
+    with empty_catalog.transaction() as db:
+        db.execute(text("CREATE TABLE record_keys (id INTEGER PRIMARY KEY, record_id TEXT)"))
+        if sqlite:
+            db.execute(text("CREATE VIRTUAL TABLE records_fts USING fts5(terms, content='')"))
+        else:
+            db.execute(text("ALTER TABLE pages ADD COLUMN tsv tsvector GENERATED ALWAYS "
+                            "AS (to_tsvector('simple', terms)) STORED"))
+            db.execute(text("CREATE INDEX pages_tsv ON pages USING gin(tsv)"))
+    reopened = Catalog.open(empty_catalog.engine.url.render_as_string(hide_password=False))
+    tables = set(inspect(reopened.engine).get_table_names())
+    assert not tables & {"record_keys", "records_fts"}
+    assert "tsv" not in {c["name"] for c in inspect(reopened.engine).get_columns("pages")}
+    reopened.add({"record_id": "VP-2024-000001", "title": "t", "unit": "VP",
+                  "classification": "public", "level": 0}, ["Quyết định lưu trữ"])
+    assert search_records(reopened, "quyet").total == 1
 
 
 def test_a_catalog_of_an_earlier_version_gets_the_review_columns(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archive.index.catalog import terms_of
-from archive.index.fulltext import FullText, Indexed, Narrowing, title_key
+from archive.index.fulltext import FullText, Indexed, Narrowing, tiebreak, title_key
 from archive.index.query import parse
 
 WORDS = ("quyet", "dinh", "luu", "tru", "ho", "so", "van", "ban", "cong", "tac", "ke", "hoach",
@@ -159,3 +159,24 @@ def test_a_record_raised_out_of_an_index_no_longer_weighs_its_words(tmp_path: Pa
         was, now = dict(first.shown), dict(second.shown)
         assert now.keys() == was.keys() and second.total == first.total, query
         assert all(abs((now[r] or 0) - (was[r] or 0)) <= 0.05 * (was[r] or 1) for r in was), query
+
+
+def test_equal_scores_show_the_same_records_however_the_index_was_built(
+        tmp_path: Path) -> None:
+    """Records scoring alike come in one order (their ids' digests), across the window's
+    edges too: two machines (or backends) whose indexes were written in another order and in
+    other segments show the same page of hits."""
+    alike = [record(row, 0, "luu tru ho so") for row in range(1, 41)]
+    other = [record(row, 0, f"van ban {row}") for row in range(41, 61)]
+    one, two = FullText(tmp_path / "one"), FullText(tmp_path / "two")
+    one.apply(alike + other, [])
+    shuffled = alike[:]
+    random.Random(3).shuffle(shuffled)
+    for start in range(0, len(shuffled), 7):  # one commit, one segment, per slice
+        two.apply(shuffled[start:start + 7], [])
+    two.apply(other, [])
+    expected = sorted((r.record_id for r in alike), key=tiebreak)
+    for window in ((0, 10), (5, 15), (30, 45)):
+        shown = [[r for r, _ in engine.search(parse("luu"), 0, Narrowing(), "relevance",
+                                              window).shown] for engine in (one, two)]
+        assert shown[0] == shown[1] == expected[window[0]:window[1]], window

@@ -6,10 +6,8 @@ import re
 from datetime import date
 
 import pytest
-from sqlalchemy import delete, text
 
 from archive.index import Catalog, Filters, QueryError, search_records
-from archive.index.catalog import record_keys
 from archive.store import level_of
 
 DOCS = [
@@ -75,17 +73,6 @@ def test_phrase_prefix_and_boolean(catalog: Catalog) -> None:
     assert ids(catalog, "(dang OR akten) ke") == ["VP-2024-000001", "VP-2024-000002"]
     # ... and is excluded as a whole: "thi" is on the first one's page 2, Đảng on its page 1.
     assert ids(catalog, "dang -thi") == ["VP-2024-000002"]
-
-
-def test_a_catalog_without_search_keys_gets_them_on_opening(catalog: Catalog) -> None:
-    """A catalog written before the record-level index existed is indexed when opened."""
-    with catalog.transaction() as db:
-        if catalog.dialect == "sqlite":
-            db.execute(text("DROP TABLE records_fts"))
-        db.execute(delete(record_keys))
-    assert Catalog.open(catalog.engine.url.render_as_string(hide_password=False)) is not None
-    assert ids(catalog, "quyet dinh") == ["VP-2024-000001"]
-    assert search_records(catalog, "digit*", clearance=4).total == 4
 
 
 def test_snippet_shows_the_original_words_and_the_page(catalog: Catalog) -> None:
@@ -177,7 +164,8 @@ def test_stray_dashes_and_many_flat_nots_are_not_nesting(catalog: Catalog) -> No
 
 
 def test_operators_typed_as_text_are_only_words(catalog: Catalog) -> None:
-    """FTS5 and tsquery syntax inside a word is quoted, never interpreted."""
+    """Search engines' operator syntax inside a word (FTS5, tsquery, tantivy's query
+    language) is only a word, never interpreted."""
     assert ids(catalog, "dang:* NEAR(x) col:y") == []
     assert ids(catalog, "'dang' & quyet") == ["VP-2024-000001"]
     assert ids(catalog, 'dang" OR "x') == []  # a quote mid-word starts a phrase: "or"

@@ -6,14 +6,18 @@ exactly what the catalog holds."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import tantivy
 from sqlalchemy import select, update
 
-from archive.index import Catalog, search_records
+import archive.index.textsync as textsync
+from archive.index import Catalog, SearchIndexBusy, search_records
 from archive.index.bulkload import Entry, load
 from archive.index.catalog import catalog_state, records
 from tests.conftest import new_database
@@ -89,3 +93,43 @@ def test_a_bulk_load_after_a_search_is_searched_whole(tmp_path: Path) -> None:
     load(catalog, [Entry(row(number), ["Das Archiv der Behörde"]) for number in range(1, 6)])
     assert public_total(catalog) == 5
     catalog.engine.dispose()
+
+
+def test_a_search_during_a_rebuild_says_so_instead_of_hanging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process rebuilding the indexes (records reindex) holds their lock for minutes:
+    a search that needs them waits a while, then says why it cannot answer, in one line."""
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    catalog.add({"record_id": "VP-2024-000001", "title": "t", "unit": "VP",
+                 "classification": "public", "level": 0}, ["Quyết định"])
+    monkeypatch.setattr(textsync, "LOCK_WAIT_SECONDS", 0.3)
+    folder = catalog.fulltext().folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as rebuilding:
+        fcntl.flock(rebuilding, fcntl.LOCK_EX)
+        with pytest.raises(SearchIndexBusy, match=r"^search is unavailable while its index is "
+                                                  r"rebuilt \(records reindex\); try again"):
+            search_records(catalog, "quyet")
+    assert search_records(catalog, "quyet").total == 1  # once the rebuild is done
+
+
+def test_indexes_of_an_earlier_format_are_made_anew(tmp_path: Path) -> None:
+    """Indexes written by an earlier version (another schema, which tantivy refuses to open
+    with this one) are replaced by the first search, not an error on every search."""
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    catalog.add({"record_id": "VP-2024-000001", "title": "t", "unit": "VP",
+                 "classification": "public", "level": 0}, ["Quyết định"])
+    folder = catalog.fulltext().folder
+    folder.mkdir(parents=True)
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("terms", tokenizer_name="whitespace")
+    builder.add_text_field("record_id", stored=True, tokenizer_name="raw")
+    (folder / "level-0").mkdir()
+    old = tantivy.Index(builder.build(), path=str(folder / "level-0"))
+    writer = old.writer()
+    writer.add_document(tantivy.Document(terms="cu", record_id="VP-2024-000009"))
+    writer.commit()
+    (folder / "state.json").write_text(json.dumps({"epoch": "old", "generation": 0}))
+    fresh = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    assert [h.record_id for h in search_records(fresh, "quyet").hits] == ["VP-2024-000001"]
+    assert search_records(fresh, "cu").total == 0

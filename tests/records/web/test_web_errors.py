@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from archive.index import SearchIndexBusy
 from records.web import shared
 from records.web.app import create_app
 from records.web.errors import SERVER_ERROR
@@ -166,3 +167,25 @@ def test_the_error_page_is_accessible_and_fits_a_phone(server: str, browser: Bro
         if width == 375:
             assert_no_horizontal_scroll(page)
         page.context.close()
+
+
+def test_a_search_during_a_reindex_says_so_and_the_api_says_retry(
+        web_archive: WebArchive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search index held by a rebuild (injected here; the wait itself is tested in
+    tests/archive/index/test_textsync.py): the page says why in its error line, the API
+    answers 503 with Retry-After, so a script knows to come back."""
+    busy = SearchIndexBusy("search is unavailable while its index is rebuilt (records "
+                           "reindex); try again in a few minutes")
+
+    def rebuilding(*_args: object) -> None:
+        raise busy
+
+    monkeypatch.setattr(shared, "run_search", rebuilding)
+    with TestClient(create_app(web_archive.settings)) as client:
+        signed_in(client, "reader")
+        page = client.get("/", params={"q": "quyet"})
+        assert page.status_code == 200 and busy.reason in page.text
+        api = client.get("/api/search", params={"q": "quyet"},
+                         headers=bearer(web_archive, "reader"))
+        assert api.status_code == 503 and api.headers["retry-after"] == "60"
+        assert api.json() == {"detail": busy.reason}
