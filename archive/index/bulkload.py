@@ -91,6 +91,9 @@ def load(catalog: Catalog, entries: Iterable[Entry], batch: int = BATCH) -> Load
     loaded = Loaded()
     writer = _sqlite_writer if catalog.dialect == "sqlite" else _copy_writer
     with rebuilding(catalog) as index, _behind(catalog, writer) as write:
+        if catalog.count():  # again, now that the indexes are held: an ingest came between
+            raise ValueError("a bulk load fills an empty catalog: drop it first "
+                             "(records reindex)")
         for chunk in _chunks(entries, batch):
             begin = time.perf_counter()
             rows, words = _rows_of(chunk)
@@ -132,13 +135,15 @@ def _behind(catalog: Catalog, writer: Callable[[Catalog], Any]) -> Iterator[Writ
     failed: list[BaseException] = []
 
     def work() -> None:
+        ended = False  # the caller's None taken
         try:
             with writer(catalog) as write:
                 while (rows := waiting.get()) is not None:
                     write(rows)
+                ended = True
         except BaseException as error:  # handed to the caller's thread
             failed.append(error)
-            while waiting.get() is not None:  # let the caller finish handing over
+            while not ended and waiting.get() is not None:  # let the caller finish
                 pass
 
     thread = threading.Thread(target=work, name="records-bulk-writer", daemon=True)

@@ -244,6 +244,8 @@ class Catalog:
         with its folded words (3-4 KB) is compressed on the way in, and pglz made the
         server's side of a bulk load half again as slow (``bench/search.py``). Rows already
         stored stay as they are; a server built without lz4 keeps pglz."""
+        if (self.engine.dialect.server_version_info or (0,)) < (14,):
+            return  # column compression came with PostgreSQL 14
         with self.engine.connect() as db:
             kinds = set(db.execute(text(
                 "SELECT attcompression FROM pg_attribute WHERE attrelid = 'pages'::regclass "

@@ -38,8 +38,8 @@ ORDERS = ("relevance", "newest", "oldest", "title")
 """How results may come: by relevance (a search only: browsing has nothing to rank by), by the
 document's date, newest or oldest first (undated records last either way, ties by record id),
 or by title A-Z, compared folded and without punctuation (``Đơn`` among the D's, not after
-Z), so that both backends sort alike whatever their collation. Equal scores come in record
-id order, so every machine and backend shows the same page."""
+Z), so that both backends sort alike whatever their collation. Equal scores come in one
+fixed order (a digest of the record id), so every machine and backend shows the same page."""
 Order = Literal["relevance", "newest", "oldest", "title"]
 
 

@@ -58,19 +58,19 @@ def in_step(catalog: Catalog) -> FullText:
     call. Raises :class:`SearchIndexBusy` when another process holds them longer than
     ``LOCK_WAIT_SECONDS`` (a ``records reindex``)."""
     engine = catalog.fulltext()
-    with catalog.engine.connect() as db:
-        epoch, generation = db.execute(
-            select(catalog_state.c.epoch, catalog_state.c.generation)).one()
     held = read_state(engine.folder)
-    if held != (epoch, generation):
+    if held != _catalog_state(catalog):
         with _locked(engine.folder, LOCK_WAIT_SECONDS):
-            held = read_state(engine.folder)  # another process may have done it meanwhile
+            # Both read again: another process may have done the work while this one
+            # waited, and the catalog may have moved on (a stale reading would take indexes
+            # another process just brought up to date for ones ahead of the catalog).
+            held, (epoch, generation) = read_state(engine.folder), _catalog_state(catalog)
             # Ahead of the catalog: a catalog restored from a backup, whose next changes
             # would reuse generations the indexes think they hold. Made anew.
             if held[0] != epoch or held[1] > generation:
                 _rebuild(catalog, engine)
             elif held[1] < generation:
-                _catch_up(catalog, engine, held[1])
+                _catch_up(catalog, engine, held)
             held = read_state(engine.folder)
     engine.show(held)
     return engine
@@ -132,14 +132,26 @@ def _rebuild(catalog: Catalog, engine: FullText) -> None:
     write_state(engine.folder, epoch, generation)
 
 
-def _catch_up(catalog: Catalog, engine: FullText, held: int) -> None:
-    """Apply the changes after generation ``held``: the changed records as the catalog has
-    them now, those no longer in it taken out."""
+def _catalog_state(catalog: Catalog) -> tuple[str, int]:
     with catalog.engine.connect() as db:
         epoch, generation = db.execute(
             select(catalog_state.c.epoch, catalog_state.c.generation)).one()
+    return str(epoch), int(generation)
+
+
+def _catch_up(catalog: Catalog, engine: FullText, held: tuple[str, int]) -> None:
+    """Apply the changes after the generation ``held``: the changed records as the catalog
+    has them now, those no longer in it taken out. A catalog whose epoch changed meanwhile
+    (a bulk load ended) is indexed anew instead: its rows are not in the change log."""
+    with catalog.engine.connect() as db:
+        epoch, generation = db.execute(
+            select(catalog_state.c.epoch, catalog_state.c.generation)).one()
+        if epoch != held[0]:
+            db.close()
+            _rebuild(catalog, engine)
+            return
         changed = sorted(set(db.execute(select(index_changes.c.record_id).where(
-            index_changes.c.generation > held,
+            index_changes.c.generation > held[1],
             index_changes.c.generation <= generation)).scalars()))
         found: list[Indexed] = []
         for start in range(0, len(changed), CHUNK):

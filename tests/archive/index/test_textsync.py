@@ -10,16 +10,18 @@ import fcntl
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import tantivy
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 import archive.index.textsync as textsync
-from archive.index import Catalog, SearchIndexBusy, search_records
+from archive.index import Catalog, SearchIndexBusy, browse_records, search_records
 from archive.index.bulkload import Entry, load
-from archive.index.catalog import catalog_state, records
+from archive.index.catalog import catalog_state, records, renew_epoch
 from tests.conftest import new_database
 
 SECONDS = 8.0
@@ -133,3 +135,74 @@ def test_indexes_of_an_earlier_format_are_made_anew(tmp_path: Path) -> None:
     fresh = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     assert [h.record_id for h in search_records(fresh, "quyet").hits] == ["VP-2024-000001"]
     assert search_records(fresh, "cu").total == 0
+
+
+def _meanwhile(monkeypatch: pytest.MonkeyPatch, happen: Callable[[], None]) -> None:
+    """Run ``happen`` once, as if another process acted while this one waited for the lock."""
+    real = textsync._locked
+    pending = [happen]
+
+    @contextmanager
+    def locked(folder: Path, wait: float | None = None) -> Iterator[None]:
+        while pending:
+            pending.pop()()
+        with real(folder, wait):
+            yield
+
+    monkeypatch.setattr(textsync, "_locked", locked)
+
+
+def _public(catalog: Catalog, number: int, words: str) -> None:
+    catalog.add({"record_id": f"VP-2024-{number:06d}", "title": "t", "unit": "VP",
+                 "classification": "public", "level": 0}, [words])
+
+
+def test_indexes_brought_up_to_date_while_a_search_waited_are_not_rebuilt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    catalog, other = Catalog.open(url), Catalog.open(url)
+    _public(catalog, 1, "quyet dinh")
+    search_records(catalog, "quyet")
+    _public(catalog, 2, "quyet dinh")  # pending for this process's next search
+
+    def another_process_adds_and_searches() -> None:
+        _public(other, 3, "quyet dinh")
+        search_records(other, "quyet")  # the indexes now hold more than this one read
+
+    _meanwhile(monkeypatch, another_process_adds_and_searches)
+    monkeypatch.setattr(textsync, "_rebuild", lambda *_: pytest.fail("rebuilt everything"))
+    assert search_records(catalog, "quyet").total == 3
+
+
+def test_a_load_that_ended_while_a_search_waited_is_indexed_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The indexes held one epoch with a change pending; while the search waited, rows were
+    written without naming themselves and the epoch renewed (the end of a bulk load): the
+    search indexes the catalog anew rather than apply the change log to the old epoch."""
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    catalog = Catalog.open(url)
+    _public(catalog, 1, "quyet dinh")
+    search_records(catalog, "quyet")
+    _public(catalog, 2, "quyet dinh")
+
+    def a_load_ends() -> None:
+        with catalog.transaction() as db:
+            db.execute(insert(records).values(record_id="VP-2024-000003", title="t", unit="VP",
+                                              classification="public", level=0))
+            renew_epoch(db)
+
+    _meanwhile(monkeypatch, a_load_ends)
+    assert browse_records(catalog, clearance=0).total == 3
+
+
+def test_a_load_refuses_a_catalog_an_ingest_filled_while_it_waited(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emptiness is checked again once the indexes are held: a record ingested in
+    between would be in the catalog and in no index."""
+    catalog = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    _meanwhile(monkeypatch, lambda: _public(catalog, 1, "quyet dinh"))
+    entry = Entry({"record_id": "VP-2024-000002", "title": "t", "unit": "VP",
+                   "classification": "public", "level": 0}, ["van ban"])
+    with pytest.raises(ValueError, match="empty catalog"):
+        load(catalog, [entry])
+    assert search_records(catalog, "quyet").total == 1
