@@ -365,19 +365,16 @@ class _Weights:
         return _Scaled(visible, own, self.expansions)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Hit:
     """One hit of one index: its score (or sort key), and where to read its record id."""
 
     key: Any
     searcher: Any
     address: Any
-    _record_id: str | None = None
 
     def record_id(self) -> str:
-        if self._record_id is None:
-            self._record_id = str(self.searcher.doc(self.address).get_first("record_id"))
-        return self._record_id
+        return str(self.searcher.doc(self.address).get_first("record_id"))
 
 
 def _top(searcher: Any, query: Any, order: str, limit: int, count: bool = False) -> Any:

@@ -143,13 +143,11 @@ def _catch_up(catalog: Catalog, engine: FullText, held: tuple[str, int]) -> None
     """Apply the changes after the generation ``held``: the changed records as the catalog
     has them now, those no longer in it taken out. A catalog whose epoch changed meanwhile
     (a bulk load ended) is indexed anew instead: its rows are not in the change log."""
+    epoch, generation = _catalog_state(catalog)
+    if epoch != held[0]:
+        _rebuild(catalog, engine)
+        return
     with catalog.engine.connect() as db:
-        epoch, generation = db.execute(
-            select(catalog_state.c.epoch, catalog_state.c.generation)).one()
-        if epoch != held[0]:
-            db.close()
-            _rebuild(catalog, engine)
-            return
         changed = sorted(set(db.execute(select(index_changes.c.record_id).where(
             index_changes.c.generation > held[1],
             index_changes.c.generation <= generation)).scalars()))
