@@ -925,12 +925,20 @@ def search_memory(url: str, index_folder: str | None, queries: list[Query]) -> f
 
 
 def _searching_process(url: str, index_folder: str | None, queries: list[Query]) -> float:
-    import resource
-
     catalog = Catalog.open(url, search_index=Path(index_folder) if index_folder else None)
     for query in queries:
         run_search(catalog, query)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_resident_mib()
+
+
+def peak_resident_mib() -> float:
+    """This process's own peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux
+    keeps that across exec, so a spawned child would report its parent's peak (the bench's
+    corpus) as its own."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM")
 
 
 # --------------------------------------------------------------------------- querying

@@ -24,10 +24,10 @@ from ocr.faults import reading
 from ocr.inputs import PageRef
 from ocr.options import OcrOptions
 from ocr.orient import detect_orientation, turn_from_ink
-from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text
+from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text, scan_raster
 from ocr.recognize import Recognition, recognize, tesseract_version
 
-ENGINE_REVISION = "5"  # bump when the page stage changes what it produces
+ENGINE_REVISION = "6"  # bump when the page stage changes what it produces
 _OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml")
 _FEW_WORDS = 8
 
@@ -225,11 +225,13 @@ def process_page(ref: PageRef, options: OcrOptions, cache: Path) -> PageResult:
 def _fresh_page(ref: PageRef, options: OcrOptions, stage: Path, key: str) -> PageResult:
     had_text = False
     if ref.kind == "pdf":
-        existing = pdf_text(ref, options.page_timeout)
-        had_text = len(existing.strip()) >= MIN_TEXT_LAYER_CHARS
-        if had_text and not options.redo_ocr:
-            return _kept_text_page(ref, existing, stage, key)
-        raster = pdf_raster(ref, options.page_timeout)
+        raster = scan_raster(ref)  # a scanned page: its image as stored, and no text to keep
+        if raster is None:
+            existing = pdf_text(ref, options.page_timeout)
+            had_text = len(existing.strip()) >= MIN_TEXT_LAYER_CHARS
+            if had_text and not options.redo_ocr:
+                return _kept_text_page(ref, existing, stage, key)
+            raster = pdf_raster(ref, options.page_timeout)
     else:
         raster = image_raster(ref, options.default_dpi)
     result = PageResult(

@@ -1,4 +1,5 @@
-"""Getting the pixels OCR reads: image frames as they are, PDF pages through pdftoppm.
+"""Getting the pixels OCR reads: image frames as they are, a scanned PDF page's own image
+taken out as stored, any other PDF page drawn through pdftoppm.
 
 The raster is for recognition only. The archival copy keeps the original image or PDF page
 itself, so nothing done here (greyscale, resampling to square pixels) touches the master.
@@ -18,6 +19,7 @@ from ocr import dpi as dpi_rules
 from ocr.errors import InputRejected, OcrFailed
 from ocr.inputs import PageRef
 from ocr.limits import current
+from ocr.scanned import scanned_image
 
 # A page with at least this much extractable text already has a real text layer.
 MIN_TEXT_LAYER_CHARS = 20
@@ -107,6 +109,19 @@ def _poppler_says(message: str) -> str:
     said = dict.fromkeys(line for line in lines
                          if line and not line.startswith("Unable to get page count"))
     return "; ".join(said)[:300] or "Poppler gave no reason"
+
+
+def scan_raster(ref: PageRef) -> PageRaster | None:
+    """The page's scanned image as stored, when the page is nothing but that image.
+
+    Decoding the image costs a fraction of drawing the page, and a page that is one image
+    has no text layer to keep, so neither pdftotext nor pdftoppm need run for it.
+    """
+    scanned = scanned_image(ref)
+    if scanned is None:
+        return None
+    resolution = dpi_rules.Resolution(scanned.dpi, scanned.dpi, "pdf-image")
+    return PageRaster(_ocr_mode(scanned.image), scanned.dpi, resolution, scanned.encoding)
 
 
 def pdf_raster(ref: PageRef, timeout: float) -> PageRaster:

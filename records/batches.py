@@ -61,11 +61,27 @@ class BatchOptions:
                 "languages": self.languages, "redo_ocr": self.redo_ocr}
 
 
+# Where Prefect may find settings besides the environment: a profile, or files in the
+# current folder. Without any of them nothing can name a server.
+_PREFECT_SETTING_FILES = (".env", "prefect.toml", "pyproject.toml")
+
+
 def server_url(settings: Settings, quiet: bool = True) -> str:
     """The server batches go to, or "" for the embedded default (Prefect's own setting, from
     the environment or the Prefect profile). Prefect reads its settings once, when first
-    imported, so records' defaults for it are put in place first."""
+    imported, so records' defaults for it are put in place first.
+
+    Importing Prefect costs half a second, more than `records status` itself: when the
+    environment names the server, or no file Prefect reads could name one, the answer is
+    known without it."""
     runtime.prepare(settings, quiet=quiet)
+    named = os.environ.get("PREFECT_API_URL")
+    if named is not None:
+        return named
+    profiles = os.environ.get("PREFECT_PROFILES_PATH") or str(
+        Path(os.environ["PREFECT_HOME"]) / "profiles.toml")
+    if not any(Path(f).is_file() for f in (profiles, *_PREFECT_SETTING_FILES)):
+        return ""
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value() or ""

@@ -30,14 +30,17 @@ import io
 import json
 import random
 import re
+import struct
 import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import img2pdf
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+import pikepdf
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 __all__ = [
     "LANGUAGES",
@@ -87,7 +90,8 @@ class LetterTruth:
     """Exact text of each page, lines joined by "\\n" (blank lines are gaps)."""
 
 
-_ENCODINGS = ("png", "jpeg", "tiff-g4", "tiff")
+_ENCODINGS = ("png", "jpeg", "tiff-g4", "tiff", "pdf-g4", "pdf-jbig2", "pdf-jpeg")
+_BILEVEL_ONLY = ("tiff-g4", "pdf-g4", "pdf-jbig2")
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,9 @@ class PageStyle:
     bilevel: bool = False
     """Save as a 1-bit image (mode "1"), as fax-like archive scanners do."""
     encoding: str = "png"
-    """"png", "jpeg", "tiff" (lossless) or "tiff-g4" (CCITT Group 4, bilevel only)."""
+    """"png", "jpeg", "tiff" (lossless) or "tiff-g4" (CCITT Group 4, bilevel only); or an
+    image-only PDF as office scanners write it: "pdf-g4" and "pdf-jbig2" (bilevel only),
+    "pdf-jpeg" (grey or colour)."""
     dpi: int = 300
     """Scan resolution; the image is A4 at this resolution and carries this DPI tag."""
 
@@ -119,8 +125,8 @@ class PageStyle:
             raise ValueError(f"noise must be in 0..1, not {self.noise}")
         if self.encoding not in _ENCODINGS:
             raise ValueError(f"encoding must be one of {_ENCODINGS}, not {self.encoding!r}")
-        if self.encoding == "tiff-g4" and not self.bilevel:
-            raise ValueError("tiff-g4 (CCITT Group 4) needs bilevel=True")
+        if self.encoding in _BILEVEL_ONLY and not self.bilevel:
+            raise ValueError(f"{self.encoding} (CCITT Group 4 or JBIG2) needs bilevel=True")
         if not 50 <= self.dpi <= 1200:
             raise ValueError(f"dpi must be in 50..1200, not {self.dpi}")
 
@@ -744,9 +750,80 @@ def save_page(image: Image.Image, path: Path, style: PageStyle) -> Path:
         grey.save(path, format="JPEG", dpi=dpi, quality=80)
     elif style.encoding == "tiff-g4":
         image.convert("1").save(path, format="TIFF", dpi=dpi, compression="group4")
+    elif style.encoding.startswith("pdf-"):
+        scanner_pdf([image], path, style.dpi, style.encoding.removeprefix("pdf-"))
     else:
         image.save(path, format="TIFF", dpi=dpi, compression="tiff_lzw")
     return path
+
+
+SCANNER_PDF_ENCODINGS = ("g4", "jbig2", "jpeg")
+
+
+def scanner_pdf(images: Sequence[Image.Image], path: Path, dpi: int, encoding: str) -> Path:
+    """An image-only PDF as office scanners write it: one image per page, drawn over the
+    whole page at *dpi*, stored as CCITT G4 or JBIG2 (bilevel) or JPEG (grey or colour).
+
+    No JBIG2 encoder is packaged for Debian, so the JBIG2 pages are generic regions coded
+    with MMR: the same run-length code as G4, inside JBIG2's segments, which every JBIG2
+    decoder must read (ITU T.88 6.2.6).
+    """
+    if encoding not in SCANNER_PDF_ENCODINGS:
+        raise ValueError(f"encoding must be one of {SCANNER_PDF_ENCODINGS}, not {encoding!r}")
+    pages = [_scanner_page(image, dpi, encoding) for image in images]
+    layout = img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
+    data = img2pdf.convert(pages, layout_fun=layout)
+    if encoding == "jbig2":
+        data = _g4_to_jbig2(data, dpi)
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+def _scanner_page(image: Image.Image, dpi: int, encoding: str) -> bytes:
+    """One page as the scanner compresses it (for JBIG2: G4 of the inverted page, see below)."""
+    out = io.BytesIO()
+    if encoding == "jpeg":
+        picture = image if image.mode in ("L", "RGB") else image.convert(
+            "L" if image.mode in ("1", "LA", "I", "I;16") else "RGB")
+        picture.save(out, format="JPEG", dpi=(dpi, dpi), quality=80)
+        return out.getvalue()
+    # A scanner thresholds a bilevel page; Pillow's own conversion would dither it.
+    bilevel = image if image.mode == "1" else image.convert("L").point(
+        lambda v: 255 if v >= 128 else 0).convert("1")
+    if encoding == "jbig2":
+        # G4 runs start white; in JBIG2 a 1 is ink. Coding the inverted page makes the
+        # runs img2pdf stores the ones JBIG2 reads.
+        bilevel = ImageOps.invert(bilevel.convert("L")).convert("1")
+    bilevel.save(out, format="TIFF", compression="group4", dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+def _jbig2_segment(number: int, kind: int, data: bytes) -> bytes:
+    """A segment of page 1 that refers to no other (T.88 7.2)."""
+    return struct.pack(">IBBBI", number, kind, 0, 1, len(data)) + data
+
+
+def _g4_to_jbig2(pdf_bytes: bytes, dpi: int) -> bytes:
+    """Every page's G4 image rewritten as a JBIG2 page of one MMR-coded generic region."""
+    dots_per_metre = round(dpi / 0.0254)
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        for page in pdf.pages:
+            for image in page.get_images().values():
+                params = image.get("/DecodeParms")
+                params = params[0] if isinstance(params, pikepdf.Array) else params
+                if image.get("/Filter") not in (pikepdf.Name.CCITTFaxDecode,
+                                                pikepdf.Array([pikepdf.Name.CCITTFaxDecode])) \
+                        or params is None or int(params.get("/K", 0)) != -1:
+                    raise ValueError("img2pdf did not store the page as G4")
+                width, height = int(image.Width), int(image.Height)
+                info = struct.pack(">IIIIBH", width, height, dots_per_metre, dots_per_metre, 0, 0)
+                region = struct.pack(">IIIIB", width, height, 0, 0, 0) + bytes([1])  # MMR
+                stream = (_jbig2_segment(0, 48, info)  # page information
+                          + _jbig2_segment(1, 39, region + image.read_raw_bytes()))
+                image.write(stream, filter=pikepdf.Name.JBIG2Decode)  # drops G4's parameters
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
 
 
 def _save_tiff_pages(images: Sequence[Image.Image], path: Path, dpi: int) -> Path:

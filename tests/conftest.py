@@ -164,7 +164,8 @@ class Scans:
              **style: object) -> tuple[Path, str]:
         """One rendered page and its exact text."""
         look = PageStyle(**style)  # type: ignore[arg-type]
-        suffix = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "tiff-g4": ".tif"}[look.encoding]
+        suffix = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "tiff-g4": ".tif"
+                  }.get(look.encoding, ".pdf")
         path = self.folder / (name or f"{language}-{seed}-{abs(hash(look))}{suffix}")
         text = make_letter(language, seed, pages=1).pages[0]
         if not path.exists():

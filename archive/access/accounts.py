@@ -39,8 +39,8 @@ from sqlalchemy import (
 from archive.index import Catalog
 from archive.store import LEVELS
 from config.errors import UsageError
+from config.vocabulary import ROLES as ROLES  # re-exported
 
-ROLES = ("officer", "archivist", "manager", "admin")
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from config.errors import UsageError
 from config.settings import DEFAULTS_FILE
+from config.vocabulary import MILESTONE_STATES as MILESTONE_STATES  # re-exported
 
 DEFAULT_FILE = DEFAULTS_FILE.with_name("roadmap.toml")  # the shipped example
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,7 +49,6 @@ METRICS: dict[str, Metric] = {
     "signs_with_org": Metric("adoption", "signs with the organisation's certificate"),
     "signs_with_personal": Metric("adoption", "signs with personal certificates"),
 }
-MILESTONE_STATES = ("planned", "in progress", "done", "blocked", "dropped")
 
 
 class RoadmapError(UsageError, ValueError):

@@ -7,8 +7,7 @@ takes the stricter answer.
 
 from __future__ import annotations
 
-LEVELS = ("public", "internal", "restricted", "confidential", "secret")
-"""Classifications, lowest first; a user cleared for one sees it and every one below."""
+from config.vocabulary import LEVELS as LEVELS  # re-exported
 
 FULL_CLEARANCE = len(LEVELS) - 1
 

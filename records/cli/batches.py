@@ -9,15 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from archive.intake import BatchReport
 from config.errors import ExitCode, RecordsError
-from config.settings import Settings, load_settings
-from records import batches, runtime
 from records.cli.console import (
     Listing,
     classification_level,
@@ -30,6 +27,11 @@ from records.cli.console import (
     shown,
     stop,
 )
+
+if TYPE_CHECKING:
+    from archive.intake import BatchReport
+    from config.settings import Settings
+    from records import batches
 
 LANG_HELP = "Tesseract languages joined by +, e.g. vie+eng (default: settings)"
 REDO_HELP = "Re-OCR PDF pages that already have a text layer"
@@ -47,11 +49,13 @@ def ocr(
     jobs: Annotated[int | None, typer.Option(help="Pages at once (default: cores)")] = None,
 ) -> None:
     """Turn scans into one searchable PDF/A-2b. Archives nothing."""
+    from config.settings import load_settings
     from ocr import limits
     from ocr.assemble import DocumentInfo
     from ocr.errors import InputRejected
     from ocr.options import OcrOptions
     from ocr.pipeline import ocr_to_pdfa
+    from records import runtime
 
     settings = load_settings()
     home = runtime.prepare(settings)
@@ -72,10 +76,17 @@ def ocr(
               + (f"; low confidence on pages {review}" if review else ""))
 
 
+def _checked_batch_id(value: str | None) -> str | None:
+    """The hidden --batch-id, checked by the batch layer (imported only when given)."""
+    from records.batches import checked_batch_id
+    return checked_batch_id(value)
+
+
 def run_batch(settings: Settings, paths: list[Path], options: batches.BatchOptions,
               show_progress: bool, batch_id: str | None = None) -> BatchReport:
     """Run a batch here (as ``batch_id``, by default a new one), with a progress bar unless
     ``show_progress`` is off."""
+    from records import batches, runtime
     batch_id = batch_id or runtime.batch_id(paths)
     if not show_progress:
         return batches.run_here(settings, paths, options, batch_id)
@@ -119,13 +130,15 @@ def queue(
     wait: Annotated[bool, typer.Option("--wait", help="On a server: follow it to the end")
                     ] = False,
     batch_id: Annotated[str | None, typer.Option(
-        "--batch-id", hidden=True, callback=batches.checked_batch_id,
+        "--batch-id", hidden=True, callback=_checked_batch_id,
         help="The id to run it as (the web app names a batch before it starts)")] = None,
 ) -> None:
     """Digitise a scan batch: validate, OCR, PDF/A, store; quarantine what is bad.
 
     With PREFECT_API_URL set the batch is queued on that server for its workers and the
     command returns at once with the batch id (--wait follows it); otherwise it runs here."""
+    from config.settings import load_settings
+    from records import batches
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         stop(f"no such file or folder: {', '.join(missing)}")
@@ -161,6 +174,7 @@ def _show_outcome(report: BatchReport, as_json: bool) -> None:
 def _queue_on_server(settings: Settings, paths: list[Path], options: batches.BatchOptions,
                      wait: bool, as_json: bool, batch_id: str | None) -> None:
     """Submit to the server's work pool; the scans must be on storage the workers see."""
+    from records import batches, runtime
     home = runtime.prepare(settings)
     try:
         submitted = batches.submit([p.resolve() for p in paths], options, batch_id)
@@ -186,6 +200,7 @@ def _queue_on_server(settings: Settings, paths: list[Path], options: batches.Bat
 
 def _follow(home: Path, submitted: batches.Submitted,
             show_progress: bool) -> tuple[batches.RunState, BatchReport | None]:
+    from records import batches
     if not show_progress:
         return batches.follow(home, submitted, lambda *_: None)
     with progress() as bar:
@@ -241,6 +256,8 @@ def status(
 ) -> None:
     """Show batches: queued, running (pages done, ETA), finished, failed or interrupted, with
     reasons; on a server, with each batch's Prefect run state."""
+    from config.settings import load_settings
+    from records import batches
     settings = load_settings()
     home = settings.home.resolve()
     found = batches.current_statuses(settings, batch_id)
@@ -273,6 +290,8 @@ def demo(
     letters: Annotated[int, typer.Option(help="How many sample letters to render")] = 6,
 ) -> None:
     """Render sample scans (and a few broken files) and run them through a batch."""
+    from config.settings import load_settings
+    from records import batches, runtime
     from records.cli.copies import ensure_dev_pki
     from records.samples import render_batch, render_broken
 

@@ -6,50 +6,13 @@ Exit codes as everywhere: 0 all good, 1 something failed, 2 usage.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from archive.access import AuditLog
-from archive.index import Catalog
-from archive.signing import (
-    DEFAULT_SERVICE_URL,
-    WARNING,
-    ArchiveSigner,
-    Check,
-    SigningError,
-    SignOptions,
-    Verdict,
-    check_fixity,
-    dev_pki,
-    init_dev_pki,
-    is_due,
-    load_signer,
-    read_log,
-    renew_record,
-    seal_certificates,
-    sign_log,
-    sign_options,
-    signature_level_of,
-    trust_roots,
-    verify_archive,
-    verify_file,
-    verify_record,
-    vouch_with,
-)
-from archive.store import (
-    ArchiveLog,
-    archive_root,
-    is_legacy,
-    legacy_size,
-    migrate_archive,
-    record_ids,
-    recover,
-)
 from config.errors import ExitCode, RecordsError
-from config.settings import load_settings
 from records.cli.console import (
     Listing,
     cli_user,
@@ -61,7 +24,9 @@ from records.cli.console import (
     shown,
     stop,
 )
-from records.runtime import quiet_pyhanko
+
+if TYPE_CHECKING:
+    from archive.signing import ArchiveSigner, Check, SignOptions, Verdict
 
 log_app = typer.Typer(no_args_is_help=True, help="The archive's signed log.")
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys: a development PKI.")
@@ -74,11 +39,14 @@ def keys_init(
     = "Records Development Organisation",
     person: Annotated[str, typer.Option(help="Holder of the personal certificate")]
     = "Nguyễn Văn An",
-    service_url: Annotated[str, typer.Option(help="Where TSA/OCSP/CRLs will be served")]
-    = DEFAULT_SERVICE_URL,
+    service_url: Annotated[str | None, typer.Option(
+        help="Where TSA/OCSP/CRLs will be served (default: this machine, port 9780)")] = None,
 ) -> None:
     """Make a development PKI under RECORDS_HOME/keys (NOT for production)."""
+    from archive.signing import DEFAULT_SERVICE_URL, WARNING, init_dev_pki
+    from config.settings import load_settings
     home = load_settings().home.resolve()
+    service_url = service_url or DEFAULT_SERVICE_URL
     try:
         pki = init_dev_pki(home, organisation=organisation, person=person,
                            service_url=service_url, force=force)
@@ -94,6 +62,8 @@ def keys_init(
 
 def ensure_dev_pki(home: Path) -> None:
     """The demo signs with the development PKI; make it if no key is configured at all."""
+    from archive.signing import WARNING, dev_pki, init_dev_pki
+    from config.settings import load_settings
     settings = load_settings().signing
     if settings.enabled and settings.key == "pkcs12" and not settings.pkcs12_file and \
             not dev_pki(home).certomancer_config.is_file():
@@ -113,6 +83,20 @@ def verify(
 ) -> None:
     """Verify archival copies: the log, the object, hashes, signature, trust, changes, AdES,
     XMP, PDF/A. Exit 1 when anything is wrong."""
+    from archive.access import AuditLog
+    from archive.index import Catalog
+    from archive.signing import (
+        SigningError,
+        check_fixity,
+        read_log,
+        seal_certificates,
+        trust_roots,
+        verify_archive,
+        verify_file,
+    )
+    from archive.store import archive_root
+    from config.settings import load_settings
+    from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()
@@ -188,6 +172,17 @@ def renew(
                                         "certificate expires within this many days")] = 365,
 ) -> None:
     """Add a fresh document time-stamp to B-LTA copies before their proof ages."""
+    from archive.signing import (
+        SigningError,
+        is_due,
+        load_signer,
+        renew_record,
+        sign_options,
+        signature_level_of,
+    )
+    from archive.store import archive_root, record_ids, recover
+    from config.settings import load_settings
+    from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()
@@ -221,6 +216,7 @@ def renew(
 
 
 def _sign_log(home: Path, signer: ArchiveSigner, options: SignOptions) -> None:
+    from archive.signing import sign_log
     head, fallback = sign_log(home, signer, options)
     err.print(f"log head {head.number} signed: {head.tree_size} record versions"
               + (f" (without a time-stamp: {fallback})" if fallback else ""))
@@ -230,6 +226,9 @@ def _sign_log(home: Path, signer: ArchiveSigner, options: SignOptions) -> None:
 def log_sign() -> None:
     """Sign a head of the archive's log as it is now (after each batch, renewal and
     migration this happens by itself; run it from cron to cover the audit log too)."""
+    from archive.signing import SigningError, load_signer, sign_options
+    from config.settings import load_settings
+    from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()
@@ -244,6 +243,8 @@ def log_sign() -> None:
 @log_app.command("show")
 def log_show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The latest signed head: what an auditor keeps to check the archive later."""
+    from archive.store import ArchiveLog
+    from config.settings import load_settings
     stored, problems = ArchiveLog(load_settings().home.resolve()).heads()
     for problem in problems:
         err.print(f"[red]{shown(problem)}[/red]")
@@ -266,6 +267,17 @@ def migrate() -> None:
     """Convert an archive written by records 0.1 (plain folders with manifest-sha256.txt)
     into OCFL objects and a signed log, keeping every byte; the old folder stays beside it
     as archive-0.1 until you remove it."""
+    from archive.signing import (
+        SigningError,
+        load_signer,
+        sign_options,
+        trust_roots,
+        verify_record,
+        vouch_with,
+    )
+    from archive.store import archive_root, is_legacy, legacy_size, migrate_archive
+    from config.settings import load_settings
+    from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()

@@ -12,31 +12,12 @@ import re
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
-from archive.access import AuditLog
-from archive.index import (
-    Catalog,
-    Filters,
-    QueryError,
-    SearchIndexBusy,
-    rebuild,
-    search_records,
-)
-from archive.roadmap import rebuild_progress
-from archive.signing import export_record, seal_certificates, trust_roots
-from archive.store import (
-    FULL_CLEARANCE,
-    RecordPaths,
-    UnknownRecord,
-    archive_root,
-    committed_record,
-)
 from config.errors import RecordsError
-from config.settings import load_settings
 from records.cli.console import (
     Listing,
     cli_user,
@@ -49,10 +30,15 @@ from records.cli.console import (
     shown_value,
     stop,
 )
-from records.runtime import quiet_pyhanko
+
+if TYPE_CHECKING:
+    from archive.index import Catalog
+    from archive.store import RecordPaths
 
 
 def _catalog() -> Catalog:
+    from archive.index import Catalog
+    from config.settings import load_settings
     return Catalog.open(load_settings().catalog_url())
 
 
@@ -77,6 +63,10 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the archive's full text and metadata (diacritics optional)."""
+    from archive.access import AuditLog
+    from archive.index import Filters, QueryError, SearchIndexBusy, search_records
+    from archive.store import FULL_CLEARANCE
+    from config.settings import load_settings
     filters = Filters(unit=unit, document_type=doc_type, date_from=_date(date_from, "--from"),
                       date_to=_date(date_to, "--to"))
     settings = load_settings()
@@ -120,7 +110,9 @@ def show(
 ) -> None:
     """Show a record's description (each field's source: read, manifest, corrected by whom),
     signature, provenance and versions."""
+    from archive.access import AuditLog
     from archive.store import current_descriptive
+    from config.settings import load_settings
 
     settings = load_settings()
     paths = _committed(settings.home.resolve(), record_id)
@@ -159,6 +151,8 @@ def history(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A record's versions: when, by whom, why, and which fields each correction changed."""
+    from archive.access import AuditLog
+    from config.settings import load_settings
     settings = load_settings()
     paths = _committed(settings.home.resolve(), record_id)
     versions = _history(paths)
@@ -177,7 +171,9 @@ def diff(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The fields whose values differ between two versions of a record's description."""
+    from archive.access import AuditLog
     from archive.store import current_descriptive, differences
+    from config.settings import load_settings
 
     settings = load_settings()
     paths = _committed(settings.home.resolve(), record_id)
@@ -261,6 +257,12 @@ def export(
 ) -> None:
     """Verify a record, then write it with the proof that it is authentic and complete as a
     BagIt bag to DEST/<record id>; a record that fails verification is not exported."""
+    from archive.access import AuditLog
+    from archive.index import Catalog
+    from archive.signing import export_record, seal_certificates, trust_roots
+    from archive.store import archive_root
+    from config.settings import load_settings
+    from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()
@@ -281,6 +283,7 @@ def export(
 
 
 def _committed(home: Path, record_id: str) -> RecordPaths:
+    from archive.store import UnknownRecord, archive_root, committed_record
     try:
         return committed_record(archive_root(home), record_id)
     except UnknownRecord as exc:
@@ -289,6 +292,10 @@ def _committed(home: Path, record_id: str) -> RecordPaths:
 
 def reindex() -> None:
     """Rebuild the catalog from the archive folder alone."""
+    from archive.index import rebuild
+    from archive.roadmap import rebuild_progress
+    from archive.store import archive_root
+    from config.settings import load_settings
     settings = load_settings()
     catalog = _catalog()
     count = rebuild(catalog, archive_root(settings.home.resolve()))

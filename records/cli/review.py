@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from config.settings import Settings, load_settings
 from records.cli.console import (
     Listing,
     cli_user,
@@ -33,6 +32,9 @@ from records.cli.console import (
     shown_value,
     stop,
 )
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 if TYPE_CHECKING:
     from archive.access import User
@@ -110,6 +112,7 @@ def edit(
     """Correct a record's description: a new version with who, when and why; the archived
     PDF and its metadata stay as they were."""
     from archive.review import correct_record
+    from config.settings import load_settings
 
     given = {"title": title, "date": date, "number": number, "doc_type": doc_type,
              "issuer": issuer, "series": series, "subjects": subjects, "language": language,
@@ -167,6 +170,7 @@ def review(
     with why; a correction or `records edit ID --reviewed` takes one off."""
     from archive.access import AuditLog
     from archive.review import review_queue
+    from config.settings import load_settings
 
     settings = load_settings()
     queue = review_queue(_catalog(settings), _reviewer(), unit=unit, limit=limit,
@@ -210,6 +214,7 @@ def declassify_propose(
     """Propose lowering a record's classification; a second person approves it in the web
     app."""
     from archive.review import propose
+    from config.settings import load_settings
 
     settings = load_settings()
     found = propose(settings.home.resolve(), _catalog(settings), _reviewer(), record_id, to,
@@ -229,6 +234,7 @@ def declassify_refuse(
 ) -> None:
     """Refuse a proposal (its proposer withdraws it so): nothing changes."""
     from archive.review import refuse
+    from config.settings import load_settings
 
     settings = load_settings()
     found = refuse(settings.home.resolve(), _catalog(settings), _reviewer(), proposal_id)
@@ -246,6 +252,7 @@ def declassify_list(
 ) -> None:
     """The open proposals, oldest first."""
     from archive.review import open_proposals
+    from config.settings import load_settings
 
     found = open_proposals(_catalog(load_settings()), _reviewer().clearance, record_id)
     if as_json:

@@ -11,30 +11,14 @@ import csv
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from archive.index import Catalog
-from archive.roadmap import (
-    COLOURS,
-    MILESTONE_STATES,
-    STATUSES,
-    MilestoneError,
-    MilestoneLog,
-    Roadmap,
-    RoadmapError,
-    Standing,
-    TargetStanding,
-    UnitStanding,
-    load_roadmap,
-    measure_roadmap,
-    today,
-)
-from config.settings import Settings, load_settings
+from config.vocabulary import MILESTONE_STATES
 from records.cli.console import (
     Listing,
     cli_user,
@@ -47,11 +31,16 @@ from records.cli.console import (
     stop,
 )
 
+if TYPE_CHECKING:
+    from archive.roadmap import Roadmap, RoadmapError, Standing, TargetStanding, UnitStanding
+    from config.settings import Settings
+
 roadmap_app = typer.Typer(help="Targets per unit, progress and forecasts, from the archive.")
 
 
 def open_roadmap(settings: Settings) -> Roadmap:
     """The configured roadmap, or a usage error listing what is wrong with it."""
+    from archive.roadmap import RoadmapError, load_roadmap
     try:
         return load_roadmap(settings.roadmap.file)
     except RoadmapError as exc:
@@ -77,6 +66,9 @@ def show(
     html: Annotated[Path | None, typer.Option("--html", help="Write a report to FILE")] = None,
 ) -> None:
     """Where each unit stands against the roadmap: figures, targets, status, forecasts."""
+    from archive.index import Catalog
+    from archive.roadmap import RoadmapError, measure_roadmap
+    from config.settings import load_settings
     if ctx.invoked_subcommand:
         return
     if sum((as_json, as_csv, html is not None)) > 1:
@@ -107,6 +99,7 @@ def show(
 
 
 def _as_of(value: str | None) -> date:
+    from archive.roadmap import today
     if not value:
         return today()
     try:
@@ -116,10 +109,12 @@ def _as_of(value: str | None) -> date:
 
 
 def _status(status: str) -> Text:
+    from archive.roadmap import COLOURS
     return Text(f" {status} ", style=f"bold white on {COLOURS[status]}")
 
 
 def _overall_table(result: Standing) -> Table:
+    from archive.roadmap import COLOURS, STATUSES
     o = result.overall
     table = Listing(title=literal(f"{result.title}: period {result.period.id}, as of "
                                   f"{result.as_of}"), show_header=True)
@@ -156,6 +151,7 @@ def _unit_table(entry: UnitStanding) -> Table:
 
 
 def _bar(target: TargetStanding) -> ProgressBar | Text:
+    from archive.roadmap import COLOURS
     if target.kind in ("count", "share") and isinstance(target.value, float):
         done = target.value / target.target if target.target else 1.0
         if target.kind == "share" and target.metric == "review_share":
@@ -190,6 +186,8 @@ def milestone(
     by: Annotated[str | None, typer.Option(help="Who sets it (default: your login)")] = None,
 ) -> None:
     """Set a manual milestone's status; who and when are recorded in a hash-chained log."""
+    from archive.roadmap import MilestoneError, MilestoneLog
+    from config.settings import load_settings
     settings = load_settings()
     roadmap = open_roadmap(settings)
     try:
@@ -207,6 +205,8 @@ def check(
                     ] = None,
 ) -> None:
     """Check a roadmap file and say what is wrong with it, all at once."""
+    from archive.roadmap import RoadmapError, load_roadmap
+    from config.settings import load_settings
     path = file or load_settings().roadmap.file
     try:
         roadmap = load_roadmap(path)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from config.settings import Settings, load_settings
-from records.batches import server_url
 from records.cli.console import err, stop
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 server_app = typer.Typer(no_args_is_help=True, help="The Prefect server batches queue on.")
 worker_app = typer.Typer(no_args_is_help=True, help="Workers that run queued batches.")
@@ -33,6 +34,7 @@ def serve(
     """Run the archivists' web app (search, records, PDFs, verification, JSON API)."""
     import uvicorn
 
+    from config.settings import load_settings
     from records.web.app import create_app
 
     processes = workers or load_settings().web.processes()
@@ -50,6 +52,7 @@ def serve(
 
 
 def _require_server(settings: Settings, quiet: bool = True) -> str:
+    from records.batches import server_url
     url = server_url(settings, quiet)
     if not url:
         stop("no Prefect server: start one with `records server start` and set "
@@ -72,6 +75,7 @@ def server_start(
                                                   "or 4200)")] = None,
 ) -> None:
     """Run a long-lived Prefect server with its UI (foreground; run it under systemd)."""
+    from config.settings import load_settings
     settings = load_settings()
     home = settings.home.resolve()
     env = dict(os.environ)
@@ -105,6 +109,7 @@ def worker_start(
                      ] = None,
 ) -> None:
     """Run a worker that takes queued batches from the work pool (foreground)."""
+    from config.settings import load_settings
     settings = load_settings()
     env = worker_environment(settings)
     os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]  # before Prefect reads its settings
@@ -129,6 +134,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 def deploy() -> None:
     """Register the work pool, the deployments (with their schedules), the signing-token
     limit and the zombie-run automation on the server. Safe to run again."""
+    from config.settings import load_settings
     settings = load_settings()
     _require_server(settings)
     from flows.deployments import deploy as register

@@ -4,40 +4,33 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archive.access import (
-    ROLES,
-    AccessError,
-    AuditLog,
-    add_user,
-    issue_token,
-    list_users,
-    revoke_token,
-    set_access,
-    set_active,
-    set_password,
-    set_units,
-    units_of,
-)
-from archive.index import Catalog
-from archive.signing import Check, SigningError, read_log, seal_certificates, trust_roots
-from archive.store import LEVELS
 from config.errors import ExitCode
-from config.settings import Settings, load_settings
+from config.vocabulary import LEVELS, ROLES
 from records.cli.console import Listing, cli_user, err, fail, out, shown, stop
+
+if TYPE_CHECKING:
+    from archive.access import AuditLog
+    from archive.index import Catalog
+    from archive.signing import Check
+    from config.settings import Settings
 
 users_app = typer.Typer(no_args_is_help=True, help="Accounts of the web app and its API.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 
 
 def _catalog() -> Catalog:
+    from archive.index import Catalog
+    from config.settings import load_settings
     return Catalog.open(load_settings().catalog_url())
 
 
 def _audit() -> AuditLog:
+    from archive.access import AuditLog
+    from config.settings import load_settings
     return AuditLog(load_settings().home.resolve())
 
 
@@ -49,6 +42,7 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
 ) -> None:
     """Add a local account (the password is asked for, never taken on the command line)."""
+    from archive.access import AccessError, add_user
     try:
         user = add_user(_catalog(), name, role, clearance, _new_password(password_stdin))
     except AccessError as exc:
@@ -63,6 +57,7 @@ def users_list(
     show_all: Annotated[bool, typer.Option("--all", help="Disabled accounts too")] = False,
 ) -> None:
     """The active accounts (with --all, the disabled ones too)."""
+    from archive.access import list_users, units_of
     catalog = _catalog()
     table = Listing("name", "role", "clearance", "units", "state")
     for user, active in list_users(catalog, disabled=show_all):
@@ -83,6 +78,7 @@ def _new_password(password_stdin: bool) -> str:
 
 
 def _activate(name: str, active: bool, said: str) -> None:
+    from archive.access import AccessError, set_active
     try:
         set_active(_catalog(), name, active=active)
     except AccessError as exc:
@@ -110,6 +106,7 @@ def users_password(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
 ) -> None:
     """Set an account's password; every sign-in made with the old one ends."""
+    from archive.access import AccessError, set_password
     try:
         set_password(_catalog(), name, _new_password(password_stdin))
     except AccessError as exc:
@@ -128,6 +125,7 @@ def users_set(
     )] = None,
 ) -> None:
     """Change an account's role, clearance or units; its next request is judged by them."""
+    from archive.access import AccessError, set_access, set_units
     catalog = _catalog()
     try:
         if units is not None:
@@ -147,6 +145,7 @@ def users_set(
 @users_app.command("token")
 def users_token(name: Annotated[str, typer.Argument()]) -> None:
     """Issue an API token for a user; it is printed once and stored only as a hash."""
+    from archive.access import AccessError, issue_token
     try:
         token_id, secret = issue_token(_catalog(), name)
     except AccessError as exc:
@@ -160,6 +159,7 @@ def users_token(name: Annotated[str, typer.Argument()]) -> None:
 @users_app.command("revoke")
 def users_revoke(token_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke an API token by its id."""
+    from archive.access import revoke_token
     if not revoke_token(_catalog(), token_id):
         stop(f"no active token {token_id}")
     _audit().record(cli_user(), "token-revoked", token_id=token_id)
@@ -173,6 +173,8 @@ def audit_verify(
     """Check that no audit entry was deleted, inserted or edited, here and against the
     archive's latest signed head (which records the log's length and last hash); print the
     head to keep."""
+    from archive.access import AuditLog
+    from config.settings import load_settings
     settings = load_settings()
     audit = AuditLog(settings.home.resolve())
     problems = audit.verify(head)
@@ -193,6 +195,7 @@ def audit_verify(
 def _signed_prefix(settings: Settings) -> Check | None:
     """The archive log's check of the audit log, or None when there is no signed head (or no
     trust roots) to check it against."""
+    from archive.signing import SigningError, read_log, seal_certificates, trust_roots
     home = settings.home.resolve()
     try:
         roots = trust_roots(settings.signing, home)

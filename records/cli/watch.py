@@ -24,29 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from archive.intake import (
-    FAILED,
-    HOLDING,
-    MARKER,
-    QUEUED,
-    REFUSED,
-    Inbox,
-    InboxError,
-    Ready,
-    claim,
-    holding,
-    problems,
-    refusal_text,
-    remove_marker,
-    set_aside,
-    watching,
-)
 from config.errors import ExitCode
 from records.cli.console import classification_level, err, fail, shown
+
+if TYPE_CHECKING:
+    from archive.intake import Inbox, Ready
 
 BATCH_ID = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]{8}\b")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -221,6 +207,18 @@ def run_queue(command: list[str], stopped: Callable[[], bool],
 
 def take(ready: Ready, root: Path, options: QueueOptions, stop: Stop) -> None:
     """Claim one ready batch, check it, queue it; set it aside with a reason if it is bad."""
+    from archive.intake import (
+        FAILED,
+        MARKER,
+        QUEUED,
+        REFUSED,
+        claim,
+        holding,
+        problems,
+        refusal_text,
+        remove_marker,
+        set_aside,
+    )
     name = ready.folder.name
     log("ready", f"{name}: {ready.why}")
     try:
@@ -292,6 +290,7 @@ def watch(
                     ] = False,
 ) -> None:
     """Watch a hot folder: queue each batch folder a scanning station drops into INBOX."""
+    from archive.intake import HOLDING, Inbox, InboxError, holding, watching
     root = inbox.resolve()
     if not root.is_dir():
         err.print(f"[red]no such folder:[/red] {shown(str(inbox))}")
@@ -314,6 +313,7 @@ def watch(
 
 
 def _loop(inbox: Inbox, options: QueueOptions, stop: Stop, poll: float, once: bool) -> int:
+    from archive.intake import MARKER
     log("watching", f"{inbox.root}: a batch is taken when it holds a {MARKER} file or nothing "
         f"in it changed for {inbox.stable:g} s" + ("" if once else "; Ctrl-C stops"))
     while not stop.requested:

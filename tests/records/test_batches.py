@@ -88,3 +88,43 @@ def test_one_batch_that_cannot_start_never_stops_the_others(home: Path) -> None:
     while (load_upload(home, good.batch_id).exit_code is None  # type: ignore[union-attr]
            and time.monotonic() < deadline):
         time.sleep(0.2)
+
+
+SERVER_PROBE = """
+import json, sys
+from config.settings import load_settings
+from records.batches import server_url
+print(json.dumps([server_url(load_settings()), "prefect" in sys.modules]))
+"""
+
+
+def _server_url(cwd: Path, **env: str) -> tuple[str, bool]:
+    """records' answer to "which server?" in a fresh process, and whether it imported Prefect."""
+    import json
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    done = subprocess.run([sys.executable, "-c", SERVER_PROBE], capture_output=True, text=True,
+                          check=True, cwd=cwd, env={**clean, **env})
+    url, imported = json.loads(done.stdout.strip().splitlines()[-1])
+    return url, imported
+
+
+def test_the_server_is_known_without_importing_prefect_when_nothing_could_name_one(
+        home: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert _server_url(elsewhere, RECORDS_HOME=str(home)) == ("", False)
+    named = _server_url(elsewhere, RECORDS_HOME=str(home), PREFECT_API_URL="http://p:4200/api")
+    assert named == ("http://p:4200/api", False)
+
+
+def test_a_server_named_in_a_prefect_profile_is_still_found(home: Path, tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "site"\n[profiles.site]\n'
+                        'PREFECT_API_URL = "http://prefect.example:4200/api"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert _server_url(elsewhere, RECORDS_HOME=str(home), PREFECT_PROFILES_PATH=str(profiles)
+                       ) == ("http://prefect.example:4200/api", True)
