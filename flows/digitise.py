@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
@@ -120,6 +121,8 @@ class WorkItem:
     futures: list[PrefectFuture] = field(default_factory=list)  # every task, pages included
     pages: list[PrefectFuture] = field(default_factory=list)
     archived: PrefectFuture | None = None  # the archive_document task, once submitted
+    start_pages: Callable[[], list[PrefectFuture]] | None = None  # until its pages are queued
+    archive: Callable[[list[PageResult]], PrefectFuture] | None = None  # once they are done
 
 
 @task(cache_policy=NO_CACHE)
@@ -175,13 +178,15 @@ def archive_document(
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=home / "tmp") as work:
         pdf = Path(work) / "record.pdf"
+        started = time.perf_counter()
         pages = build_pdfa(doc, pages, pdf, dublin_core(descriptive, record_id), options,
                            home / "cache" / "pages")
+        assembled = round(time.perf_counter() - started, 4)
         pdf_sha = sha256_file(pdf)
         events = [*events,
                   Event("ocr", "success", f"{len(pages)} pages, {tesseract_version()}"),
                   Event("pdfa-validated", "success", "PDF/A-2b, pikepdf.pdfa",
-                        checksums_out={"pdf": pdf_sha})]
+                        checksums_out={"pdf": pdf_sha}, seconds=assembled)]
         signature = None
         if signing is not None:
             pdf, signature, signed_events = _sign_and_check(pdf, signing, descriptive,
@@ -446,35 +451,76 @@ def _start_document(source: Path, status: DocumentStatus, check: PrefectFuture,
         return item
     status.pages = len(doc.pages)
     doc_options = replace(options, languages=given.get("language") or defaults["language"])
-    pages = ocr_page.map(doc.pages, unmapped(doc_options), unmapped(home / "cache" / "pages"))
     events = [Event("received", "success", str(source)),
               Event("validated", "success", checksums_in=doc.checksums)]
-    item.archived = archive_document.submit(doc, pages, given, defaults, batch_id, home,
-                                            events, doc_options, *services)
-    item.pages = list(pages)
-    item.futures = [*pages, item.archived]
+    item.start_pages = lambda: list(ocr_page.map(doc.pages, unmapped(doc_options),
+                                                 unmapped(home / "cache" / "pages")))
+    item.archive = lambda pages: archive_document.submit(
+        doc, pages, given, defaults, batch_id, home, events, doc_options, *services)
     return item
 
 
 def _follow(work: list[WorkItem], report: BatchReport, home: Path) -> None:
-    """Wait for the batch, saving progress to the ledger and the progress artifact."""
+    """Run the batch's pages and archiving, saving progress to the ledger and the progress
+    artifact.
+
+    Pages are queued a few per page worker ahead, not all at once, and a document's archiving
+    is queued only once its pages are done: the task runner's threads are the page workers,
+    and a task waiting there for its inputs holds a thread (a core) idle. So every worker
+    recognises or archives, and documents are archived as the batch goes, not at its end.
+    """
     total = max(1, report.pages_total)
     artifact = create_progress_artifact(0.0, key="batch-progress",
                                         description=f"Batch {report.batch_id}: pages done")
+    waiting = [item for item in work if item.start_pages is not None]
     pending = {f for item in work for f in item.futures}
     finished: set[PrefectFuture] = set()
-    while pending:
+    window = _QUEUED_PER_WORKER * _page_workers()
+    while pending or waiting:
+        pending |= _queue_pages(waiting, pending, window)
         done, pending = wait(list(pending), timeout=1.0)
         for future in done:
             # Takes the state from the finished local run: the server's copy can lag behind.
             future.wait()
         finished |= done
+        pending |= _queue_archiving(work, finished)
         for item in work:
             if _update_status(item, finished) == "quarantined":
                 quarantine_document(home, report.batch_id, item.source,
                                     item.status.reason or "")
         Ledger(home).save(report)
         update_progress_artifact(artifact, 100.0 * report.pages_done / total)
+
+
+_QUEUED_PER_WORKER = 2  # pages queued ahead per page worker: none idles between two tasks
+
+
+def _queue_pages(waiting: list[WorkItem], pending: set[PrefectFuture], window: int
+                 ) -> set[PrefectFuture]:
+    """Queue the next documents' pages while fewer than *window* tasks wait or run."""
+    queued: set[PrefectFuture] = set()
+    while waiting and len(pending) + len(queued) < window:
+        item = waiting.pop(0)
+        item.pages = item.start_pages() if item.start_pages else []
+        item.start_pages = None
+        item.futures = [*item.futures, *item.pages]
+        queued |= set(item.pages)
+    return queued
+
+
+def _queue_archiving(work: list[WorkItem], finished: set[PrefectFuture]
+                     ) -> set[PrefectFuture]:
+    """Queue the archiving of each document whose pages are all recognised."""
+    queued: set[PrefectFuture] = set()
+    for item in work:
+        if item.archive is None or not item.pages or any(f not in finished for f in item.pages):
+            continue
+        if all(f.state.is_completed() for f in item.pages):
+            item.archived = item.archive([f.result() for f in item.pages])
+            item.futures = [*item.futures, item.archived]
+            queued.add(item.archived)
+        item.archive = None  # a failed page: the document ends with its reason, unarchived
+    return queued
 
 
 def _update_status(item: WorkItem, finished: set[PrefectFuture]) -> str | None:
