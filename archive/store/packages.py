@@ -171,6 +171,8 @@ def store_record(
         inventory = create_object(record_id, content, stage / "object",
                                   f"ingest of batch {sidecar.get('batch_id', '')}".strip())
         commit_object(archive, stage / "object", final, inventory, vouch=vouch)
+    except AlreadyCommitted:
+        return Stored(record_id, final, duplicate=True)
     finally:
         remove_tree(stage)
     return Stored(record_id, final, duplicate=False)
@@ -196,6 +198,11 @@ class ObjectChanged(RecordsError):
     """The record got a new version while this one was being built on the one before."""
 
 
+class AlreadyCommitted(RecordsError):
+    """Another process committed a record under this id while this one was being built: the
+    same scans, reserved by both (the reservation is per content), archived by the other."""
+
+
 def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory,
                   replacing: Path | None = None, log: bool = True,
                   vouch: Vouch | None = None, based_on: str | None = None) -> None:
@@ -211,6 +218,11 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
     leaf = vouch(leaf) if vouch is not None else leaf
     intent = _intent(archive, inventory.id)
     with _locked(archive):  # recover() takes the same lock: it never sees a commit mid-way
+        if replacing is None and final.exists():
+            # Checked under the lock, where no other commit can come between it and the
+            # rename: before, two processes holding the same scans both built the record, and
+            # the second's rename failed on the first's folder.
+            raise AlreadyCommitted(f"{inventory.id} was committed by another process")
         if log:
             write_atomic(intent, leaf.encode())
         if replacing is not None:

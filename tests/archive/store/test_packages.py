@@ -91,6 +91,32 @@ def test_same_content_is_one_record(tmp_path: Path) -> None:
     assert third.record_id == "VP-2024-000002" and not third.duplicate
 
 
+def test_scans_committed_by_another_process_while_built_are_a_duplicate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes queue the same scans: both reserve its one id, both build the record,
+    and the other commits first, between this one's check and its rename. This one's build
+    is dropped and the record named as a duplicate (it once failed on the folder's rename,
+    "Directory not empty", and the batch with it)."""
+    archive = tmp_path / "archive"
+    import archive.store.packages as store
+    build = store.create_object
+
+    def the_other_commits_first(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(store, "create_object", build)
+        store_record(archive, content_sha="e" * 64, unit="VP", year=2024,
+                     record_id="VP-2024-000001", **_inputs(tmp_path / "other"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(store, "create_object", the_other_commits_first)
+    mine = store_record(archive, content_sha="e" * 64, unit="VP", year=2024,
+                        record_id="VP-2024-000001", **_inputs(tmp_path / "mine"))
+    assert mine.duplicate and mine.record_id == "VP-2024-000001"
+    assert check_object(mine.path) == []
+    assert [leaf.record_id for leaf in ArchiveLog(tmp_path).read().leaves] == ["VP-2024-000001"]
+    assert not list((archive / "extensions" / "records-staging").iterdir())
+    assert not list((tmp_path / "work" / "intents").glob("*.json"))
+
+
 def test_crash_during_commit_leaves_no_record_and_rerun_reuses_the_id(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = tmp_path / "archive"
