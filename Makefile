@@ -9,7 +9,7 @@ PY       := $(VENV)/bin/python
 # Debian 12 packages the pipeline runs on. Installed only when missing (needs root or sudo).
 DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-vie \
 	tesseract-ocr-deu poppler-utils qpdf fonts-dejavu-core python3-venv python3-dev gcc \
-	softhsm2 postgresql chromium openssl jbig2dec
+	softhsm2 postgresql chromium openssl jbig2dec fonts-liberation2 fonts-freefont-ttf
 BENCH_PACKAGES  := ghostscript
 
 .PHONY: demo test lint bench system clean

@@ -48,6 +48,9 @@ class OcrSettings(_Section):
     max_pages: int = Field(2000, gt=0)
     tool_memory_mb: int = Field(4096, ge=0)
     redo_ocr: bool = False
+    # Several languages: "detect" reads each page with the one it is written in (decided from
+    # a band of its body lines), "union" with all of them at once.
+    page_language: Literal["detect", "union"] = "detect"
 
 
 class IntakeSettings(_Section):
@@ -133,6 +136,14 @@ class RoadmapSettings(_Section):
     reports: Path | None = None  # weekly reports; default: RECORDS_HOME/reports
 
 
+class AuthoritiesSettings(_Section):
+    """The issuing bodies letterheads are matched against (see config/authorities.toml); the
+    roadmap's units are in the list too, and managers' additions (``records authority
+    add``) are kept in RECORDS_HOME/authorities.toml."""
+
+    file: Path | None = None  # default: the shipped list, config/authorities.toml
+
+
 class WebSettings(_Section):
     """The archivists' web app: how long a sign-in lasts, and when failed sign-ins are refused.
 
@@ -203,6 +214,7 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     catalog: CatalogSettings = CatalogSettings()
     roadmap: RoadmapSettings = RoadmapSettings()
+    authorities: AuthoritiesSettings = AuthoritiesSettings()
     server: ServerSettings = ServerSettings()
     web: WebSettings = WebSettings()
 

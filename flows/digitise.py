@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from archive.index import Catalog, index_package
 from archive.intake import (
     OUTCOMES,
+    AuthorityList,
     BatchReport,
     DocumentStatus,
     Ledger,
@@ -42,6 +44,7 @@ from archive.intake import (
     quarantine_document,
     read_manifest,
 )
+from archive.roadmap import configured_authorities
 from archive.signing import (
     ArchiveSigner,
     Expected,
@@ -91,7 +94,7 @@ from ocr.faults import detail as fault_detail
 from ocr.faults import is_input_fault
 from ocr.inputs import SourceDocument, batch_children, open_document, printable_name
 from ocr.options import OcrOptions
-from ocr.page import PageResult, process_page
+from ocr.page import PageResult, process_page, reread_head
 from ocr.pipeline import build_pdfa
 from ocr.recognize import tesseract_version
 
@@ -153,6 +156,7 @@ def archive_document(
     doc: SourceDocument, pages: list[PageResult], given: dict[str, str],
     defaults: dict[str, str], batch_id: str, home: Path, events: list[Event],
     options: OcrOptions, signing: Signing | None, catalog: Catalog,
+    authorities: AuthorityList,
 ) -> Archived:
     """Describe, assemble, sign, commit and catalog the record; say its id, and whether it
     was known."""
@@ -168,7 +172,9 @@ def archive_document(
         return Archived(known, review,
                         duplicate=read_sidecar(archive / known).get("batch_id") != batch_id)
     texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
-    descriptive = describe_record(given, defaults, extract_fields(texts, options.languages),
+    head_again = partial(reread_head, doc.pages[0], pages[0], options) if pages else None
+    descriptive = describe_record(given, defaults, extract_fields(texts, options.languages,
+                                                                 authorities, head_again),
                                   doc.source.stem)
     year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
     record_id, exists = reserve_id(archive, doc.sha256, descriptive.unit, year)
@@ -343,6 +349,7 @@ def digitise_batch(
     recover(archive_root(home))  # finish what a crashed run left half-committed
     signing = _signing(settings, home)
     catalog = Catalog.open(settings.catalog_url())
+    authorities = configured_authorities(settings.roadmap.file, settings.authorities.file, home)
     sources = batch_sources(paths)
     report = BatchReport(batch_id, paths, host=settings.node_name(),
                          flow_run=str(flow_run.id) if flow_run.id else None, unit=unit,
@@ -368,7 +375,7 @@ def digitise_batch(
             continue
         status.classification = stricter(given.get("classification"), classification)
         work.append(_start_document(source, status, checks[source], given, defaults, options,
-                                    home, batch_id, (signing, catalog)))
+                                    home, batch_id, (signing, catalog, authorities)))
     _follow(work, report, home)
     report.state, report.finished = "finished", now()
     ledger.save(report)
@@ -437,7 +444,7 @@ def _signing(settings: Settings, home: Path) -> Signing | None:
 def _start_document(source: Path, status: DocumentStatus, check: PrefectFuture,
                     given: dict[str, str], defaults: dict[str, str], options: OcrOptions,
                     home: Path, batch_id: str,
-                    services: tuple[Signing | None, Catalog]) -> WorkItem:
+                    services: tuple[Signing | None, Catalog, AuthorityList]) -> WorkItem:
     """Once a document is validated, submit its pages and its archiving."""
     check.wait()
     item = WorkItem(source, status)

@@ -22,6 +22,7 @@ class OcrOptions:
     max_pages: int = 2000
     tool_memory_mb: int = 4096
     redo_ocr: bool = False
+    page_language: str = "detect"  # several languages: "detect" each page's, or "union"
     page_timeout: float = 300.0
     jobs: int = 0
 

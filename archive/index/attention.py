@@ -50,7 +50,9 @@ def review_reasons(record: dict[str, Any]) -> list[str]:
     for name, said in (("document_type", "type"), ("document_number", "document number"),
                        ("date", "date"), ("issuer", "issuer")):
         if machine(name) and not described.get(name):
-            reasons.append(f"no {said} was read")
+            why = str(sources.get(name, ""))
+            reasons.append(f"no {said} was read: {why.removeprefix('unread: ')}"
+                           if why.startswith("unread: ") else f"no {said} was read")
     if machine("date") and _implausible(str(described.get("date") or ""), record):
         reasons.append(f"date {described['date']} cannot be right (before 1900 or after the "
                        "record was archived)")

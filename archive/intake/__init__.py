@@ -5,13 +5,16 @@ records in a batch's manifest (``manifest``); what cannot be archived is set asi
 reason, originals untouched (``quarantine``); each batch's progress and outcome are kept in a
 ledger (``ledger``); batches sent from a browser are received whole or not at all
 (``upload``); a letter's number, date, issuer, type and title are read off its first
-page (``extract``) and merged with what people said (``describe``). Stands on the record
-store and the index (its folding of text).
+page (``extract``; issuers matched against the authority list, ``authority``) and merged
+with what people said (``describe``). Stands on the record store and the index (its
+folding of text).
 """
 
 import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "authority": ["Authority", "AuthorityError", "AuthorityList", "AuthorityMatch",
+                  "IssuerReading", "load_authorities", "save_authority"],
     "describe": ["describe_record"],
     "extract": ["LANGUAGES", "Extracted", "extract_fields"],
     "inbox": ["FAILED", "HOLDING", "MARKER", "QUEUED", "REFUSED", "Inbox", "InboxError",

@@ -30,9 +30,13 @@ def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: 
         if given.get(name):
             values[name], sources[name] = given[name], "manifest"
         elif found.get(name):
-            values[name], sources[name] = found[name], "extracted"
+            note = extracted.notes.get(name)
+            values[name], sources[name] = found[name], f"extracted: {note}" if note else \
+                "extracted"
         elif defaults.get(name):
             values[name], sources[name] = defaults[name], "default"
+        elif extracted.notes.get(name):  # not read: why, for the person who reviews it
+            sources[name] = f"unread: {extracted.notes[name]}"
     batch_level = defaults.get("classification")
     if sources.get("classification") == "manifest" and batch_level and \
             stricter(batch_level, values["classification"]) != values["classification"]:

@@ -20,14 +20,17 @@ import datetime as dt
 import functools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from itertools import takewhile
 from typing import TypeVar
 
 from rapidfuzz.distance import Levenshtein
 
 from archive.index import fold as _fold
+from archive.intake.authority import AuthorityList
+from archive.intake.numbers import correct_code, read_vietnamese_number
 
 __all__ = ["LANGUAGES", "Extracted", "extract_fields"]
 
@@ -51,9 +54,14 @@ class Extracted:
     """Upper-case kind from a closed list, e.g. "QUYẾT ĐỊNH", "CÔNG VĂN", "BESCHEID"."""
     title: str | None
     """The subject without its label, wrapped lines joined by a space."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """How a field was read, where more than its line says it: the authority an issuer was
+    matched to, a number corrected by its grammar, or why a field was left for a person."""
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        values = asdict(self)
+        del values["notes"]
+        return values
 
 
 # --------------------------------------------------------------------------- lines
@@ -122,8 +130,9 @@ def _has_word(token: str) -> bool:
 
 
 def _is_noise(line: _Line) -> bool:
-    """Specks and rules read as text ("-----", ". ,", "ee"): not a line of the letter."""
-    letters = _letters(line.text)
+    """Specks and rules read as text ("-----", ". ,", "ee"): not a line of the letter.
+    Digits are text: "năm 2023" and "2008-2020" end wrapped subjects."""
+    letters = [c for c in line.text if _is_letter(c) or c.isdigit()]
     visible = line.text.replace(" ", "")
     return len(letters) < 3 or len(letters) < 0.6 * len(visible)
 
@@ -169,7 +178,7 @@ _NUMBER_LABELS = {
 }
 _SPECK_TAIL = re.compile(r" ?[\u2013\u2014] ?[^\W\d]$")  # "45/2024—o": a dash and a letter of dust
 # OCR may space out "/" and "-", and split a run of digits ("21 19/TB")
-_NUMBER_VALUE = r"(?P<value>\w+(?: \d+(?= ?[/-]))?(?:(?: ?[/-] ?|\.)\w+)*)"
+_NUMBER_VALUE = r"(?P<value>\w+(?: \d+(?= ?[/.-]))?(?:(?: ?[/-] ?|\.)\w+)*)"
 
 _TITLE_LABELS = {
     "vie": r"(?:ve ?viec|v ?[/\\|] ?v\.?|trich ?yeu)\s?[:.]?",
@@ -179,6 +188,11 @@ _TITLE_LABELS = {
 _CONG_VAN_LABEL = re.compile(r"^v ?[/\\|] ?v\b")
 
 _MOTTO = re.compile(r"cong hoa xa hoi chu nghia|doc lap ?- ?tu do")
+# The motto's words, wherever OCR put them: beside a letterhead line of a two-column head
+# ("TỔNG CỤC CHÍNH TRỊ Độc lập - Tự do - Hạnh phúc") or cut off from the rest.
+_MOTTO_TAIL = re.compile(r"\b(?:cong hoa xa hoi chu nghia viet nam|cong hoa xa hoi chu nghia"
+                         r"|doc lap ?- ?tu do ?- ?hanh phuc|doc lap ?- ?tu do|viet nam"
+                         r"|hanh phuc)\b.*$")
 _OPENERS = re.compile(
     r"^(?:kinh gui|kinh thua|can cu|theo de nghi|noi nhan|dieu \d|sehr geehrte|liebe|"
     r"mit freundlichen|dear|to\b|an\b|cc\b|attn|for the attention|yours)"
@@ -263,8 +277,13 @@ def _first_found(languages: Sequence[str], find: Callable[[str], _T | None]) -> 
 
 @functools.cache
 def _number_pattern(language: str) -> re.Pattern[str]:
-    return re.compile(rf"^(?P<label>{_NUMBER_LABELS[language]})(?P<sep> ?[.:;,]+ ?| )"
-                      + _NUMBER_VALUE)
+    # A German reference may stand after other text on its line: an information block
+    # set beside the addressee ("Dienststellen im Geschäftsbereich Gz.: 21-638/22"). A
+    # Vietnamese "Số:" starts its line (a two-column head puts it first); an English "No."
+    # inside a sentence is no reference.
+    anywhere = r"(?:.*?\s)??" if language == "deu" else ""
+    return re.compile(rf"^{anywhere}(?P<label>{_NUMBER_LABELS[language]})"
+                      rf"(?P<sep> ?[.:;,]+ ?| )" + _NUMBER_VALUE)
 
 
 def _number_in(line: _Line, language: str) -> str | None:
@@ -278,7 +297,10 @@ def _number_in(line: _Line, language: str) -> str | None:
     if not match:
         return None
     value = line.text[match.start("value"):match.end("value")]
-    value = _SPECK_TAIL.sub("", value).replace(" ", "").rstrip(".,;:")
+    value = _SPECK_TAIL.sub("", value).rstrip(".,;:")
+    # Spaces OCR put around "/" and "-" go; the one after a German code stays ("HAStK 9.60").
+    value = re.sub(r" ?([/-]) ?", r"\1", value)
+    value = value if re.fullmatch(r"[^\W\d_]+ \d\S*", value) else value.replace(" ", "")
     if not any(c.isdigit() for c in value):
         return None
     if not match["sep"].strip() and not re.search(r"\d[/-]|[/-]\d", value):
@@ -301,10 +323,14 @@ def _number(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str]
 
 # --------------------------------------------------------------------------- date
 
-_D = r"(?P<d>\d{1,2})"
+# A day or month may have a digit read as a letter in the italic "place, date" line of a
+# Vietnamese letter ("ngày I7 tháng 03"): the grammar there is digits, so i and l are 1 and o
+# is 0 (folded text is lower case), as long as one digit is left to anchor it.
+_DIGITISH = r"(?:[\dilo]?\d|\d[ilo])"
+_D = rf"(?P<d>{_DIGITISH})"
 _Y = r"(?P<y>\d{4})"
 _DATE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "vie": (re.compile(rf"\bngay\W{{0,3}}{_D}\W{{0,3}}thang\W{{0,3}}(?P<m>\d{{1,2}})"
+    "vie": (re.compile(rf"\bngay\W{{0,3}}{_D}\W{{0,3}}thang\W{{0,3}}(?P<m>{_DIGITISH})"
                        rf"\W{{0,3}}nam\W{{0,3}}{_Y}"),),
     "deu": (re.compile(rf"(?:den\W{{1,3}})?\b{_D}\W{{0,3}}(?P<mon>[a-z]{{3,10}}\.?)\W{{0,3}}{_Y}"),
             re.compile(rf"(?:den\W{{1,3}})?\b{_D} ?\. ?(?P<m>\d{{1,2}}) ?\. ?{_Y}")),
@@ -315,14 +341,22 @@ _DATE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
 _DATE_LABEL = re.compile(r"(?:datum|date|dated|ngay ban hanh)\s?:?\s?$")
 
 
+_AS_DIGITS = str.maketrans("ilo", "110")
+
+
+def _digits(token: str) -> str:
+    return token.translate(_AS_DIGITS)
+
+
 def _date_value(match: re.Match[str], language: str) -> dt.date | None:
     """The calendar date of a match; None for impossible ones (31 February)."""
     groups = match.groupdict()
-    month = int(groups["m"]) if groups.get("m") else _month(groups["mon"], (language,))
+    month = int(_digits(groups["m"])) if groups.get("m") else \
+        _month(groups["mon"], (language,))
     if month is None:
         return None
     try:
-        return dt.date(int(groups["y"]), month, int(groups["d"]))
+        return dt.date(int(groups["y"]), month, int(_digits(groups["d"])))
     except ValueError:
         return None
 
@@ -347,7 +381,11 @@ def _date_rank(line: _Line, match: re.Match[str]) -> int:
     place = list(takewhile(lambda w: not any(c.isdigit() for c in w), reversed(words)))
     if before.endswith((",", ";")) and len(place) <= 5:  # OCR reads some commas as ";"
         return 2
-    return 1 if len(place) == len(words) <= 4 and "." not in after else 0
+    # Or the place follows the number on a two-column head's line, its comma lost
+    # ("Số: 229/BC-HUE ` Huế ngày 15 tháng 06 năm 2019").
+    numbered = len(place) < len(words) and "/" in words[-len(place) - 1]
+    return 1 if (len(place) == len(words) or numbered) and len(place) <= 4 \
+        and "." not in after else 0
 
 
 def _dates_in(line: _Line, language: str) -> list[tuple[int, dt.date]]:
@@ -435,7 +473,12 @@ def _despeck(text: str) -> str:
     for opening, closing in ("[]", "()", "{}"):
         if text.count(opening) != text.count(closing):
             text = text.replace(opening, "").replace(closing, "")
-    return _trim(text.replace("|", " "))
+    return _trim(_LONE_UNDERSCORES.sub(" ", text.replace("|", " ")))
+
+
+# A rule's end or a speck read as a word of its own: "lưu _ trữ", "giai đoạn : 2008-2020".
+_LONE_UNDERSCORES = re.compile(r"(?<!\S)[_:;`'\u02c6\u2018\u2019]+(?!\S)")
+_TRAILING_SPECK = re.compile(r" [b-zB-HJ-Z]$")  # "... lưu trữ l": no language here ends so
 
 
 @functools.cache
@@ -491,8 +534,15 @@ def _wraps(last: _Line, following: _Line, after: _Line | None, width: int) -> bo
     """
     if following.text[:1].isupper() and following.text.endswith("."):
         return False  # a sentence: subjects are not written as sentences
+    if not following.text[:1].islower() and len(following.text) > len(last.text) + 15:
+        # Wrapping fills a line before it starts the next: a line a few words longer than
+        # the subject's was not wrapped from it (a body set under a centred subject).
+        return False
     if len(last.text) >= 0.8 * width or following.text[:1].islower():
         return True
+    if following.text[:1].isdigit() and len(following.text) < 0.5 * width \
+            and not following.text.endswith("."):
+        return True  # the years that end a subject: "giai đoạn" / "2012-2024"
     short = len(following.text) < 0.8 * width and not following.text.endswith((",", "."))
     return short and (after is None or after.blank)
 
@@ -503,11 +553,60 @@ def _continuation(lines: Sequence[_Line], index: int, languages: Sequence[str],
     width, parts = _column_width(lines), []
     for at in range(index + 1, min(index + 4, len(lines))):
         after = lines[at + 1] if at + 1 < len(lines) else None
+        if lines[at].blank and not parts and _gapped_tail(lines, at, languages, width):
+            return [lines[at + 1].text]
         if _ends_title(lines[at], languages, upper) or not _wraps(
                 lines[at - 1], lines[at], after, width):
             break
         parts.append(lines[at].text)
     return parts
+
+
+def _gapped_tail(lines: Sequence[_Line], gap: int, languages: Sequence[str],
+                 width: int) -> bool:
+    """A subject's short last line that OCR set apart by a gap ("Về việc ... phương hướng",
+    "", "năm 2023"): it starts in lower case (a body's paragraph does not), is short, and
+    stands alone before the next gap."""
+    if gap + 1 >= len(lines):
+        return False
+    tail = lines[gap + 1]
+    alone = gap + 2 >= len(lines) or lines[gap + 2].blank
+    return (not tail.blank and tail.text[:1].islower() and len(tail.text) < 0.5 * width
+            and not tail.text.endswith((".", ",", ";", ":")) and alone
+            and not _ends_title(tail, languages, False))
+
+
+_SALUTATION = re.compile(r"^(?:sehr geehrte|liebe|dear|guten tag)\b")
+_SUBJECT_WORDS = 15
+
+
+def _unlabelled_subject(lines: Sequence[_Line], kind: int | None,
+                        languages: Sequence[str]) -> tuple[int, str] | None:
+    """A German or English subject set without "Betreff:" (DIN 5008 has dropped the word):
+    the lines, in one block, just above the salutation, or just under the kind's heading.
+    Only a block that reads like a subject: capitalised, no sentence, no address or field.
+    """
+    salutation = next((i for i, line in enumerate(lines[:40])
+                       if _SALUTATION.match(_bare(line.key))), None)
+    if salutation is None:
+        return None
+    end = salutation
+    while end > 0 and lines[end - 1].blank:
+        end -= 1
+    start = end
+    while start > 0 and not lines[start - 1].blank and end - start < 3 \
+            and (kind is None or start - 1 > kind):
+        start -= 1
+    block = lines[start:end]
+    if not block or (kind is not None and start <= kind):
+        return None
+    first = block[0].text
+    words = sum(len(line.text.split()) for line in block)
+    if not first[:1].isupper() or words > _SUBJECT_WORDS or block[-1].text.endswith(".") \
+            or any(line.text[:1].isdigit() or _ends_title(line, languages, False)
+                   for line in block):
+        return None
+    return start, _final_stop(_despeck(" ".join(line.text for line in block)))
 
 
 def _title(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str] | None:
@@ -523,8 +622,12 @@ def _title(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str] 
         if not first and index + 1 < len(lines) and not _ends_title(
                 lines[index + 1], languages, False):
             first, at = lines[index + 1].text, index + 1  # the label on a line of its own
-        title = _final_stop(_despeck(" ".join(
-            [first, *_continuation(lines, at, languages, _is_upper(first))])))
+        parts = [first, *_continuation(lines, at, languages, _is_upper(first))]
+        # A speck read as a full stop where a subject wraps ("giai đoạn." / "2008-2020").
+        parts = [part.removesuffix(".") if following[:1].isdigit() or following[:1].islower()
+                 else part for part, following in zip(parts, [*parts[1:], ""], strict=True)]
+        title = _final_stop(_despeck(" ".join(parts)))
+        title = _TRAILING_SPECK.sub("", title)
         return (index, title) if title else None
     return None
 
@@ -539,8 +642,9 @@ def _is_cong_van(line: _Line) -> bool:
 
 def _letterhead_part(line: _Line) -> str:
     """The line without the national motto, which a two-column letterhead puts beside the
-    organisation's name ("BỘ QUỐC PHÒNG CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")."""
-    motto = _MOTTO.search(line.key)
+    organisation's name ("BỘ QUỐC PHÒNG CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "TỔNG CỤC
+    CHÍNH TRỊ Độc lập - Tự do - Hạnh phúc")."""
+    motto = _MOTTO.search(line.key) or _MOTTO_TAIL.search(line.key)
     return _trim(line.text[:motto.start()] if motto else line.text)
 
 
@@ -600,14 +704,68 @@ def _letterhead_end(mottos: list[int], *fields: tuple[int, object] | None) -> in
     return mottos[-1] + 1 if mottos else 0
 
 
-def extract_fields(pages: list[str], language: str | None = None) -> Extracted:
+_HEAD_LINES = 24  # an authority's name is printed within this many lines of the top
+"""The whole head is searched for the issuer, not only the lines above the first field: a
+two-column head puts the body beside the number, and a German letter prints it top right,
+after the return address in the text Tesseract reads."""
+
+
+def _reference_code(value: str, codes: tuple[str, ...], notes: dict[str, str]) -> str:
+    """A German reference led by its issuer's code ("HAStK 9.60-406/2020"), the code put
+    right when OCR misread it ("HASIK") and it can only be one of the issuer's *codes*."""
+    match = re.fullmatch(r"([^\W\d_]+) (\d\S*)", value)
+    if not match or match[1] in codes:
+        return value
+    fit = correct_code(match[1], codes)
+    if fit is None:
+        return value
+    notes["document_number"] = f"code {match[1]!r} read as {fit!r} (the authority list)"
+    return f"{fit} {match[2]}"
+
+
+_HEAD_FIELDS = ("document_number", "document_date", "issuer", "document_type")
+_AGREEING = 2  # readings of the head that must give the same value for it to be taken
+
+
+def extract_fields(pages: list[str], language: str | None = None,
+                   authorities: AuthorityList | None = None,
+                   second_look: Callable[[], list[str]] | None = None) -> Extracted:
     """Read number, date, issuer, type and subject off a letter's OCR text.
 
     pages: OCR text of each page (the first page with text is the one read; the fields
     of a letter are on its first page); language: Tesseract code(s) like "vie", "deu",
     "eng" or "vie+eng", a hint that orders the conventions tried; None tries all, the
-    language the page looks written in first.
+    language the page looks written in first; authorities: the bodies an issuer is matched
+    against (None: the letterhead's lines are the issuer, as read); second_look: reads the
+    first page's head again on its own, several ways (``ocr.page.reread_head``), called
+    only when a field of the head was not found: a value two readings agree on fills such
+    a field, and never replaces one found the first time.
     """
+    first = _read(pages, language, authorities)
+    missing = [name for name in _HEAD_FIELDS if getattr(first, name) is None]
+    # A letterhead read but naming no body of the list is not a misreading: it asks for a
+    # person (or an entry in the list), not for a second look.
+    asks = [name for name in missing if name != "issuer" or authorities is None]
+    if not asks or second_look is None:
+        return first
+    readings = [_read([text], language, authorities) for text in second_look() if text.strip()]
+    found: dict[str, str] = {}
+    notes = {**first.notes}
+    for name in missing:
+        votes = Counter(value for again in readings if (value := getattr(again, name)))
+        if votes:
+            value, count = votes.most_common(1)[0]
+            if count >= _AGREEING:  # one reading alone is a guess: it stays for a person
+                found[name] = value
+                said = next(again.notes.get(name) for again in readings
+                            if getattr(again, name) == value)
+                notes[name] = (f"read again from the head of the first page ({count} of "
+                               f"{len(readings)} readings agree)" + (f": {said}" if said else ""))
+    return replace(first, **found, notes=notes) if found else first
+
+
+def _read(pages: list[str], language: str | None,
+          authorities: AuthorityList | None) -> Extracted:
     lines = _main_page(pages, vietnamese=language is None or "vie" in language)
     languages = _languages(language, lines)
     number = _number(lines, languages)
@@ -616,12 +774,41 @@ def extract_fields(pages: list[str], language: str | None = None) -> Extracted:
     kind = _document_type(lines, languages)
     if kind is None and title and _is_cong_van(lines[title[0]]):
         kind = title[0], _CONG_VAN
+    notes: dict[str, str] = {}
+    if title is None and any(code in ("deu", "eng") for code in languages):
+        title = _unlabelled_subject(lines, kind[0] if kind else None, languages)
+        if title:
+            notes["title"] = "the line above the salutation (no subject label)"
     mottos = [index for index, line in enumerate(lines) if _MOTTO.search(line.key)]
     vietnamese = bool(mottos) or bool(number and _number_in(lines[number[0]], "vie"))
+    issuer_codes: tuple[str, ...] = ()
+    if authorities is None:
+        issuer = _issuer(lines, _letterhead_end(mottos, number, date, title, kind), vietnamese)
+    else:
+        body = [found[0] for found in (title, kind) if found]
+        head = [_letterhead_part(line) for line in lines[:min(body) if body else len(lines)]]
+        reading = authorities.match([text for text in head[:_HEAD_LINES] if text],
+                                    number[1] if number else None)
+        issuer, notes["issuer"] = (reading.match.heading if reading.match else None), reading.note
+        if reading.match:  # a misread code is put right only to the issuer's own codes
+            found = reading.match.authority
+            issuer_codes = tuple(c for a in (found, *authorities.ancestors(found))
+                                 for c in a.codes)
+    if number and _number_in(lines[number[0]], "vie") == number[1]:
+        read = read_vietnamese_number(
+            number[1], kind[1] if kind else None,
+            (lambda code: authorities.get(code) is not None) if authorities else None,
+            issuer_codes)
+        number = number[0], read.value
+        if read.note:
+            notes["document_number"] = read.note
+    elif number and issuer_codes:
+        number = number[0], _reference_code(number[1], issuer_codes, notes)
     return Extracted(
         document_number=number[1] if number else None,
         document_date=date[1].isoformat() if date else None,
-        issuer=_issuer(lines, _letterhead_end(mottos, number, date, title, kind), vietnamese),
+        issuer=issuer,
         document_type=kind[1] if kind else None,
         title=title[1] if title else None,
+        notes=notes,
     )

@@ -12,6 +12,7 @@ index and the intake ledger.
 import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "authorities": ["ADDED", "added_file", "configured_authorities"],
     "charts": ["COLOURS", "burnup_svg", "share_bars_svg", "status_colour"],
     "forecast": ["Outlook", "Status", "add_working_days", "count_outlook", "open_outlook",
                  "rate", "share_outlook", "working_days"],

@@ -2,9 +2,10 @@
 
 One module per group of commands: ``batches`` (ocr, queue, status, demo), ``records``
 (search, show, history, diff, export, reindex), ``review`` (edit, review, declassify),
-``copies`` (verify, renew, keys), ``users`` (users, audit), ``roadmap``, ``server`` (serve,
-server, worker, deploy) and ``watch``; ``console`` holds what they share. Exit codes are
-stable (scripts depend on them) and come from the error tree (``config.errors.ExitCode``):
+``copies`` (verify, renew, keys), ``users`` (users, audit), ``roadmap``, ``authority``,
+``server`` (serve, server, worker, deploy) and ``watch``; ``console`` holds what they share.
+Exit codes are stable (scripts depend on them) and come from the error tree
+(``config.errors.ExitCode``):
 0 all done, 1 the run failed, 2 usage, 3 some documents were refused (quarantined).
 """
 
@@ -16,7 +17,17 @@ import sys
 import typer
 
 from config.errors import ExitCode, RecordsError
-from records.cli import batches, copies, records, review, roadmap, server, users, watch
+from records.cli import (
+    authority,
+    batches,
+    copies,
+    records,
+    review,
+    roadmap,
+    server,
+    users,
+    watch,
+)
 from records.cli.console import err, shown
 
 # Tracebacks are for developers (RECORDS_DEBUG=1): main() turns any error into one line.
@@ -45,6 +56,7 @@ app.command()(copies.migrate)
 app.add_typer(copies.keys_app, name="keys")
 app.add_typer(copies.log_app, name="log")
 app.add_typer(roadmap.roadmap_app, name="roadmap")
+app.add_typer(authority.authority_app, name="authority")
 app.add_typer(server.server_app, name="server")
 app.add_typer(server.worker_app, name="worker")
 app.command()(server.deploy)

@@ -470,3 +470,121 @@ def test_a_page_that_is_no_letter_gives_no_issuer() -> None:
             "Once upon a time there was an old man and his wife who had one son.\n"
             "They were poor, and the boy was sent to learn a trade.\n")
     assert extract_fields([page]) == Extracted(None, None, None, None, None)
+
+
+# --------------------------------------------------------------------------- office layouts
+# Letters set as offices set them (records.officeletters), as Tesseract reads them: the two
+# columns of a Decree 30 head run together line by line, a DIN 5008 information block sits
+# beside the addressee.
+
+_TWO_COLUMNS = """TỔNG CỤC CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+
+CHI CỤC THỪA THIÊN HUẾ Độc lập - Tự do - Hạnh phúc
+Số: 229/BC-HUE ` Huế ngày I5 tháng 06 năm 2019
+BÁO CÁO
+- Về việc Ban hành Quy chế công tác văn thư, lưu trữ
+
+năm 2019
+
+Thực hiện kế hoạch công tác năm 2019, đơn vị báo cáo kết quả như sau."""
+
+
+def test_a_two_column_vietnamese_head() -> None:
+    """The date follows the number on its line, its comma lost and a 1 read as I; the
+    subject's last words stand apart after a gap OCR made."""
+    got = extract_fields([_TWO_COLUMNS], "vie")
+    assert got.document_number == "229/BC-HUE"
+    assert got.document_date == "2019-06-15"
+    assert got.document_type == "BÁO CÁO"
+    assert got.title == "Ban hành Quy chế công tác văn thư, lưu trữ năm 2019"
+
+
+@pytest.mark.parametrize(("tail", "title"), [
+    ("2008-2020", "Chỉnh lý tài liệu tồn đọng giai đoạn 2008-2020"),
+    ("' 2008-2020", "Chỉnh lý tài liệu tồn đọng giai đoạn 2008-2020"),
+])
+def test_a_subject_ending_in_years_on_a_line_of_its_own(tail: str, title: str) -> None:
+    text = ("Số: 154/BC-LT - Hà Nội, ngày 06 tháng 04 năm 2020\nBÁO CÁO\n"
+            f"Về việc Chỉnh lý tài liệu tồn đọng giai đoạn.\n{tail}\n"
+            "Kinh phí thực hiện được bố trí trong dự toán ngân sách được giao.")
+    got = extract_fields([text], "vie")
+    assert got.title == title
+    assert got.document_number == "154/BC-LT"  # not "154/BC-LT-Hà": the place is no code
+
+
+def test_a_body_under_a_centred_subject_is_not_the_subject() -> None:
+    """A centred subject is shorter than the column; the body line under it, with no gap, is
+    longer than wrapping could have left it: it is not the subject's continuation."""
+    text = ("Số: 150/BC-LT Hà Nội, ngày 01 tháng 07 năm 2021\nBÁO CÁO\n\n"
+            "Về việc Thành lập Hội đồng xác định giá trị tài liệu\n"
+            "Trong quá trình thực hiện, nếu có vướng mắc, đề nghị phản ánh về Văn phòng để tổng\n"
+            "hợp.")
+    assert extract_fields([text], "vie").title == \
+        "Thành lập Hội đồng xác định giá trị tài liệu"
+
+
+_DIN = """Regierungspräsidium Freiburg Postfach 351 : 62073 Freiburg Regierungspräsidium Freiburg
+Abteilung Schule und Bildung
+
+An die
+Dienststellen im Geschäftsbereich Geschäftszeichen: RPF 5.82-349/2024
+48103 Freiburg im Breisgau Datum: 31. Mai 2023
+
+VERFÜGUNG
+
+Aussonderung von Schriftgut der Jahre 1993 bis 2023
+
+Sehr geehrte Damen und Herren,
+
+gemäß der Aktenordnung sind die Unterlagen vor der Vernichtung dem Archiv anzubieten."""
+
+
+def test_a_din_5008_letter() -> None:
+    """The reference in the information block beside the addressee, led by the authority's
+    code; the subject without "Betreff:", between the heading and the salutation."""
+    got = extract_fields([_DIN], "deu")
+    assert got.document_number == "RPF 5.82-349/2024"
+    assert got.document_date == "2023-05-31"
+    assert got.document_type == "VERFÜGUNG"
+    assert got.title == "Aussonderung von Schriftgut der Jahre 1993 bis 2023"
+    assert "no subject label" in got.notes["title"]
+
+
+def test_an_unlabelled_subject_must_read_like_one() -> None:
+    """A sentence, an address or a postcode above the salutation is no subject."""
+    for block in ("Wir bitten um Ihre Mithilfe bei der Aussonderung.", "48103 Freiburg"):
+        text = _DIN.replace("Aussonderung von Schriftgut der Jahre 1993 bis 2023", block)
+        assert extract_fields([text], "deu").title is None
+
+
+def test_a_second_look_fills_missing_head_fields_and_never_replaces_one() -> None:
+    calls: list[int] = []
+
+    def head_again() -> list[str]:
+        calls.append(1)
+        return ["Số: 12/QĐ-VP\nHà Nội, ngày 23 tháng 08 năm 2020\nQUYẾT ĐỊNH",
+                "Số: 12/QĐ-VP\nHà Nội, ngày 23 tháng 08 năm 2020",
+                "Số: 12/QĐ-VP\nHà Nội, ngày 28 tháng 08 năm 2020"]
+
+    text = "Số: 7/QĐ-VP Hà Nội, ngày 33 tháng 08 năm 2020\nQUYẾT ĐỊNH\nVề việc thử"
+    got = extract_fields([text], "vie", second_look=head_again)
+    assert got.document_date == "2020-08-23"  # "ngày 33" is no day: read again, found
+    assert got.document_number == "7/QĐ-VP"  # found the first time: kept
+    assert got.notes["document_date"].startswith("read again from the head of the first page "
+                                                 "(2 of 3 readings agree)")
+    complete = "Số: 7/QĐ-VP\nHà Nội, ngày 13 tháng 08 năm 2020\nQUYẾT ĐỊNH\nVề việc thử"
+    calls.clear()
+    extract_fields([complete], "vie", second_look=head_again)
+    assert calls == [1]  # the issuer is missing without a list: that alone asks again
+    calls.clear()
+    extract_fields(["BỘ QUỐC PHÒNG\nVĂN PHÒNG\n\n" + complete], "vie", second_look=head_again)
+    assert calls == []  # every head field found: no second look, no cost
+
+
+def test_a_second_look_that_does_not_agree_with_itself_is_not_taken() -> None:
+    """Three readings, three dates: none is more than a guess, the record goes to review."""
+    def head_again() -> list[str]:
+        return [f"Hà Nội, ngày {day} tháng 08 năm 2020" for day in (23, 28, 25)]
+    text = "Số: 7/QĐ-VP Hà Nội, ngày 33 tháng 08 năm 2020\nQUYẾT ĐỊNH\nVề việc thử"
+    got = extract_fields([text], "vie", second_look=head_again)
+    assert got.document_date is None and "document_date" not in got.notes
