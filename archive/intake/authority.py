@@ -211,7 +211,10 @@ class AuthorityList:
                 found = [(score, words, entry) for entry, name, words in self._keys
                          if span and (score := _best_window(span, name, words)) >= CONFIRMED]
                 if found:
-                    score, _, entry = max(found, key=lambda f: (round(f[0], 2), f[1]))
+                    # Among sure matches the longer name wins ("TỔNG CỤC CHÍNH TR]Ị" is
+                    # TCCT read with a speck, not TỔNG CỤC exactly); else the closer one.
+                    score, _, entry = max(found, key=lambda f: (
+                        f[0] >= SURE, f[1] if f[0] >= SURE else 0, round(f[0], 2), f[1]))
                     hits.append(_Hit(line, entry, score, read))
         return hits
 

@@ -81,6 +81,14 @@ def _code_like(part: str) -> bool:
                               and len(small) <= 1 and all(c in "ry" for c in small))
 
 
+def _unglued(code: str, issuer_codes: tuple[str, ...]) -> tuple[str, str] | None:
+    """A type code and one of the issuer's codes run together, when that is the one way
+    to split *code*."""
+    splits = [(code[:n], code[n:]) for n in range(1, len(code))
+              if code[:n] in TYPE_CODES and code[n:] in issuer_codes]
+    return splits[0] if len(splits) == 1 else None
+
+
 def read_vietnamese_number(raw: str, heading: str | None,
                            is_issuer_code: Callable[[str], bool] | None = None,
                            issuer_codes: tuple[str, ...] = ()) -> NumberReading:
@@ -103,6 +111,18 @@ def read_vietnamese_number(raw: str, heading: str | None,
     at = 2 if len(parts) > 2 and re.fullmatch(r"(19|20)\d\d", parts[1]) else 1
     code = parts[at]
     known = is_issuer_code or (lambda _: False)
+    glued = _unglued(code, issuer_codes) if at == len(parts) - 1 else None
+    if glued:  # "894/KHDNG": the hyphen lost between the type code and the issuer's
+        notes.append(f"{code!r} read as {glued[0]!r}-{glued[1]!r} (a type code and the "
+                     "issuer's code, the hyphen lost)")
+        parts[at:at + 1] = list(glued)
+        seps.insert(at, "-")
+        code = parts[at]
+    elif code not in TYPE_CODES and not known(code) and at == len(parts) - 2 and \
+            (fit := correct_code(code, issuer_codes)):
+        # A công văn's first code is its issuer's ("1971/7DNG-KH": a speck before DNG).
+        notes.append(f"issuer code {code!r} read as {fit!r} (the authority list)")
+        parts[at] = code = fit
     if code not in TYPE_CODES and not known(code):
         named = [c for c, kind in TYPE_CODES.items() if heading is not None and kind == heading]
         fit = correct_code(code, list(TYPE_CODES), lambda c: c in named)

@@ -137,3 +137,13 @@ def test_saved_bodies_load_back_and_the_file_is_private(tmp_path: Path) -> None:
     assert [a.code for a in authorities.entries] == ["PC-BYT", "BYT"]
     assert authorities.heading(authorities.get("PC-BYT")) == "BỘ Y TẾ / VỤ PHÁP CHẾ"
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_specked_name_is_not_taken_for_the_shorter_name_inside_it(
+        shipped: AuthorityList) -> None:
+    """"TỔNG CỤC CHÍNH TR]Ị" holds "TỔNG CỤC" exactly and TCCT nearly: it is TCCT misread,
+    never the department itself (that was a wrong issuer, not a missing one)."""
+    reading = shipped.match(["BỘ QUỐC PHÒNG", "TỔNG CỤC CHÍNH TR]Ị"], "1988/QĐ-TCCT")
+    assert reading.match is not None and reading.match.authority.code == "TCCT"
+    alone = shipped.match(["TỔNG CỤC CHÍNH TR]Ị", "Số: 1988/QĐ-TCCT"], "1988/QĐ-TCCT")
+    assert alone.match is None or alone.match.authority.code == "TCCT"

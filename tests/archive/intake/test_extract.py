@@ -588,3 +588,11 @@ def test_a_second_look_that_does_not_agree_with_itself_is_not_taken() -> None:
     text = "Số: 7/QĐ-VP Hà Nội, ngày 33 tháng 08 năm 2020\nQUYẾT ĐỊNH\nVề việc thử"
     got = extract_fields([text], "vie", second_look=head_again)
     assert got.document_date is None and "document_date" not in got.notes
+
+
+def test_a_day_glued_to_a_bracket_is_not_read_as_one_digit() -> None:
+    """"ngày 2]" is 21 with its 1 misread as often as 2 with a speck: no date rather than
+    a wrong one (a second look may find it)."""
+    text = "Số: 46/TTr-UBND Quảng Ninh, ngày 2] tháng 02 năm 2020\nTỜ TRÌNH\nVề việc thử"
+    assert extract_fields([text], "vie").document_date is None
+    assert extract_fields([text.replace("2]", "21")], "vie").document_date == "2020-02-21"

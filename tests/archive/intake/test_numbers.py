@@ -72,3 +72,30 @@ def test_a_reference_code_is_put_right_only_to_the_named_issuers_code() -> None:
     extracted = extract_fields([unknown], "deu", authorities)
     assert extracted.document_number == "BAP 4.40-519/2022"
     assert "document_number" not in extracted.notes
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("894/KHDNG", "894/KH-DNG"),  # the hyphen lost between type and issuer codes
+    ("1971/7DNG-KH", "1971/DNG-KH"),  # a công văn: its first code is the issuer's
+])
+def test_codes_run_together_or_specked_are_put_right_by_the_issuer(raw: str,
+                                                                   value: str) -> None:
+    reading = read_vietnamese_number(raw, None, lambda code: code in ("DNG", "KH"),
+                                     ("DNG",))
+    assert reading.value == value and reading.note
+
+
+def test_codes_are_not_split_or_corrected_without_the_issuers_codes() -> None:
+    for raw in ("894/KHDNG", "1971/7DNG-KH"):
+        reading = read_vietnamese_number(raw, None, lambda code: code == "KH", ())
+        assert reading.value == raw
+
+
+def test_a_german_reference_gets_back_the_space_after_its_code() -> None:
+    authorities = configured_authorities(None, None, Path("/nonexistent-home"))
+    text = "Bundesministerium des Innern und für Heimat\nReferat Schriftgutverwaltung\n\n" \
+        "Az.: BMI7.97-801/2022\nDatum: 01.02.2022\n\nBESCHEID\n\nBetreff: Test\n\n" \
+        "Sehr geehrte Damen und Herren,"
+    got = extract_fields([text], "deu", authorities)
+    assert got.document_number == "BMI 7.97-801/2022"
+    assert "space put back" in got.notes["document_number"]
