@@ -14,7 +14,7 @@ import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "authority": ["Authority", "AuthorityError", "AuthorityList", "AuthorityMatch",
-                  "IssuerReading", "load_authorities", "save_authority"],
+                  "IssuerReading", "check_list", "load_authorities", "save_authority"],
     "describe": ["describe_record"],
     "extract": ["LANGUAGES", "Extracted", "extract_fields"],
     "inbox": ["FAILED", "HOLDING", "MARKER", "QUEUED", "REFUSED", "Inbox", "InboxError",

@@ -102,7 +102,8 @@ def _clean(text: str, vietnamese: bool) -> str:
     ("- Về việc", "“Subject:", "-No."), which would hide a label from the patterns
     anchored at the start of a line."""
     text = unicodedata.normalize("NFC", text)
-    text = "".join(c for c in text if not _is_mark(c))
+    # Marks standing alone, and format characters (a zero-width space inside "12\u200b/QĐ").
+    text = "".join(c for c in text if not _is_mark(c) and unicodedata.category(c) != "Cf")
     if vietnamese:
         text = text.translate(_HOMOGLYPHS)
     return _LEADING_SPECKS.sub("", _SPACES.sub(" ", text).strip())
@@ -178,7 +179,10 @@ _NUMBER_LABELS = {
 }
 _SPECK_TAIL = re.compile(r" ?[\u2013\u2014] ?[^\W\d]$")  # "45/2024—o": a dash and a letter of dust
 # OCR may space out "/" and "-", and split a run of digits ("21 19/TB")
-_NUMBER_VALUE = r"(?P<value>\w+(?: \d+(?= ?[/.-]))?(?:(?: ?[/-] ?|\.)\w+)*)"
+# A run of digits OCR split ("21 19/TB"), or a German authority's code and its file
+# number ("HAStK 9.60-406/2020"); never digits and a date after them ("4711 06.12.2022").
+_NUMBER_VALUE = (r"(?P<value>\w+(?: \d+(?= ?[/-])|(?<=[^\W\d_]) \d+(?=\.\d+[/-]))?"
+                 r"(?:(?: ?[/-] ?|\.)\w+)*)")
 
 _TITLE_LABELS = {
     "vie": r"(?:ve ?viec|v ?[/\\|] ?v\.?|trich ?yeu)\s?[:.]?",
@@ -190,9 +194,7 @@ _CONG_VAN_LABEL = re.compile(r"^v ?[/\\|] ?v\b")
 _MOTTO = re.compile(r"cong hoa xa hoi chu nghia|doc lap ?- ?tu do")
 # The motto's words, wherever OCR put them: beside a letterhead line of a two-column head
 # ("TỔNG CỤC CHÍNH TRỊ Độc lập - Tự do - Hạnh phúc") or cut off from the rest.
-_MOTTO_TAIL = re.compile(r"\b(?:cong hoa xa hoi chu nghia viet nam|cong hoa xa hoi chu nghia"
-                         r"|doc lap ?- ?tu do ?- ?hanh phuc|doc lap ?- ?tu do|viet nam"
-                         r"|hanh phuc)\b.*$")
+_MOTTO_TAIL = re.compile(r"\b(?:cong hoa xa hoi|doc lap ?- ?tu do)\b.*$")
 _OPENERS = re.compile(
     r"^(?:kinh gui|kinh thua|can cu|theo de nghi|noi nhan|dieu \d|sehr geehrte|liebe|"
     r"mit freundlichen|dear|to\b|an\b|cc\b|attn|for the attention|yours)"
@@ -275,6 +277,9 @@ def _first_found(languages: Sequence[str], find: Callable[[str], _T | None]) -> 
 # --------------------------------------------------------------------------- number
 
 
+_THEIRS = re.compile(r"\b(?:ihr|ihre|ihren|ihrem|ihres|bescheid|schreiben|vom)\W*(?:\w+\W*)?$")
+
+
 @functools.cache
 def _number_pattern(language: str) -> re.Pattern[str]:
     # A German reference may stand after other text on its line: an information block
@@ -296,6 +301,8 @@ def _number_in(line: _Line, language: str) -> str | None:
     match = _number_pattern(language).match(line.key)
     if not match:
         return None
+    if _THEIRS.search(line.key[:match.start("label")]):
+        return None  # "Ihr Zeichen", "Ihr Bescheid Az. ...": the addressee's reference
     value = line.text[match.start("value"):match.end("value")]
     value = _SPECK_TAIL.sub("", value).rstrip(".,;:")
     # Spaces OCR put around "/" and "-" go; the one after a German code stays ("HAStK 9.60").
@@ -326,14 +333,15 @@ def _number(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str]
 # A day or month may have a digit read as a letter in the italic "place, date" line of a
 # Vietnamese letter ("ngày I7 tháng 03"): the grammar there is digits, so i and l are 1 and o
 # is 0 (folded text is lower case), as long as one digit is left to anchor it.
-_DIGITISH = r"(?:[\dilo]?\d|\d[ilo])"
+_DIGITISH = r"(?:[ilo]?\d|\d\d)"
 # A bracket or bar glued to the digits is a misread 1 as often as a speck ("ngày 2]" for 21):
 # such a day or month is not read at all rather than read as a date of one digit.
-_GLUED = r"(?![\]\[|!)(/\\])"
-_D = rf"(?P<d>{_DIGITISH}){_GLUED}"
+_GLUED = r"(?![\]\[|!)(/\\ilo]|[ilo](?:\W|$))"
+_D = rf"(?P<d>\d{{1,2}}){_GLUED}"
+_VIE_D = rf"(?P<d>{_DIGITISH}){_GLUED}"
 _Y = r"(?P<y>\d{4})"
 _DATE_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "vie": (re.compile(rf"\bngay\W{{0,3}}{_D}\W{{0,3}}thang\W{{0,3}}(?P<m>{_DIGITISH}){_GLUED}"
+    "vie": (re.compile(rf"\bngay\W{{0,3}}{_VIE_D}\W{{0,3}}thang\W{{0,3}}(?P<m>{_DIGITISH}){_GLUED}"
                        rf"\W{{0,3}}nam\W{{0,3}}{_Y}"),),
     "deu": (re.compile(rf"(?:den\W{{1,3}})?\b{_D}\W{{0,3}}(?P<mon>[a-z]{{3,10}}\.?)\W{{0,3}}{_Y}"),
             re.compile(rf"(?:den\W{{1,3}})?\b{_D} ?\. ?(?P<m>\d{{1,2}}) ?\. ?{_Y}")),
@@ -759,7 +767,7 @@ def extract_fields(pages: list[str], language: str | None = None,
     readings = [_read([text], language, authorities) for text in second_look() if text.strip()]
     found: dict[str, str] = {}
     notes = {**first.notes}
-    for name in missing:
+    for name in asks:
         votes = Counter(value for again in readings if (value := getattr(again, name)))
         if votes:
             value, count = votes.most_common(1)[0]
@@ -783,7 +791,7 @@ def _read(pages: list[str], language: str | None,
     if kind is None and title and _is_cong_van(lines[title[0]]):
         kind = title[0], _CONG_VAN
     notes: dict[str, str] = {}
-    if title is None and any(code in ("deu", "eng") for code in languages):
+    if title is None and "deu" in languages:  # DIN 5008; an English subject follows "Dear"
         title = _unlabelled_subject(lines, kind[0] if kind else None, languages)
         if title:
             notes["title"] = "the line above the salutation (no subject label)"
@@ -795,8 +803,7 @@ def _read(pages: list[str], language: str | None,
     else:
         body = [found[0] for found in (title, kind) if found]
         head = [_letterhead_part(line) for line in lines[:min(body) if body else len(lines)]]
-        reading = authorities.match([text for text in head[:_HEAD_LINES] if text],
-                                    number[1] if number else None)
+        reading = authorities.match(head[:_HEAD_LINES], number[1] if number else None)
         issuer, notes["issuer"] = (reading.match.heading if reading.match else None), reading.note
         if reading.match:  # a misread code is put right only to the issuer's own codes
             found = reading.match.authority

@@ -29,6 +29,8 @@ TYPE_CODES: dict[str, str | None] = {
     "TB": "THÔNG BÁO", "HD": "HƯỚNG DẪN", "CTr": None, "KH": "KẾ HOẠCH", "PA": None,
     "ĐA": None, "DA": None, "BC": "BÁO CÁO", "BB": "BIÊN BẢN", "TTr": "TỜ TRÌNH",
     "HĐ": None, "CĐ": None, "GUQ": None, "GM": None, "GGT": None, "PC": None,
+    "TC": None, "BGN": None, "BTT": None, "GNP": None, "PG": None, "PB": None,
+    "TT": None, "TTLT": None, "NĐ": None, "CV": None,
 }
 """Type codes of administrative documents (Decree 30/2020/NĐ-CP, appendix III)."""
 
@@ -58,10 +60,11 @@ def _one(candidates: list[str], prefer: Callable[[str], bool]) -> str | None:
 
 
 def correct_code(read: str, codes: tuple[str, ...] | list[str],
-                 prefer: Callable[[str], bool] = lambda _: False) -> str | None:
+                 prefer: Callable[[str], bool] = lambda _: False,
+                 near_only_if_preferred: bool = False) -> str | None:
     """The one code of *codes* that *read* is a misreading of, or None: the same look-alike
     shape first, else one letter more, less or other (codes of three letters and more:
-    shorter ones leave too many fits)."""
+    shorter ones leave too many fits; with *near_only_if_preferred*, only a preferred one)."""
     same = [c for c in codes if _shape(c) == _shape(read)]
     if same:
         return _one(list(dict.fromkeys(same)), prefer)
@@ -69,16 +72,18 @@ def correct_code(read: str, codes: tuple[str, ...] | list[str],
         return None
     near = [c for c in codes if len(c) >= 3 and Levenshtein.distance(
         _shape(c), _shape(read)) <= 1]
+    if near_only_if_preferred:
+        near = [c for c in near if prefer(c)]
     return _one(list(dict.fromkeys(near)), prefer)
 
 
 def _code_like(part: str) -> bool:
-    """A part a number can hold: digits, or a code of capitals (``TTr``, ``QyĐ`` and
-    ``CTr`` have one small letter). A place name (``Hà``) is not one."""
-    small = [c for c in part if c.islower()]
+    """A part a number can hold: digits, or a code led by a capital (``TTr``, ``QyĐ``,
+    ``TTg``). A place name run into the number (``Hà``, ``Huế``) has a small letter with a
+    mark, which no code has."""
     capital = part[:1].isupper() or (part[:1].isdigit() and any(c.isupper() for c in part))
     return part.isdigit() or (capital and part.isalnum()  # "8QP": BQP, its B misread
-                              and len(small) <= 1 and all(c in "ry" for c in small))
+                              and not any(c.islower() and not c.isascii() for c in part))
 
 
 def _unglued(code: str, issuer_codes: tuple[str, ...]) -> tuple[str, str] | None:
@@ -111,7 +116,8 @@ def read_vietnamese_number(raw: str, heading: str | None,
     at = 2 if len(parts) > 2 and re.fullmatch(r"(19|20)\d\d", parts[1]) else 1
     code = parts[at]
     known = is_issuer_code or (lambda _: False)
-    glued = _unglued(code, issuer_codes) if at == len(parts) - 1 else None
+    glued = _unglued(code, issuer_codes) if at == len(parts) - 1 and not known(code) \
+        and code not in TYPE_CODES else None
     if glued:  # "894/KHDNG": the hyphen lost between the type code and the issuer's
         notes.append(f"{code!r} read as {glued[0]!r}-{glued[1]!r} (a type code and the "
                      "issuer's code, the hyphen lost)")
@@ -125,16 +131,20 @@ def read_vietnamese_number(raw: str, heading: str | None,
         parts[at] = code = fit
     if code not in TYPE_CODES and not known(code):
         named = [c for c, kind in TYPE_CODES.items() if heading is not None and kind == heading]
-        fit = correct_code(code, list(TYPE_CODES), lambda c: c in named)
-        if fit is None and len(named) == 1 and \
-                Levenshtein.distance(_shape(named[0]), _shape(code)) <= 2:
+        # Look-alikes from the whole list; one letter off only when the heading names it
+        # (a công văn's issuer code, "TCCT", is one letter off "TTLT").
+        fit = correct_code(code, list(TYPE_CODES), lambda c: c in named,
+                           near_only_if_preferred=True)
+        if fit is None and len(named) == 1 and len(code) >= 3 and code.isalpha() and \
+                Levenshtein.distance(_shape(named[0]), _shape(code)) <= 1:
             fit = named[0]  # "TIT" under the heading TỜ TRÌNH: TTr
         if fit and fit.replace("Đ", "D") != code:  # "QD" is QĐ written without marks
             notes.append(f"type code {code!r} read as {fit!r} (the list of type codes"
                          f"{', and the heading' if fit in named else ''})")
             parts[at] = fit
     last = len(parts) - 1
-    if last > at and issuer_codes and not known(parts[last]):
+    # A joint act names several issuers ("12/2020/TTLT-BTC-BTP"): none is corrected to one.
+    if last == at + 1 and issuer_codes and not known(parts[last]):
         fit = correct_code(parts[last], issuer_codes)
         if fit:
             notes.append(f"issuer code {parts[last]!r} read as {fit!r} (the authority list)")

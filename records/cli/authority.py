@@ -66,7 +66,7 @@ def add(
 ) -> None:
     """Add a body to the list, or replace the one with this code; recorded in the audit log."""
     from archive.access import AuditLog
-    from archive.intake import Authority, AuthorityError, save_authority
+    from archive.intake import Authority, AuthorityError, check_list, save_authority
     from archive.roadmap import added_file
     from config.errors import UsageError
     from config.settings import load_settings
@@ -78,9 +78,11 @@ def add(
     home = settings.home.resolve()
     entry = Authority(code.strip(), name.strip(), parent, tuple(variant or ()),
                       tuple(abbreviation or ()))
+    clashes = check_list([*(a for a in known.entries if a.code != entry.code), entry])
+    if clashes:  # checked before anything is written: a bad list would stop every batch
+        fail(AuthorityError("; ".join(clashes)), "not added")
     try:
         save_authority(added_file(home), entry)
-        _configured(settings)  # the list as a whole still loads
     except AuthorityError as exc:
         fail(exc, "not added")
     AuditLog(home).record(cli_user(), "authority-add", code=entry.code, name=entry.name,

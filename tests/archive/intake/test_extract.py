@@ -596,3 +596,32 @@ def test_a_day_glued_to_a_bracket_is_not_read_as_one_digit() -> None:
     text = "Số: 46/TTr-UBND Quảng Ninh, ngày 2] tháng 02 năm 2020\nTỜ TRÌNH\nVề việc thử"
     assert extract_fields([text], "vie").document_date is None
     assert extract_fields([text.replace("2]", "21")], "vie").document_date == "2020-02-21"
+
+
+def test_review_findings_on_the_extractor() -> None:
+    """Inputs an adversarial review found wrong values for."""
+    english = ("THE NATIONAL ARCHIVES\n\n12 March 2024\n\nMs Jane Smith\nHead of Records\n"
+               "Leeds LS2 9JT\n\nDear Ms Smith,\n\nTransfer of records\n\nThank you.")
+    assert extract_fields([english], "eng").title is None  # not the inside address
+    day = "BỘ NỘI VỤ\nSố: 12/QĐ-BNV\nHà Nội, ngày 3l tháng 5 năm 2024\nQUYẾT ĐỊNH"
+    assert extract_fields([day], "vie").document_date is None  # "3l" is no day
+    assert extract_fields(["Köln, 2l. März 2022"], "deu").document_date is None
+    body = "BẢO HIỂM XÃ HỘI VIỆT NAM\nSố: 12/QĐ-BHXH\nHà Nội, ngày 05 tháng 03 năm 2024\n" \
+        "QUYẾT ĐỊNH\nVề việc x"
+    assert extract_fields([body], "vie").issuer == "BẢO HIỂM XÃ HỘI VIỆT NAM"
+    zero_width = "BỘ NỘI VỤ\nSố: 12\u200b/QĐ-BNV\nQUYẾT ĐỊNH\nVề việc x"
+    assert extract_fields([zero_width], "vie").document_number == "12/QĐ-BNV"
+
+
+def test_a_second_look_never_fills_an_issuer_the_list_does_not_know() -> None:
+    from pathlib import Path
+
+    from archive.roadmap import configured_authorities
+    authorities = configured_authorities(None, None, Path("/nonexistent-home"))
+    first = ("Bezirksamt Pankow von Berlin\nStandesamt\n\nDatum: 06.12.2022\n\nBetreff: X\n\n"
+             "Sehr geehrte Damen und Herren,")
+    head = ("Bundesministerium des Innern und für Heimat\nReferat Schriftgutverwaltung\n\n"
+            "Gz.: 21-638/22\nDatum: 06.12.2022")
+    got = extract_fields([first], "deu", authorities, second_look=lambda: [head, head, "x"])
+    assert got.issuer is None
+    assert got.document_number == "21-638/22"  # a field the first reading missed: filled

@@ -99,3 +99,27 @@ def test_a_german_reference_gets_back_the_space_after_its_code() -> None:
     got = extract_fields([text], "deu", authorities)
     assert got.document_number == "BMI 7.97-801/2022"
     assert "space put back" in got.notes["document_number"]
+
+
+@pytest.mark.parametrize(("raw", "heading", "value"), [
+    ("12/2020/TTLT-BTC-BTP", None, "12/2020/TTLT-BTC-BTP"),  # a joint act: two issuers
+    ("12/BTT-VP", None, "12/BTT-VP"),  # a real Decree 30 code
+    ("45/UB-VP", "QUYẾT ĐỊNH", "45/UB-VP"),  # two letters: no fallback by the heading
+    ("12/CT-TTg", None, "12/CT-TTg"),  # the Prime Minister's code keeps its small g
+    ("123/KHTC", None, "123/KHTC"),  # a known one-code number is not split
+])
+def test_numbers_are_not_corrected_by_guessing(raw: str, heading: str | None,
+                                               value: str) -> None:
+    reading = read_vietnamese_number(raw, heading, lambda code: code in ("KHTC", "VP"),
+                                     ("BTC",))
+    assert reading.value == value
+
+
+def test_a_german_number_is_not_joined_to_a_date_or_taken_from_the_addressee() -> None:
+    assert extract_fields(["Stadt Köln\nGz.: 4711 06.12.2022\n\nBetreff: Test"],
+                          "deu").document_number == "4711"
+    body = ("Bezirksamt Pankow\n\nBerlin, den 06.12.2022\n\nBetreff: Scannen\n\n"
+            "Sehr geehrte Damen und Herren,\nwir beziehen uns auf Ihren Bescheid Az. 12-345/22")
+    assert extract_fields([body], "deu").document_number is None
+    assert extract_fields(["Ihr Zeichen: 12/34\nUnser Zeichen: 56/78"],
+                          "deu").document_number == "56/78"
