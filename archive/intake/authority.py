@@ -234,9 +234,13 @@ class AuthorityList:
         hits: list[_Hit] = []
         for index, words in enumerate(tokens):
             spans = [(index, words, lines[index])]
-            if index + 1 < len(tokens) and words and tokens[index + 1]:
-                spans.append((index + 1, words + tokens[index + 1],
-                              f"{lines[index]} / {lines[index + 1]}"))
+            # The next line with words, over one gap at most: OCR sets a wrapped name's
+            # second line apart as often as not ("CỤC VĂN THƯ VÀ LƯU TRỮ", "", "NHÀ NƯỚC").
+            after = next((i for i in range(index + 1, min(index + 3, len(tokens)))
+                          if tokens[i]), None)
+            if after is not None and words:
+                spans.append((after, words + tokens[after],
+                              f"{lines[index]} / {lines[after]}"))
             for line, span, read in spans:
                 found = [(score, count, entry) for entry, name, count in self._keys
                          if span and (score := _best_window(span, name, count)) >= CONFIRMED]

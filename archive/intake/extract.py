@@ -333,7 +333,7 @@ def _number(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str]
 # A day or month may have a digit read as a letter in the italic "place, date" line of a
 # Vietnamese letter ("ngày I7 tháng 03"): the grammar there is digits, so i and l are 1 and o
 # is 0 (folded text is lower case), as long as one digit is left to anchor it.
-_DIGITISH = r"(?:[ilo]?\d|\d\d)"
+_DIGITISH = r"(?:[ilo]?\d|\d\d|0[il])"  # "I7", "o5"; "0Ì" is 01 (no 00 to confuse)
 # A bracket or bar glued to the digits is a misread 1 as often as a speck ("ngày 2]" for 21):
 # such a day or month is not read at all rather than read as a date of one digit.
 _GLUED = r"(?![\]\[|!)(/\\ilo]|[ilo](?:\W|$))"

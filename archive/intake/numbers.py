@@ -135,6 +135,8 @@ def read_vietnamese_number(raw: str, heading: str | None,
         # (a công văn's issuer code, "TCCT", is one letter off "TTLT").
         fit = correct_code(code, list(TYPE_CODES), lambda c: c in named,
                            near_only_if_preferred=True)
+        if fit is not None and named and fit not in named:
+            fit = None  # a look-alike of another kind than the heading says: not sure
         if fit is None and len(named) == 1 and len(code) >= 3 and code.isalpha() and \
                 Levenshtein.distance(_shape(named[0]), _shape(code)) <= 1:
             fit = named[0]  # "TIT" under the heading TỜ TRÌNH: TTr

@@ -213,3 +213,8 @@ def test_a_long_head_is_matched_quickly(shipped: AuthorityList) -> None:
     started = time.process_time()
     shipped.match(["Regierungspräsidium Freiburg " * 20000] * 24)
     assert time.process_time() - started < 5  # CPU time: about 0.1 s; uncapped, minutes
+
+
+def test_a_wrapped_name_over_a_gap_ocr_made(shipped: AuthorityList) -> None:
+    lines = ["BỘ NỘI VỤ", "CỤC VĂN THƯ VÀ LƯU TRỮ", "", "NHÀ NƯỚC"]
+    assert _issuer(shipped, lines) == "BỘ NỘI VỤ / CỤC VĂN THƯ VÀ LƯU TRỮ NHÀ NƯỚC"

@@ -625,3 +625,8 @@ def test_a_second_look_never_fills_an_issuer_the_list_does_not_know() -> None:
     got = extract_fields([first], "deu", authorities, second_look=lambda: [head, head, "x"])
     assert got.issuer is None
     assert got.document_number == "21-638/22"  # a field the first reading missed: filled
+
+
+def test_a_month_with_its_one_read_as_a_letter() -> None:
+    text = "Số: 1700/BC-VTLTNN\nHà Nội, ngày 30 tháng 0Ì năm 2021\nBÁO CÁO\nVề việc x"
+    assert extract_fields([text], "vie").document_date == "2021-01-30"

@@ -123,3 +123,11 @@ def test_a_german_number_is_not_joined_to_a_date_or_taken_from_the_addressee() -
     assert extract_fields([body], "deu").document_number is None
     assert extract_fields(["Ihr Zeichen: 12/34\nUnser Zeichen: 56/78"],
                           "deu").document_number == "56/78"
+
+
+def test_a_look_alike_of_another_kind_than_the_heading_is_not_taken() -> None:
+    """"TTT" under TỜ TRÌNH is TTr one letter off, not TT (a look-alike once doubled
+    letters go): the heading decides, or nothing is corrected."""
+    assert read_vietnamese_number("1623/TTT-CTH", "TỜ TRÌNH").value == "1623/TTr-CTH"
+    assert read_vietnamese_number("1623/TTT-CTH", None).value == "1623/TT-CTH"
+    assert read_vietnamese_number("1623/TTT-CTH", "QUYẾT ĐỊNH").value == "1623/TTT-CTH"
