@@ -33,7 +33,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from records.samples import LetterTruth, PageStyle, _add_noise
+from records.samples import LetterTruth, PageStyle, as_scanned
 
 __all__ = ["FACES", "OfficeLetter", "make_office_letter", "render_office_letter"]
 
@@ -313,9 +313,8 @@ def _mm(value: float, dpi: int) -> int:
 
 def render_office_letter(letter: OfficeLetter, style: PageStyle, *,
                          seed: int = 0) -> Image.Image:
-    """Draw the letter's one page as a scanner delivers it (skew, noise, bilevel as
-    *style* says, noise seeded by *seed*; *style.rotation* is not used: these pages come
-    in upright)."""
+    """Draw the letter's one page as a scanner delivers it (skew, noise, turn, bilevel as
+    *style* says, noise seeded by *seed*), as :func:`records.samples.as_scanned` does."""
     dpi = style.dpi
     width, height = _mm(_A4_MM[0], dpi), _mm(_A4_MM[1], dpi)
     left_mm, right_mm, top_mm = letter.margins_mm
@@ -356,13 +355,7 @@ def render_office_letter(letter: OfficeLetter, style: PageStyle, *,
             y = _paragraph(draw, line, _font(letter, line, dpi), x0, x1, y, step)
         else:
             y += step
-    if style.skew:
-        page = page.rotate(style.skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
-    if style.noise:
-        page = _add_noise(page, style.noise, seed)
-    if style.bilevel:
-        page = page.point(lambda v: 255 if v >= 140 else 0).convert("1", dither=Image.Dither.NONE)
-    return page
+    return as_scanned(page, style, seed)
 
 
 def _paragraph(draw: ImageDraw.ImageDraw, line: _Line, font: ImageFont.FreeTypeFont,

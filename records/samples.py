@@ -46,6 +46,7 @@ __all__ = [
     "LANGUAGES",
     "LetterTruth",
     "PageStyle",
+    "as_scanned",
     "make_letter",
     "render_batch",
     "render_broken",
@@ -689,6 +690,12 @@ def render_page(text: str, style: PageStyle, *, seed: int = 0) -> Image.Image:
             draw.text((round(x), baseline), line, font=font, fill=0, anchor="ls")
         baseline += step
 
+    return as_scanned(page, style, seed)
+
+
+def as_scanned(page: Image.Image, style: PageStyle, seed: int) -> Image.Image:
+    """A drawn page as the scanner delivers it: skewed, grained and specked (seeded by
+    *seed*), turned by ``style.rotation``, thresholded when ``style.bilevel``."""
     if style.skew:
         page = page.rotate(style.skew, resample=Image.Resampling.BILINEAR, fillcolor=255)
     if style.noise:
