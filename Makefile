@@ -7,7 +7,7 @@ VENV     ?= .venv
 PYTHON   ?= python3
 PY       := $(VENV)/bin/python
 # Debian 12 packages the pipeline runs on. Installed only when missing (needs root or sudo).
-DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-vie \
+DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-vie tesseract-ocr-script-viet \
 	tesseract-ocr-deu poppler-utils qpdf fonts-dejavu-core python3-venv python3-dev gcc \
 	softhsm2 postgresql chromium openssl jbig2dec fonts-liberation2 fonts-freefont-ttf
 BENCH_PACKAGES  := ghostscript

@@ -94,7 +94,7 @@ from ocr.faults import detail as fault_detail
 from ocr.faults import is_input_fault
 from ocr.inputs import SourceDocument, batch_children, open_document, printable_name
 from ocr.options import OcrOptions
-from ocr.page import PageResult, process_page, reread_head
+from ocr.page import PageResult, process_page, reread_head, reread_lines
 from ocr.pipeline import build_pdfa
 from ocr.recognize import tesseract_version
 
@@ -173,8 +173,10 @@ def archive_document(
                         duplicate=read_sidecar(archive / known).get("batch_id") != batch_id)
     texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
     head_again = partial(reread_head, doc.pages[0], pages[0], options) if pages else None
+    lines_again = partial(reread_lines, doc.pages[0], pages[0], options) if pages else None
     descriptive = describe_record(given, defaults, extract_fields(texts, options.languages,
-                                                                 authorities, head_again),
+                                                                 authorities, head_again,
+                                                                 lines_again),
                                   doc.source.stem)
     year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
     record_id, exists = reserve_id(archive, doc.sha256, descriptive.unit, year)

@@ -14,7 +14,10 @@ import os
 import shutil
 import time
 import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import pytesseract
@@ -28,7 +31,13 @@ from ocr.language import decide_language
 from ocr.options import OcrOptions
 from ocr.orient import detect_orientation, turn_from_ink
 from ocr.raster import MIN_TEXT_LAYER_CHARS, image_raster, pdf_raster, pdf_text, scan_raster
-from ocr.recognize import Recognition, recognize, tesseract_version
+from ocr.recognize import (
+    Recognition,
+    alto_lines,
+    installed_models,
+    recognize,
+    tesseract_version,
+)
 
 ENGINE_REVISION = "7"  # bump when the page stage changes what it produces
 _OUTPUT_FILES = ("page.txt", "page.hocr", "page.xml")
@@ -268,6 +277,23 @@ HEAD_SHARE = 0.32
 kind): a third of A4 in every layout the extractor knows."""
 
 
+def _recognised_image(ref: PageRef, page: PageResult, options: OcrOptions
+                      ) -> tuple[Image.Image, Image.Image] | None:
+    """The page drawn again: (as recognised, turned and levelled; as the scanner stored it,
+    turned only). None for a page that was not recognised, or whose image cannot be had."""
+    if not page.ocr:
+        return None
+    try:
+        if ref.kind == "pdf":
+            raster = scan_raster(ref) or pdf_raster(ref, options.page_timeout)
+        else:
+            raster = image_raster(ref, options.default_dpi)
+    except (InputRejected, OcrFailed, OSError):  # it was drawn once; if not again, the
+        return None                              # first reading stands as it is
+    image = raster.image.rotate(-page.rotation, expand=True) if page.rotation else raster.image
+    return _level(image, page.skew), image
+
+
 def reread_head(ref: PageRef, page: PageResult, options: OcrOptions) -> list[str]:
     """The head of a recognised page read again on its own, three ways: as the page was
     recognised (turned and levelled), as the scanner stored it (turned only), and levelled
@@ -280,17 +306,10 @@ def reread_head(ref: PageRef, page: PageResult, options: OcrOptions) -> list[str
     head could not be read (bench/extract.py measures how often, and what it costs).
     Returns no reading for a page that was not recognised, or whose image cannot be had.
     """
-    if not page.ocr:
+    drawn = _recognised_image(ref, page, options)
+    if drawn is None:
         return []
-    try:
-        if ref.kind == "pdf":
-            raster = scan_raster(ref) or pdf_raster(ref, options.page_timeout)
-        else:
-            raster = image_raster(ref, options.default_dpi)
-    except (InputRejected, OcrFailed, OSError):  # it was drawn once; if not again, the
-        return []                                # first reading stands as it is
-    image = raster.image.rotate(-page.rotation, expand=True) if page.rotation else raster.image
-    level = _level(image, page.skew)
+    level, image = drawn
 
     def head(picture: Image.Image) -> Image.Image:
         return picture.crop((0, 0, picture.width, round(picture.height * HEAD_SHARE)))
@@ -309,6 +328,108 @@ def reread_head(ref: PageRef, page: PageResult, options: OcrOptions) -> list[str
         except (pytesseract.TesseractError, RuntimeError, OSError):
             continue  # one way that fails leaves the others
     return readings
+
+
+LINE_READINGS: dict[str, tuple[str, tuple[float, ...]]] = {"vie": ("Vietnamese", (1.0, 1.5))}
+"""How a line is read again, by the page's language: with which model, at which scales.
+
+Measured on the subjects of office letters (bench/extract.py): the bold, centred capitals
+and stacked marks that the fast ``vie`` model misreads with confidence ("Tống kết" for
+"Tổng kết", 96%) the ``Vietnamese`` script model reads right at either scale, and it loads
+in 0.08 s. Latin-script languages are read again with their own model, larger
+(``LINE_SCALES``): the ``Latin`` script model read German compounds better but takes 0.9 s
+to load, more than the page's whole recognition."""
+LINE_SCALES = (1.5, 2.0)
+"""Scales a line is read again at with the page's own model."""
+_SAME_LINE = 0.8  # similarity at which a line of the text is the line Tesseract wrote
+
+
+def reread_lines(ref: PageRef, page: PageResult, options: OcrOptions,
+                 texts: Sequence[str]) -> list[list[str]]:
+    """Lines of a recognised page (*texts*, as its text has them) read again apart from the
+    page: one reading of all of them per way (``LINE_READINGS``), in their order.
+
+    A subject set in bold or centred is misread the way its layout makes it, and a line read
+    on its own, at another scale or with another model, is seldom misread the same way: the
+    extractor keeps what two readings of three agree on. All the lines of all ways are
+    stacked in one image, so a look costs one model load. No reading (an empty list) where
+    a line cannot be found among those Tesseract wrote, or the page cannot be drawn again.
+    """
+    boxes = _line_boxes(page, texts)
+    drawn = _recognised_image(ref, page, options) if boxes else None
+    if drawn is None or not boxes:
+        return []
+    language = page.language or options.languages
+    model, scales = LINE_READINGS.get(language, (language, LINE_SCALES))
+    if model not in installed_models():
+        model, scales = language, LINE_SCALES
+    sheet = _stacked(drawn[0].convert("L"), boxes, scales)
+    try:
+        read = str(pytesseract.image_to_string(
+            sheet, lang=model, config=f"--psm 6 --dpi {round(page.dpi)}",
+            timeout=options.page_timeout))
+    except (pytesseract.TesseractError, RuntimeError, OSError):
+        return []  # the first reading stands
+    lines = [line.strip() for line in read.splitlines() if line.strip()]
+    if len(lines) != len(boxes) * len(scales):
+        return []  # a line lost or split: the readings no longer line up with the text
+    return [lines[at:at + len(boxes)] for at in range(0, len(lines), len(boxes))]
+
+
+def _line_boxes(page: PageResult, texts: Sequence[str]) -> list[tuple[int, int, int, int]]:
+    """Where each of *texts* stands on the page, from its ALTO; empty if one is not found."""
+    try:
+        written = alto_lines(Path(page.directory) / "page.xml")
+    except (OSError, ET.ParseError):
+        return []
+    boxes, start = [], 0
+    for text in texts:
+        wanted = " ".join(text.split())
+        found = next((at for at in range(start, len(written)) if SequenceMatcher(
+            None, wanted, written[at].text).ratio() >= _SAME_LINE), None)
+        if found is None:
+            return []
+        boxes.append(_with_margin(written[found].box, [line.box for line in written]))
+        start = found + 1
+    return boxes
+
+
+def _with_margin(box: tuple[int, int, int, int], others: Sequence[tuple[int, int, int, int]]
+                 ) -> tuple[int, int, int, int]:
+    """The line's box with a margin that takes in no part of the lines above and below (a
+    subject's wrapped line ten pixels under it, half cut off, is read as garbage)."""
+    left, top, right, bottom = box
+    margin = max(4, (bottom - top) // 3)
+    above = [b for _, _, _, b in (o for o in others if o[0] < right and o[2] > left)
+             if b <= top]
+    below = [t for _, t, _, _ in (o for o in others if o[0] < right and o[2] > left)
+             if t >= bottom]
+    up = min(margin, (top - max(above)) // 2) if above else margin
+    down = min(margin, (min(below) - bottom) // 2) if below else margin
+    return left - margin, top - up, right + margin, bottom + down
+
+
+def _stacked(image: Image.Image, boxes: Sequence[tuple[int, int, int, int]],
+             scales: Sequence[float]) -> Image.Image:
+    """Each line cut out (its box has its margin), at each scale in turn, one under the
+    other on white with a line's height between them, so Tesseract reads them as a block."""
+    crops = []
+    for scale in scales:
+        for left, top, right, bottom in boxes:
+            crop = image.crop((max(0, left), max(0, top), min(image.width, right),
+                               min(image.height, bottom)))
+            if scale != 1:
+                crop = crop.resize((round(crop.width * scale), round(crop.height * scale)),
+                                   Image.Resampling.LANCZOS)
+            crops.append(crop)
+    gap = max(crop.height for crop in crops)
+    sheet = Image.new("L", (max(c.width for c in crops) + 2 * gap,
+                            sum(c.height for c in crops) + gap * (len(crops) + 1)), 255)
+    y = gap
+    for crop in crops:
+        sheet.paste(crop, (gap, y))
+        y += crop.height + gap
+    return sheet
 
 
 def _kept_text_page(ref: PageRef, text: str, stage: Path, key: str) -> PageResult:

@@ -8,6 +8,7 @@ The timeout is on the subprocess, as a thread cannot be interrupted from outside
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import xml.etree.ElementTree as ET
@@ -80,6 +81,62 @@ def read_alto(alto: Path) -> AltoSummary:
             upright += chars
     total = upright + vertical
     return AltoSummary(confidences, vertical / total if total else 0.0)
+
+
+@dataclass(frozen=True)
+class Tessdata:
+    """Where Tesseract's models are, and which it has: language models ("vie") and script
+    models ("Vietnamese"), which pytesseract's listing leaves out for their capitals."""
+
+    folder: Path | None
+    models: frozenset[str]
+
+
+@cache
+def tessdata() -> Tessdata:
+    """Tesseract's own ``--list-langs``: its folder in quotes, then a model a line."""
+    try:
+        listing = subprocess.run(["tesseract", "--list-langs"], capture_output=True,
+                                 text=True, check=False, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise OcrFailed("Tesseract is not installed or not on PATH") from exc
+    found = re.search(r'"(.+?)"', listing)
+    models = frozenset(line.strip() for line in listing.splitlines()[1:] if line.strip())
+    return Tessdata(Path(found.group(1)) if found else None, models)
+
+
+def installed_models() -> frozenset[str]:
+    """The models Tesseract can load here ("vie", "Vietnamese", ...)."""
+    try:
+        return tessdata().models
+    except OcrFailed:
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class AltoLine:
+    """One line Tesseract read: its words, and where it stands on the recognised image."""
+
+    text: str
+    box: tuple[int, int, int, int]  # left, top, right, bottom, in the image's pixels
+
+
+def alto_lines(alto: Path) -> list[AltoLine]:
+    """The page's lines in reading order, for reading one of them again on its own."""
+    lines = []
+    for line in ET.parse(alto).iter():
+        if _local(line.tag) != "TextLine":
+            continue
+        words = [word.get("CONTENT", "").strip() for word in line
+                 if _local(word.tag) == "String"]
+        text = " ".join(word for word in words if word)
+        if not text:
+            continue
+        left, top = round(float(line.get("HPOS", 0))), round(float(line.get("VPOS", 0)))
+        box = (left, top, left + round(float(line.get("WIDTH", 0))),
+               top + round(float(line.get("HEIGHT", 0))))
+        lines.append(AltoLine(text, box))
+    return lines
 
 
 def recognize(image: Path, base: Path, languages: str, dpi: float, timeout: float) -> Recognition:

@@ -10,8 +10,6 @@ out), embedded once per document, which is what PDF/A asks of fonts.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import xml.etree.ElementTree as ET
 import zlib
 from functools import cache
@@ -21,6 +19,7 @@ from typing import IO
 import pikepdf
 
 from ocr.errors import OcrFailed
+from ocr.recognize import tessdata
 
 FONT_NAME = "/GlyphLess"
 _GLYPH_WIDTH = 0.5  # the font's advance (DW 500) in text space units per point of size
@@ -46,13 +45,8 @@ end
 @cache
 def glyphless_font_file() -> Path:
     """Tesseract's pdf.ttf, from its tessdata folder."""
-    try:
-        listing = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True,
-                                 check=False, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise OcrFailed("Tesseract is not installed or not on PATH") from exc
-    found = re.search(r'"(.+?)"', listing)
-    path = Path(found.group(1)) / "pdf.ttf" if found else Path()
+    folder = tessdata().folder
+    path = folder / "pdf.ttf" if folder else Path()
     if not path.is_file():
         raise OcrFailed("Tesseract's glyphless font (tessdata/pdf.ttf) was not found")
     return path

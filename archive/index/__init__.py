@@ -12,6 +12,7 @@ tantivy, one per classification level) that each machine keeps in step with the 
 import lazy_loader as lazy
 
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
+    "attention": ["UNSURE"],
     "bulkload": ["Loaded", "rebuild"],
     "catalog": ["TABLES", "Catalog", "CatalogTables", "index_package", "read_package",
                 "row_of", "terms_of"],

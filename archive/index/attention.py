@@ -27,6 +27,9 @@ rendered letters (bench/review.py), pages at 78-90 still carried misread fields,
 EARLIEST = date(1900, 1, 1)
 """A document date before this is a misread year (the archives digitised are 20th and 21st
 century records); one after the day the record was archived, too."""
+UNSURE = "unsure: "
+"""How a field's source starts when the machine kept its best reading without being sure of
+it (``archive.intake.describe`` writes it): the queue names the field and why."""
 PERSON = ("manifest", "corrected")
 """Sources that are a person's word: never second-guessed by the queue."""
 
@@ -53,6 +56,12 @@ def review_reasons(record: dict[str, Any]) -> list[str]:
             why = str(sources.get(name, ""))
             reasons.append(f"no {said} was read: {why.removeprefix('unread: ')}"
                            if why.startswith("unread: ") else f"no {said} was read")
+    for name, said in (("title", "title"), ("document_type", "type"),
+                       ("document_number", "document number"), ("date", "date"),
+                       ("issuer", "issuer")):
+        why = str(sources.get(name, ""))
+        if machine(name) and described.get(name) and why.startswith(UNSURE):
+            reasons.append(f"{said} may be misread: {why.removeprefix(UNSURE)}")
     if machine("date") and _implausible(str(described.get("date") or ""), record):
         reasons.append(f"date {described['date']} cannot be right (before 1900 or after the "
                        "record was archived)")

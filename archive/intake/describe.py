@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from archive.index import UNSURE
 from archive.intake.extract import Extracted
 from archive.store import Descriptive, stricter
 
@@ -22,6 +23,7 @@ def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: 
     found = {"title": extracted.title, "document_type": extracted.document_type,
              "document_number": extracted.document_number, "issuer": extracted.issuer,
              "date": extracted.document_date}
+    unsure = {"date" if name == "document_date" else name for name in extracted.unsure}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     given = {**given, "date": _iso_date(given.get("date", ""))}
@@ -33,6 +35,8 @@ def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: 
             note = extracted.notes.get(name)
             values[name], sources[name] = found[name], f"extracted: {note}" if note else \
                 "extracted"
+            if name in unsure:  # a best reading, kept for a person to confirm
+                sources[name] = f"{UNSURE}{note or 'the machine is not sure of it'}"
         elif defaults.get(name):
             values[name], sources[name] = defaults[name], "default"
         elif extracted.notes.get(name):  # not read: why, for the person who reviews it

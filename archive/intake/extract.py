@@ -57,10 +57,13 @@ class Extracted:
     notes: dict[str, str] = field(default_factory=dict)
     """How a field was read, where more than its line says it: the authority an issuer was
     matched to, a number corrected by its grammar, or why a field was left for a person."""
+    unsure: tuple[str, ...] = ()
+    """Fields whose value is the machine's best reading but not a sure one (readings of the
+    same line disagree): a person checks them (the review queue says why, from ``notes``)."""
 
     def as_dict(self) -> dict[str, str | None]:
         values = asdict(self)
-        del values["notes"]
+        del values["notes"], values["unsure"]
         return values
 
 
@@ -490,6 +493,9 @@ def _despeck(text: str) -> str:
 # A rule's end or a speck read as a word of its own: "lưu _ trữ", "giai đoạn : 2008-2020".
 _LONE_UNDERSCORES = re.compile(r"(?<!\S)[_:;`'\u02c6\u2018\u2019]+(?!\S)")
 _TRAILING_SPECK = re.compile(r" [b-zB-HJ-Z]$")  # "... lưu trữ l": no language here ends so
+# ... nor starts a wrapped line with a lone letter ("lưu" / "l trữ"); "y" is a word ("y tế").
+_STOP_IN_PHRASE = re.compile(r"(?<=[^\W\d_]{2})\. ?(?=([^\W\d_]))")  # "Hội đồng.xác"
+_LONE_LETTER_START = re.compile(r"^[b-xzB-HJ-XZ] (?=\S)")
 
 
 @functools.cache
@@ -633,12 +639,15 @@ def _title(lines: Sequence[_Line], languages: Sequence[str]) -> tuple[int, str] 
         if not first and index + 1 < len(lines) and not _ends_title(
                 lines[index + 1], languages, False):
             first, at = lines[index + 1].text, index + 1  # the label on a line of its own
-        parts = [first, *_continuation(lines, at, languages, _is_upper(first))]
+        parts = [first, *(_LONE_LETTER_START.sub("", part) for part in
+                          _continuation(lines, at, languages, _is_upper(first)))]
         # A speck read as a full stop where a subject wraps ("giai đoạn." / "2008-2020").
         parts = [part.removesuffix(".") if following[:1].isdigit() or following[:1].islower()
                  else part for part, following in zip(parts, [*parts[1:], ""], strict=True)]
         title = _final_stop(_despeck(" ".join(parts)))
         title = _TRAILING_SPECK.sub("", title)
+        if languages[:1] == ("vie",):  # no abbreviation in a Vietnamese subject: a speck
+            title = _STOP_IN_PHRASE.sub(lambda m: " " if m[1].islower() else m[0], title)
         return (index, title) if title else None
     return None
 
@@ -683,10 +692,15 @@ def _issuer(lines: Sequence[_Line], end: int, vietnamese: bool) -> str | None:
     return " / ".join(parts[:4]) or None
 
 
+_HYPHEN_AT_END = re.compile(r"[^\W\d_]{2}[-\u2010]$")
+
+
 def _final_stop(text: str) -> str:
     """Drop a full stop a speck put after a letterhead line or subject ("Records
     Service.", "lưu trữ."): neither is a sentence. Keep those of abbreviations, which
     are short and capitalised or dotted inside ("Ltd.", "Abt.", "e.V.")."""
+    if _HYPHEN_AT_END.search(text):  # "Landesarchiv-": a speck, or a wrap that never went on
+        return text[:-1]
     last = text.split()[-1][:-1] if text.endswith((".", ",")) else ""
     letters = len(_letters(last))
     word = letters >= 2 and "." not in last and (letters >= 4 or last.islower())
@@ -743,9 +757,15 @@ _HEAD_FIELDS = ("document_number", "document_date", "issuer", "document_type")
 _AGREEING = 2  # readings of the head that must give the same value for it to be taken
 
 
+LinesAgain = Callable[[list[str]], list[list[str]]]
+"""Reads lines of the first page again apart from it (``ocr.page.reread_lines``): given
+their texts, one list of new readings per way of reading, or none."""
+
+
 def extract_fields(pages: list[str], language: str | None = None,
                    authorities: AuthorityList | None = None,
-                   second_look: Callable[[], list[str]] | None = None) -> Extracted:
+                   second_look: Callable[[], list[str]] | None = None,
+                   lines_again: LinesAgain | None = None) -> Extracted:
     """Read number, date, issuer, type and subject off a letter's OCR text.
 
     pages: OCR text of each page (the first page with text is the one read; the fields
@@ -755,9 +775,19 @@ def extract_fields(pages: list[str], language: str | None = None,
     against (None: the letterhead's lines are the issuer, as read); second_look: reads the
     first page's head again on its own, several ways (``ocr.page.reread_head``), called
     only when a field of the head was not found: a value two readings agree on fills such
-    a field, and never replaces one found the first time.
+    a field, and never replaces one found the first time; lines_again: reads the subject's
+    lines again (``LinesAgain``): the subject two of three readings agree on is taken, and
+    one they all disagree on is kept but marked unsure, for a person.
     """
-    first = _read(pages, language, authorities)
+    return _subject_again(_head_again(_read(pages, language, authorities), pages, language,
+                                      authorities, second_look),
+                          pages, language, lines_again)
+
+
+def _head_again(first: Extracted, pages: list[str], language: str | None,
+                authorities: AuthorityList | None,
+                second_look: Callable[[], list[str]] | None) -> Extracted:
+    """The head's missing fields, from what two of its readings apart agree on."""
     missing = [name for name in _HEAD_FIELDS if getattr(first, name) is None]
     # A letterhead read but naming no body of the list is not a misreading: it asks for a
     # person (or an entry in the list), not for a second look.
@@ -778,6 +808,99 @@ def extract_fields(pages: list[str], language: str | None = None,
                 notes[name] = (f"read again from the head of the first page ({count} of "
                                f"{len(readings)} readings agree)" + (f": {said}" if said else ""))
     return replace(first, **found, notes=notes) if found else first
+
+
+_SUBJECT_LINES = 6  # a subject's label line and its wrapped lines, with a gap among them
+
+
+def _subject_again(first: Extracted, pages: list[str], language: str | None,
+                   lines_again: LinesAgain | None) -> Extracted:
+    """The subject as two of three readings of its lines have it: the page's, and the
+    lines read again apart from it (bold, centred subjects are where the page's model
+    misreads with confidence: "Tống kết" for "Tổng kết", "Aufbewahrungstristen").
+
+    Nothing changes where the lines cannot be read again (another page than the first
+    holds the letter, the lines are not found); all three readings differing keeps the
+    page's, marked unsure with the readings in its note.
+    """
+    vietnamese = language is None or "vie" in language
+    lines = _main_page(pages, vietnamese)
+    if first.title is None or lines_again is None or not pages or \
+            lines != _lines(pages[0], vietnamese):
+        return first
+    languages = _languages(language, lines)
+    kind = _document_type(lines, languages)
+    subject = _subject(lines, languages, kind[0] if kind else None)
+    if subject is None or subject[1] != first.title:
+        return first
+    span = _subject_span(lines, subject[0], first.title)
+    titles = [first.title]
+    for reading in lines_again([lines[at].text for at in span]):
+        again = list(lines)
+        for at, text in zip(span, reading, strict=True):
+            cleaned = _clean(text, vietnamese)
+            again[at] = _Line(cleaned, _fold(cleaned))
+        found = _subject(again, languages, kind[0] if kind else None)
+        titles.append(found[1] if found else "")
+    if len(titles) == 1:
+        return first
+    best, count = Counter(titles).most_common(1)[0]
+    notes = dict(first.notes)
+    if count < _AGREEING or not best:
+        best, count = _word_by_word(titles) or "", 0
+    if best:
+        if best == first.title:
+            return first
+        agree = f"{count} of {len(titles)} readings agree" if count else \
+            f"each word as two of {len(titles)} readings have it"
+        notes["title"] = (f"its lines read again apart from the page ({agree}; the page "
+                          f"read {first.title!r})")
+        return replace(first, title=best, notes=notes)
+    said = " / ".join(repr(title) for title in dict.fromkeys(titles) if title)
+    notes["title"] = f"its readings differ ({said}): check it against the scan"
+    return replace(first, notes=notes, unsure=(*first.unsure, "title"))
+
+
+def _word_by_word(titles: Sequence[str]) -> str | None:
+    """The subject each of whose words two readings agree on ("Chỉnh lý tài liệu tồn đọng"
+    from "tôn đọng", "tải liệu" and "Chinh lý"), when the readings have as many words;
+    None when a word has no two readings alike."""
+    readings = [title.split() for title in titles]
+    if len({len(words) for words in readings}) != 1:
+        return None
+    chosen = []
+    for words in zip(*readings, strict=True):
+        word, count = Counter(words).most_common(1)[0]
+        if count < _AGREEING:
+            return None
+        chosen.append(word)
+    return " ".join(chosen)
+
+
+def _subject(lines: Sequence[_Line], languages: Sequence[str], kind: int | None
+             ) -> tuple[int, str] | None:
+    """(line, subject): the labelled subject, else, in German, the unlabelled one."""
+    title = _title(lines, languages)
+    if title is None and "deu" in languages:
+        title = _unlabelled_subject(lines, kind, languages)
+    return title
+
+
+def _subject_span(lines: Sequence[_Line], at: int, title: str) -> list[int]:
+    """The lines the subject was read from: from its first, those that share its words,
+    until its last word is in."""
+    words = _fold(title).split()
+    span: list[int] = []
+    for index in range(at, min(at + _SUBJECT_LINES, len(lines))):
+        line = lines[index]
+        if line.blank:
+            continue
+        if span and not set(line.key.split()) & set(words):
+            break
+        span.append(index)
+        if words and words[-1] in line.key.split():
+            break
+    return span
 
 
 def _read(pages: list[str], language: str | None,

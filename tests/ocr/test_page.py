@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ocr.inputs import open_document
 from ocr.options import OcrOptions
-from ocr.page import process_page
+from ocr.page import process_page, reread_head, reread_lines
+from ocr.pipeline import ocr_pages
+from records.officeletters import make_office_letter, render_office_letter
+from records.samples import PageStyle, save_page
 from tests.conftest import Scans, cer
 
 LIMIT = 400_000_000
@@ -60,3 +64,39 @@ def test_low_confidence_pages_are_flagged(scans: Scans, tmp_path: Path) -> None:
     result = process_page(_only_page(path),
                           OcrOptions(languages="deu", low_confidence=99.0), tmp_path)
     assert result.low_confidence
+
+
+def _office_page(tmp_path: Path, seed: int, language: str):
+    """An office letter rendered and recognised as bench/extract.py's office batch does."""
+    letter = make_office_letter(language, seed)
+    bilevel = seed % 3 == 0
+    style = PageStyle(skew=((seed * 7) % 9 - 4) / 4, noise=0.1 + (seed % 4) / 10,
+                      bilevel=bilevel, encoding="pdf-g4" if bilevel else "png")
+    path = save_page(render_office_letter(letter, style, seed=seed),
+                     tmp_path / f"letter.{'pdf' if bilevel else 'png'}", style)
+    options = OcrOptions(languages=language, jobs=1)
+    document = open_document(path, LIMIT)
+    page = ocr_pages(document, options, tmp_path / "cache")[0]
+    return letter, document.pages[0], page, options
+
+
+def test_lines_are_read_again_apart_from_the_page(tmp_path: Path) -> None:
+    """The subject's lines, found on the page by their text, are read two more ways, all
+    in one Tesseract run; a line the page does not have gives no reading at all."""
+    _, ref, page, options = _office_page(tmp_path, 4254, "vie")
+    line = next(text for text in page.text.splitlines() if text.startswith("Về việc"))
+    readings = reread_lines(ref, page, options, [line])
+    assert len(readings) == 2 and all(len(reading) == 1 for reading in readings)
+    # The page's model read the bold "Tổng" as "Tống"; the Vietnamese script model does not.
+    assert "Tống kết" in line and all("Tổng kết" in reading[0] for reading in readings)
+    assert reread_lines(ref, page, options, ["Kinh gửi: Bộ Ngoại giao nước ngoài"]) == []
+
+
+def test_the_head_is_read_again_three_ways(tmp_path: Path) -> None:
+    letter, ref, page, options = _office_page(tmp_path, 4254, "vie")
+    readings = reread_head(ref, page, options)
+    assert len(readings) == 3
+    assert all(letter.truth.document_number.split("/")[0] in text for text in readings)
+    unread = replace(page, ocr=False)  # a page whose text layer was kept: nothing to read
+    assert reread_head(ref, unread, options) == []
+    assert reread_lines(ref, unread, options, ["Về việc"]) == []

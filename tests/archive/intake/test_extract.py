@@ -6,12 +6,14 @@ the conventions one by one, with the noise OCR adds (lost diacritics, stray spac
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import unicodedata
 
 import pytest
 
-from archive.intake import Extracted, extract_fields
+from archive.index.attention import review_reasons
+from archive.intake import Extracted, describe_record, extract_fields
 from records.samples import LANGUAGES, LetterTruth, make_letter
 
 FIELDS = ("document_number", "document_date", "issuer", "document_type", "title")
@@ -630,3 +632,86 @@ def test_a_second_look_never_fills_an_issuer_the_list_does_not_know() -> None:
 def test_a_month_with_its_one_read_as_a_letter() -> None:
     text = "Số: 1700/BC-VTLTNN\nHà Nội, ngày 30 tháng 0Ì năm 2021\nBÁO CÁO\nVề việc x"
     assert extract_fields([text], "vie").document_date == "2021-01-30"
+
+
+_SUBJECT_LETTER = ("Số: 7/KH-VP Hà Nội, ngày 13 tháng 08 năm 2020\nKẾ HOẠCH\n"
+                   "Về việc Tống kết công tác lưu trữ và phương hướng\nnăm 2021\n\n"
+                   "Các cơ quan, đơn vị rà soát hồ sơ còn tồn đọng.")
+
+
+def test_the_subject_is_what_two_of_three_readings_of_its_lines_say() -> None:
+    """The page read "Tống" in a bold subject; both readings of its lines apart say
+    "Tổng": taken, with the page's reading in the field's note. The reader is asked for
+    the subject's own lines, wrapped line included."""
+    asked: list[list[str]] = []
+
+    def lines_again(texts: list[str]) -> list[list[str]]:
+        asked.append(texts)
+        return [[texts[0].replace("Tống", "Tổng"), texts[1]]] * 2
+
+    got = extract_fields([_SUBJECT_LETTER], "vie", lines_again=lines_again)
+    assert asked == [["Về việc Tống kết công tác lưu trữ và phương hướng", "năm 2021"]]
+    assert got.title == "Tổng kết công tác lưu trữ và phương hướng năm 2021"
+    assert "2 of 3 readings agree" in got.notes["title"] and "Tống kết" in got.notes["title"]
+    assert got.unsure == ()
+
+
+def test_a_subject_whose_readings_all_differ_is_kept_unsure_for_a_person() -> None:
+    readings = [["Về việc Tổng kết công tác lưu trữ và phương hướng", "năm 2021"],
+                ["Về việc Tộng kết cộng tác lưu trữ và phương hướng", "năm 2024"]]
+    got = extract_fields([_SUBJECT_LETTER], "vie", lines_again=lambda texts: readings)
+    assert got.title == "Tống kết công tác lưu trữ và phương hướng năm 2021"
+    assert got.unsure == ("title",)
+    assert got.notes["title"].startswith("its readings differ ('Tống kết")
+    described = describe_record({"unit": "VP"}, {}, got, "scan-0001")
+    assert described.sources["title"].startswith("unsure: its readings differ")
+    reasons = review_reasons({"descriptive": dataclasses.asdict(described)})
+    assert any(reason.startswith("title may be misread: its readings differ")
+               for reason in reasons), reasons
+
+
+def test_a_subject_agreed_on_or_not_read_again_is_left_as_the_page_has_it() -> None:
+    same = extract_fields([_SUBJECT_LETTER], "vie",
+                          lines_again=lambda texts: [texts, [texts[0].upper(), texts[1]]])
+    nothing = extract_fields([_SUBJECT_LETTER], "vie", lines_again=lambda texts: [])
+    for got in (same, nothing):
+        assert got.title == "Tống kết công tác lưu trữ và phương hướng năm 2021"
+        assert got.unsure == () and "title" not in got.notes
+
+
+def test_a_wrapped_subject_line_does_not_start_with_a_speck() -> None:
+    """"lưu" / "l trữ": no language here starts a wrapped line with a lone letter."""
+    text = _SUBJECT_LETTER.replace("phương hướng\nnăm 2021", "phương hướng\nl năm 2021")
+    assert extract_fields([text], "vie").title == \
+        "Tống kết công tác lưu trữ và phương hướng năm 2021"
+    text = _SUBJECT_LETTER.replace("phương hướng\nnăm 2021", "phương hướng\ny tế năm 2021")
+    assert extract_fields([text], "vie").title.endswith("phương hướng y tế năm 2021")
+
+
+def test_a_subject_does_not_end_with_a_hyphen() -> None:
+    """"Landesarchiv-": a speck after the last word, or a wrap that never went on."""
+    text = _SUBJECT_LETTER.replace("năm 2021", "năm 2021 Landesarchiv-")
+    assert extract_fields([text], "vie").title.endswith("năm 2021 Landesarchiv")
+    text = _SUBJECT_LETTER.replace("năm 2021", "giai đoạn 2008-")
+    assert extract_fields([text], "vie").title.endswith("giai đoạn 2008-")
+
+
+def test_a_subject_can_be_agreed_on_word_by_word() -> None:
+    """No two readings alike, but two agree on every word: that is the subject."""
+    readings = [["Về việc Tổng kết cõng tác lưu trữ và phương hướng", "năm 2021"],
+                ["Về việc Tổng kết công tác lưu trữ và phương hương", "năm 2021"]]
+    got = extract_fields([_SUBJECT_LETTER], "vie", lines_again=lambda texts: readings)
+    assert got.title == "Tổng kết công tác lưu trữ và phương hướng năm 2021"
+    assert "each word as two of 3 readings have it" in got.notes["title"]
+    assert got.unsure == ()
+
+
+def test_a_full_stop_inside_a_vietnamese_subject_is_a_speck() -> None:
+    for speck in ("đồng.xác", "đồng. xác"):
+        text = _SUBJECT_LETTER.replace("Tống kết công tác", f"Thành lập Hội {speck} định")
+        other = text.replace(".xác", ".đi").replace(". xác", ".đi")
+        assert "đồng đi" in extract_fields([other], "vie").title
+        assert extract_fields([text], "vie").title.startswith(
+            "Thành lập Hội đồng xác định lưu trữ")
+    sentence = _SUBJECT_LETTER.replace("Tống kết công tác", "Thành lập Hội đồng. Xác định")
+    assert "đồng. Xác" in extract_fields([sentence], "vie").title
