@@ -112,6 +112,9 @@ class CatalogSettings(_Section):
     """Where the search catalog lives: SQLite under RECORDS_HOME by default, or PostgreSQL."""
 
     url: str = ""  # postgresql+psycopg://records@db/records; empty: RECORDS_HOME/catalog.sqlite
+    # How long a write to the SQLite catalog waits for another program's lock before it
+    # fails; the task is then retried (4 times, 2-20 s apart) before the document fails.
+    busy_timeout_seconds: float = Field(30.0, gt=0)
 
 
 class ServerSettings(_Section):
@@ -223,7 +226,8 @@ class Settings(BaseSettings):
         return self.server.node or socket.gethostname()
 
     def catalog_url(self) -> str:
-        return self.catalog.url or f"sqlite:///{self.home.resolve() / 'catalog.sqlite'}"
+        return self.catalog.url or (f"sqlite:///{self.home.resolve() / 'catalog.sqlite'}"
+                                    f"?timeout={self.catalog.busy_timeout_seconds:g}")
 
     @classmethod
     def settings_customise_sources(

@@ -17,6 +17,7 @@ rebuild) never touches them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -206,7 +207,8 @@ class Catalog:
         per catalog in this user's cache)."""
         engine = create_engine(url, future=True, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            busy = float(engine.url.query.get("timeout", SQLITE_BUSY_SECONDS))
+            event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy=busy))
         catalog = cls(engine, search_index=search_index or _default_index(engine))
         catalog.create()
         return catalog
@@ -231,6 +233,11 @@ class Catalog:
         self._drop_retired()
         if self.dialect == "postgresql":
             self._compress_pages()
+        with self.engine.connect() as db:
+            # Opening a catalog that has its state writes nothing, so a batch starts while
+            # another program holds the write lock (its writes wait and are retried later).
+            if db.execute(select(catalog_state.c.id)).first() is not None:
+                return
         with self.engine.begin() as db:
             # Its own transaction, a write first: workers opening a new catalog at once must
             # not fail on each other (SQLite cannot turn a read into a write after another
@@ -425,14 +432,19 @@ def _default_index(engine: Engine) -> Path:
             / hashlib.sha256(named.encode()).hexdigest()[:16])
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+SQLITE_BUSY_SECONDS = 30.0
+"""How long a SQLite write waits for another program's lock, unless the URL says
+(``?timeout=``, from ``catalog.busy_timeout_seconds``)."""
+
+
+def _sqlite_pragmas(connection: Any, _record: Any, busy: float = SQLITE_BUSY_SECONDS) -> None:
     cursor = connection.cursor()
     # A new catalog's pages are 16 KiB: a page of text and its folded words (3-4 KiB together)
     # then fills a quarter page instead of spilling over a 4 KiB one. No effect on an existing
     # catalog, whose page size stays as it was made.
     cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the ingesting writer
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={round(busy * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

@@ -7,12 +7,13 @@ is archived, and queueing the batch again finishes the work.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -135,25 +136,60 @@ def test_a_tesseract_crash_fails_one_document_and_a_rerun_finishes(
 
 
 @pytest.mark.flow
-def test_a_catalog_locked_by_another_program_is_waited_for(batch: Path, home: Path) -> None:
+def test_a_catalog_locked_by_another_program_is_waited_for(batch: Path, home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Another program holds the catalog's write lock from before the batch starts until
+    well after both records were committed to the archive, the step before their catalog
+    rows. With a busy timeout of 1 s, their first writes have failed by then: the rows can
+    only come from the task's retries, and the batch still ends with both archived."""
+    monkeypatch.setenv("RECORDS_CATALOG__BUSY_TIMEOUT_SECONDS", "1")
     Catalog.open(load_settings().catalog_url())
-    locked = threading.Event()
-
-    def hold(seconds: float) -> None:
-        db = sqlite3.connect(home / "catalog.sqlite", isolation_level=None)
-        db.execute("BEGIN EXCLUSIVE")
-        locked.set()
-        time.sleep(seconds)
-        db.execute("ROLLBACK")
-        db.close()
-
-    holder = threading.Thread(target=hold, args=(6.0,))
-    holder.start()
-    locked.wait(10)
-    started = time.monotonic()
-    report = _run(batch, "B-locked")
-    holder.join()
-    assert time.monotonic() - started > 6.0
-    assert sorted(d["status"] for d in report.values()) == ["archived", "archived",
-                                                            "quarantined"]
+    retries = _Messages()
+    logging.getLogger("prefect.task_runs").addHandler(retries)
+    holder = sqlite3.connect(home / "catalog.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # fails at once if the lock cannot be had
+    outcome: dict[str, dict] = {}
+    runner = threading.Thread(target=lambda: outcome.update(_run(batch, "B-locked")))
+    runner.start()
+    try:
+        _wait_for(lambda: (home / "archive").is_dir() and len(_records(home)) == 2, 600,
+                  "both records committed", runner)
+        time.sleep(4.0)  # four busy timeouts: every write tried so far has failed
+        assert runner.is_alive(), "the batch ended while the catalog was still locked"
+        assert _catalogued(home) == 0  # WAL: readers see that nothing was written
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    runner.join(300)
+    logging.getLogger("prefect.task_runs").removeHandler(retries)
+    assert not runner.is_alive(), "the batch did not finish within 5 minutes of the release"
+    assert sorted(d["status"] for d in outcome.values()) == ["archived", "archived",
+                                                             "quarantined"]
     assert _catalogued(home) == 2
+    assert any("database is locked" in m and "Retry 1/4" in m for m in retries.seen), \
+        retries.seen
+
+
+class _Messages(logging.Handler):
+    """Keeps the messages logged to it, whole (a console would wrap them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str,
+              runner: threading.Thread) -> None:
+    """Poll *condition*; fail, saying what never happened, at the deadline or when the
+    batch's thread has ended without it."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if not runner.is_alive():
+            pytest.fail(f"the batch ended before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"not {what} within {seconds:.0f} s")
+        time.sleep(0.2)

@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pikepdf.pdfa
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from pyhanko.sign import signers
 
 import archive.signing.sign as signing
 from archive.signing import (
@@ -76,17 +79,44 @@ def test_docmdp_2_and_personal_identity(pdfa: Path, pki: DevPki, tmp_path: Path)
     assert sig.signer["identity"] == "personal" and "Nguyễn Văn An" in sig.signer["subject"]
 
 
+class _CountingKey:
+    """The loaded RSA key, counting the private-key operations made with it."""
+
+    def __init__(self, key: Any) -> None:
+        self.key, self.signs = key, 0
+        self.key_size = key.key_size
+
+    def sign(self, *args: Any) -> bytes:
+        self.signs += 1
+        return self.key.sign(*args)
+
+
 def test_key_is_parsed_once_not_per_signature(pdfa: Path, pki: DevPki, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three documents: three private-key operations (none for pyHanko's sizing dry run) and
+    no parsing of the key; pyHanko's own SimpleSigner, given the same key, parses it again
+    for every signature, which is what this test would catch."""
     signer = _signer(pki)
+    parses: list[int] = []
+    real_load = serialization.load_der_private_key
 
-    def no_parsing(*_: object, **__: object) -> None:
-        raise AssertionError("the key was parsed again for a signature")
+    def counting_load(*args: Any, **kwargs: Any) -> Any:
+        parses.append(1)
+        return real_load(*args, **kwargs)
 
-    monkeypatch.setattr("pyhanko.sign.signers.pdf_cms.serialization.load_der_private_key",
-                        no_parsing)
+    monkeypatch.setattr(serialization, "load_der_private_key", counting_load)
+    key = _CountingKey(signer.signer._key)  # type: ignore[attr-defined]
+    signer.signer._key = key  # type: ignore[attr-defined]
     for n in range(3):
         sign_pdf(signer, SignOptions(), pdfa, tmp_path / f"{n}.pdf")
+    assert (key.signs, len(parses)) == (3, 0)
+    _verify(tmp_path / "2.pdf", signer, sign_pdf(signer, SignOptions(), pdfa,
+                                                 tmp_path / "2.pdf"))
+    stock = replace(signer, signer=signers.SimpleSigner(
+        signing_cert=signer.signer.signing_cert, signing_key=signer.signer.signing_key,
+        cert_registry=signer.signer.cert_registry))
+    sign_pdf(stock, SignOptions(), pdfa, tmp_path / "stock.pdf")
+    assert len(parses) >= 1  # the stock signer parses the key: the count above means it
 
 
 def test_ecdsa_key_is_refused_with_the_reason(tmp_path: Path) -> None:
