@@ -29,7 +29,11 @@ def prepare(settings: Settings, *, quiet: bool = True) -> Path:
                           str(int(settings.batch.ephemeral_startup_timeout)))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here
     if quiet:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # A task's failure is logged by Prefect at ERROR with its traceback; records reports
+        # each document's fate in one line (the batch report and ledger), so tracebacks show
+        # only with RECORDS_DEBUG=1.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL",
+                              "WARNING" if os.environ.get("RECORDS_DEBUG") else "CRITICAL")
         # The embedded server's own services log their shutdown races at ERROR; the batch
         # ledger, not the server's task history, is what records reports from.
         os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "CRITICAL")

@@ -22,6 +22,7 @@ from ocr.pipeline import ocr_to_pdfa
 from ocr.quality import cer
 from ocr.xmp import DocumentInfo
 from records.samples import PageStyle, make_letter, render_page, save_page
+from tests.waiting import wait_until
 
 __all__ = ["Scans", "cer", "corpus_path", "pdftotext"]
 
@@ -61,14 +62,12 @@ def animator(pki: DevPki) -> Iterator[DevPki]:
         [str(Path(sys.executable).with_name("certomancer")), "--config",
          str(pki.certomancer_config), "animate", "--port", port, "--no-web-ui"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def listening() -> bool:
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", int(port))) == 0:
-                break
-        if process.poll() is not None:
-            raise RuntimeError(f"certomancer animate died: {process.stderr.read().decode()}")
-        time.sleep(0.2)
+            return probe.connect_ex(("127.0.0.1", int(port))) == 0
+
+    wait_until(listening, f"certomancer's TSA and OCSP on port {port}", 30, process=process)
     yield pki
     process.terminate()
     process.wait(10)
@@ -90,8 +89,15 @@ class PgServer:
     def restart(self, down_seconds: float = 0) -> None:
         """Stop (fast: connections are dropped), stay down a while, start again: an operator's
         restart or a failover."""
-        self._ctl("stop", "-m", "fast")
+        self.stop()
         time.sleep(down_seconds)
+        self.start()
+
+    def stop(self) -> None:
+        """Stop fast: open connections are dropped, new ones refused."""
+        self._ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
         self._ctl("start", "-o", self.options)
 
     def _ctl(self, *args: str) -> None:
@@ -225,3 +231,24 @@ def new_database(postgres_url: str, name: str) -> str:
         db.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (``RECORDS_PROMISES_STRICT=1``), fail the run when a test that proves one of the
+    README's promises (``tests/promises.toml``) was skipped: a row CI does not exercise is
+    not a promise kept, and a skip would otherwise hide it in a green run."""
+    if os.environ.get("RECORDS_PROMISES_STRICT") != "1":
+        return
+    from tests.test_promises import promised_tests
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    promised = promised_tests()
+    missed = sorted({report.nodeid for report in skipped
+                     if report.nodeid.split("[")[0] in promised})
+    if missed and reporter:
+        reporter.write_line("promised tests skipped (RECORDS_PROMISES_STRICT=1):", red=True)
+        for nodeid in missed:
+            reporter.write_line(f"  {nodeid}", red=True)
+    if missed:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

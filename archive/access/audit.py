@@ -44,7 +44,7 @@ class AuditLog:
     def verify(self, head: str | None = None) -> list[str]:
         """Problems with the log (empty: intact, and ending at ``head`` when one is given)."""
         problems, last = ChainedLog(self.path).check()
-        if head and head != last:
+        if head is not None and head != last:  # an empty head is no head: it never matches
             problems.append(f"the log ends at {last[:16]}..., not at the head {head[:16]}... "
                             "kept elsewhere: entries were cut off or added at the end")
         return problems

@@ -206,6 +206,9 @@ class Catalog:
         folder of its full-text indexes (default: beside a SQLite file; for a server, a folder
         per catalog in this user's cache)."""
         engine = create_engine(url, future=True, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            # A fresh home: an administrator's first command may be `records users add`.
+            Path(engine.url.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if engine.dialect.name == "sqlite":
             busy = float(engine.url.query.get("timeout", SQLITE_BUSY_SECONDS))
             event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy=busy))

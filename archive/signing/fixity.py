@@ -62,7 +62,7 @@ def check_fixity(archive: Path, ids: list[str], roots: list[x509.Certificate],
     """Verify each record (against ``log``, read now when not given) and write the outcome to
     the checks log (and, given a catalog, to its verifications, which the roadmap counts)."""
     home = home_of(archive)
-    recover(archive)
+    recover(archive, clear_staging=False)  # what a crash left in staging is reported
     state = log or read_log(home, roots, seals, all_signatures=False)
     verdicts = []
     for record_id in ids:
@@ -97,7 +97,7 @@ def verify_archive(archive: Path, roots: list[x509.Certificate],
     """The log, then every record the log or the archive holds (or a ``sample`` of those due
     for a check), then whatever else lies in the storage root."""
     home = home_of(archive)
-    recover(archive)
+    recover(archive, clear_staging=False)  # what a crash left in staging is reported
     state = read_log(home, roots, seals)
     logged = set(state.contents.latest())
     on_disk = set(record_ids(archive))

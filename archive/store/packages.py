@@ -286,12 +286,14 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def recover(archive: Path) -> list[str]:
+def recover(archive: Path, clear_staging: bool = True) -> list[str]:
     """Finish what a crash interrupted: put back objects left aside mid-way through a new
     version, log the versions an intent names whose object is in place (the intent carries
     the leaf, promise included, made before the rename), and clear staging a crash left a
-    day or more ago; return the ids of the records touched. Never raises for one damaged
-    intent: it names nothing that can be finished, and goes."""
+    day or more ago (unless *clear_staging* is off: verification reports such staging, a
+    copy outside every check, and leaves it to the next batch); return the ids of the
+    records touched. Never raises for one damaged intent: it names nothing that can be
+    finished, and goes."""
     touched: list[str] = []
     if not archive.is_dir():
         return touched
@@ -311,7 +313,7 @@ def recover(archive: Path) -> list[str]:
             if finished:
                 touched.append(finished)
             intent.unlink(missing_ok=True)
-        for leftover in staging.iterdir() if staging.is_dir() else []:
+        for leftover in staging.iterdir() if staging.is_dir() and clear_staging else []:
             if time.time() - leftover.lstat().st_mtime > STALE_STAGING:
                 remove_tree(leftover)
     return touched

@@ -22,7 +22,18 @@ from rich.text import Text
 
 from config.errors import ExitCode, RecordsError
 
-out = Console()
+
+class _Output(Console):
+    """Standard output: a table fits the terminal's width (its cells wrap), a line of text
+    is never wrapped, so a message holding a long path stays whole for ``grep`` and logs."""
+
+    def print(self, *objects: Any, **options: Any) -> None:  # type: ignore[override]
+        if objects and all(isinstance(o, str | Text) for o in objects):
+            options.setdefault("soft_wrap", True)
+        super().print(*objects, **options)
+
+
+out = _Output()
 err = Console(stderr=True, soft_wrap=True)
 
 # Control characters (ANSI escapes, line breaks, tabs), format characters (bidi overrides),
@@ -69,11 +80,15 @@ def shown_value(value: object) -> str:
 
 
 class Listing(Table):
-    """A table whose plain-text cells are data: each is shown literally (see ``literal``).
+    """A table whose plain-text cells are data: each is shown literally (see ``literal``),
+    folded when longer than its column.
     Styled cells are passed as ``rich.text.Text``."""
 
     def add_row(self, *cells: Any, **options: Any) -> None:  # type: ignore[override]
-        super().add_row(*(literal(c) if isinstance(c, str) else c for c in cells), **options)
+        # A value longer than its column (a path, an id) folds onto the next line of the
+        # cell rather than being cut off with an ellipsis: a table never hides data.
+        super().add_row(*(Text(visible(c), overflow="fold") if isinstance(c, str) else c
+                          for c in cells), **options)
 
 
 def progress() -> Progress:

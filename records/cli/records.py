@@ -111,11 +111,16 @@ def show(
     """Show a record's description (each field's source: read, manifest, corrected by whom),
     signature, provenance and versions."""
     from archive.access import AuditLog
-    from archive.store import current_descriptive
+    from archive.store import UnknownRecord, archive_root, committed_record, current_descriptive
     from config.settings import load_settings
 
     settings = load_settings()
-    paths = _committed(settings.home.resolve(), record_id)
+    try:
+        paths = committed_record(archive_root(settings.home.resolve()), record_id)
+    except UnknownRecord as exc:  # a probe for ids is logged, as the web app logs it
+        AuditLog(settings.home.resolve()).record(cli_user(), "view", record_id=record_id,
+                                                 outcome="denied")
+        fail(exc)
     wanted = _version(paths, version)
     record = paths.read_sidecar()
     described = current_descriptive(paths, record, wanted)

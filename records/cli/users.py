@@ -175,9 +175,11 @@ def audit_verify(
     head to keep."""
     from archive.access import AuditLog
     from config.settings import load_settings
+    if head is not None and not head.strip():  # `--head "$KEPT"` with KEPT unset: fail closed
+        stop("--head is empty: give the head hash an earlier `records audit verify` printed")
     settings = load_settings()
     audit = AuditLog(settings.home.resolve())
-    problems = audit.verify(head)
+    problems = audit.verify(head.strip() if head else None)
     signed = _signed_prefix(settings)
     if signed is not None and not signed.ok:
         problems.append(signed.detail)

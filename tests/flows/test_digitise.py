@@ -81,6 +81,29 @@ def test_batch_archives_good_and_quarantines_bad(batch: Path, home: Path, scans:
 
 
 @pytest.mark.flow
+def test_a_manifest_asking_for_less_than_the_batch_is_archived_stricter_and_warned(
+        tmp_path: Path, home: Path, scans: Scans) -> None:
+    """The row says public, the batch says confidential: confidential is kept, and the
+    batch's report and ledger say so."""
+    folder = tmp_path / "lower"
+    folder.mkdir()
+    page, _ = scans.page("eng", seed=33)
+    (folder / "p.png").write_bytes(page.read_bytes())
+    (folder / "manifest.csv").write_text("source,classification\np.png,public\n")
+    report = digitise_batch(paths=[str(folder)], batch_id="B-lower", unit="VP",
+                            classification="confidential", languages="eng")
+    [doc] = report.documents
+    assert doc.status == "archived", doc
+    described = read_sidecar(home / "archive" / doc.record_id)["descriptive"]
+    assert described["classification"] == "confidential"
+    warning = ("p.png: the manifest asks for 'public', below the batch's 'confidential'; "
+               "it is archived as 'confidential'")
+    assert warning in report.outcome()["warnings"]
+    ledger = json.loads((home / "batches" / "B-lower.json").read_text())
+    assert warning in ledger["warnings"]
+
+
+@pytest.mark.flow
 def test_a_spreadsheet_manifest_keeps_the_classification_it_asks_for(
         tmp_path: Path, home: Path, scans: Scans) -> None:
     """Excel's CSV on Windows: cp1252, ';' between cells, a name in other case. The record is
@@ -180,8 +203,12 @@ def test_engine_failure_fails_the_document_not_the_batch(
 @pytest.mark.corpus
 def test_corpus_broken_files_quarantined_with_reasons(corpus: Path, home: Path,
                                                       tmp_path: Path) -> None:
-    """Every broken file of the corpus ends archived or quarantined with a reason; none fails."""
+    """The corpus's 19 broken files in one batch: the 6 the README names archived (a broken
+    EXIF, a BigTIFF, PDFs qpdf repairs), each with its DPI decision recorded per page, the 13
+    others quarantined with the README's words and their reason files; none failed."""
     import shutil
+
+    from tests.ocr.test_inputs import CORPUS_OPENED, CORPUS_REFUSED
 
     batch = tmp_path / "broken"
     batch.mkdir()
@@ -189,12 +216,19 @@ def test_corpus_broken_files_quarantined_with_reasons(corpus: Path, home: Path,
         shutil.copyfile(path, batch / path.name)
     report = _run(batch, "B-broken")
     statuses = {d["source"]: (d["status"], d["reason"]) for d in report["documents"]}
-    assert {s for s, _ in statuses.values()} <= {"archived", "quarantined"}, statuses
-    quarantined = {k: r for k, (s, r) in statuses.items() if s == "quarantined"}
-    assert len(quarantined) >= 12
-    for name, reason in quarantined.items():
-        assert reason and "Traceback" not in reason, name
+    archived = {name for name, (status, _) in statuses.items() if status == "archived"}
+    quarantined = {name: reason for name, (status, reason) in statuses.items()
+                   if status == "quarantined"}
+    assert archived == set(CORPUS_OPENED), statuses
+    assert set(quarantined) == set(CORPUS_REFUSED), statuses
+    for name, words in CORPUS_REFUSED.items():
+        assert quarantined[name].startswith(words), (name, quarantined[name])
         assert (home / "quarantine" / "B-broken" / f"{name}.reason.json").is_file()
+    for doc in report["documents"]:
+        if doc["status"] == "archived":
+            pages = read_sidecar(home / "archive" / doc["record_id"])["technical"]["pages"]
+            assert len(pages) == CORPUS_OPENED[doc["source"]]
+            assert all(page["dpi"] > 0 and page["dpi_source"] for page in pages), pages
 
 
 @pytest.mark.flow

@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from archive.store import check_object
 from config.settings import load_settings
 from flows.digitise import digitise_batch
 from tests.conftest import Scans
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -153,8 +154,10 @@ def test_a_catalog_locked_by_another_program_is_waited_for(batch: Path, home: Pa
     runner = threading.Thread(target=lambda: outcome.update(_run(batch, "B-locked")))
     runner.start()
     try:
-        _wait_for(lambda: (home / "archive").is_dir() and len(_records(home)) == 2, 600,
-                  "both records committed", runner)
+        wait_until(lambda: not runner.is_alive() or (
+            (home / "archive").is_dir() and len(_records(home)) == 2),
+            "both records committed", 600)
+        assert runner.is_alive(), "the batch ended before both records were committed"
         time.sleep(4.0)  # four busy timeouts: every write tried so far has failed
         assert runner.is_alive(), "the batch ended while the catalog was still locked"
         assert _catalogued(home) == 0  # WAL: readers see that nothing was written
@@ -180,16 +183,3 @@ class _Messages(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.seen.append(record.getMessage())
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float, what: str,
-              runner: threading.Thread) -> None:
-    """Poll *condition*; fail, saying what never happened, at the deadline or when the
-    batch's thread has ended without it."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if not runner.is_alive():
-            pytest.fail(f"the batch ended before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"not {what} within {seconds:.0f} s")
-        time.sleep(0.2)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +205,18 @@ def delete_middle_head(home: Path, _pki: DevPki) -> None:
         path.unlink()
 
 
+def rewrite_proof(home: Path, _pki: DevPki) -> None:
+    """A kept consistency proof with one hash changed: it proves nothing any more."""
+    proof = sorted((home / "log" / "proofs").glob("*.json"))[0]
+    kept = json.loads(proof.read_bytes())
+    kept["proof"][0] = "00" * 32
+    proof.write_text(json.dumps(kept))
+
+
+def delete_proof(home: Path, _pki: DevPki) -> None:
+    sorted((home / "log" / "proofs").glob("*.json"))[0].unlink()
+
+
 def rechain(path: Path, edit: Callable[[dict], None]) -> None:
     """Edit the first entry of a chained log and recompute every hash after it: the chain
     is intact again; only the signed head disagrees."""
@@ -290,6 +304,17 @@ def hidden_copy(home: Path, _pki: DevPki) -> None:
     shutil.copytree(home / "archive" / IDS[1], home / "archive" / "extensions" / "copies" / "x")
 
 
+def old_staging(home: Path, _pki: DevPki) -> None:
+    """A half-built object left in staging by a crash two days ago."""
+    staging = home / "archive" / "extensions" / "records-staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    leftover = writable(staging) / "VP-2024-000042"
+    leftover.mkdir()
+    (leftover / "half.pdf").write_bytes(b"%PDF-1.7 half")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(leftover, (two_days_ago, two_days_ago))
+
+
 def spec_copy(home: Path, _pki: DevPki) -> None:
     (writable(home / "archive") / "ocfl_1.1.md").write_text("anything at all")
 
@@ -315,6 +340,10 @@ ATTACKS = [
     Attack("garbage in the log", garbage_in_log, "log-leaves", "damaged"),
     Attack("a head signed by another key", foreign_head, "log-heads", "not the archive's seal"),
     Attack("delete a signed head", delete_middle_head, "log-heads", "deleted"),
+    Attack("rewrite a kept consistency proof", rewrite_proof, "log-proofs",
+           "does not extend head"),
+    Attack("delete a kept consistency proof", delete_proof, "log-proofs",
+           "no readable consistency proof"),
     Attack("rewrite the audit log, re-chained", rewrite_audit, "log-audit", "rewritten"),
     Attack("rewrite the checks log, re-chained", rewrite_checks, "log-checks", "rewritten"),
     Attack("delete a check", delete_check_line, "log-checks", "does not follow"),
@@ -329,6 +358,8 @@ ATTACKS = [
     Attack("a link in the content", link_in_content, f"{IDS[0]}:object", "symbolic link"),
     Attack("rewrite a version's inventory", rewrite_version_inventory, f"{IDS[0]}:object",
            "not the object's inventory"),
+    Attack("staging a crash left two days ago", old_staging,
+           "extensions/records-staging/VP-2024-000042:object", "a day or more ago"),
     Attack("a copy hidden in extensions", hidden_copy, "extensions/copies:object",
            "not an extension"),
     Attack("a file passed off as the specification", spec_copy, "ocfl_1.1.md:object",

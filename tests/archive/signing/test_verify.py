@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pikepdf
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
 
 from archive.signing import (
+    FIELD_NAME,
     DevPki,
     SignOptions,
     check_fixity,
@@ -25,6 +33,7 @@ from archive.signing import (
     verify_record,
     vouch_with,
 )
+from archive.signing.verify import Expected, verify_bytes
 from archive.store import (
     ChainedLog,
     Descriptive,
@@ -38,7 +47,7 @@ from archive.store import (
 from config.settings import SigningSettings
 from ocr.options import OcrOptions
 from ocr.pipeline import ocr_to_pdfa
-from tests.conftest import Scans
+from tests.conftest import INFO, Scans
 
 RECORD_ID = "VP-2024-000001"
 DESCRIPTIVE = Descriptive(
@@ -195,3 +204,114 @@ def test_audit_logs_a_chained_event_per_record(archived: Path, pki: DevPki,
     lines = log.path.read_bytes().splitlines()
     log.path.write_bytes(lines[1] + b"\n")  # someone deletes the first line
     assert log.check()[0] == ["line 1 does not follow line 0"]
+
+
+# ------------------------------------------------------------ each check fails on its own
+
+
+def _failed(data: bytes, pki: DevPki, expected: Expected) -> dict[str, str]:
+    """The checks a copy fails, with what they say."""
+    verdict = verify_bytes(data, _signer(pki).trust_roots, expected)
+    return {name: check.detail for name, check in verdict.checks.items() if not check.ok}
+
+
+def _signed(pki: DevPki, source: Path, dest: Path, **options: object) -> Expected:
+    signature = sign_pdf(_signer(pki), SignOptions(**options), source, dest)  # type: ignore[arg-type]
+    return Expected(signature.pdf_sha256, signature.as_dict(), INFO)
+
+
+def test_pdfa_fails_for_a_copy_that_is_not_the_validated_pdfa(pdfa: Path, pki: DevPki,
+                                                            tmp_path: Path) -> None:
+    """A signed plain PDF: every other check passes, pdfa alone fails and says why; a copy
+    whose unsigned revision is not the one the record validated fails it too."""
+    plain = tmp_path / "plain.pdf"
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.save(plain)
+    expected = _signed(pki, plain, tmp_path / "signed.pdf")
+    failed = _failed((tmp_path / "signed.pdf").read_bytes(),
+                     pki, replace(expected, dublin_core=None))
+    assert list(failed) == ["pdfa"] and "fails PDF/A-2b" in failed["pdfa"], failed
+    good = _signed(pki, pdfa, tmp_path / "good.pdf")
+    other = replace(good, signature={**good.signature, "unsigned_sha256": "0" * 64})
+    failed = _failed((tmp_path / "good.pdf").read_bytes(), pki, other)
+    assert failed == {"pdfa": "the unsigned revision is not the PDF/A that was validated"}
+
+
+def test_signed_revision_hash_fails_when_the_signed_revision_is_not_the_records(
+        pdfa: Path, pki: DevPki, tmp_path: Path) -> None:
+    """The record's hash of the signed revision (kept across renewals) against the copy's:
+    a copy signed again, byte for byte the same document otherwise, is another revision."""
+    expected = _signed(pki, pdfa, tmp_path / "first.pdf")
+    _signed(pki, pdfa, tmp_path / "again.pdf")  # signed anew: another signing time
+    again = (tmp_path / "again.pdf").read_bytes()
+    told = replace(expected, pdf_sha256=None)
+    failed = _failed(again, pki, told)
+    assert list(failed) == ["signed-revision-hash"], failed
+    assert "the file changed since it was archived" in failed["signed-revision-hash"]
+
+
+def test_certification_fails_for_another_docmdp_or_an_approval_signature(
+        pdfa: Path, pki: DevPki, tmp_path: Path) -> None:
+    expected = _signed(pki, pdfa, tmp_path / "p2.pdf", docmdp=2)
+    told_p1 = replace(expected, signature={**expected.signature, "docmdp": 1})
+    failed = _failed((tmp_path / "p2.pdf").read_bytes(), pki, told_p1)
+    assert failed == {"certification": "DocMDP P=2, the record says P=1"}
+    approval = tmp_path / "approval.pdf"
+    meta = signers.PdfSignatureMetadata(field_name=FIELD_NAME, certify=False,
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    with approval.open("wb") as out:
+        signers.PdfSigner(meta, _signer(pki).signer).sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdfa.read_bytes())), output=out)
+    failed = _failed(approval.read_bytes(), pki, Expected(dublin_core=INFO))
+    assert failed == {"certification": "an approval signature, not a certification (no DocMDP)"}
+
+
+def test_xmp_fails_when_the_signed_metadata_is_not_the_records(pdfa: Path, pki: DevPki,
+                                                               tmp_path: Path) -> None:
+    expected = _signed(pki, pdfa, tmp_path / "signed.pdf")
+    another = replace(expected, dublin_core=dataclasses.replace(INFO, title="Another title"))
+    failed = _failed((tmp_path / "signed.pdf").read_bytes(), pki, another)
+    assert list(failed) == ["xmp"], failed
+    assert failed["xmp"].startswith("the signed XMP differs from the record's metadata")
+    assert "title" in failed["xmp"]
+
+
+def test_ades_fails_for_a_copy_the_record_calls_b_lta_that_is_not(pdfa: Path,
+                                                                 animator: DevPki,
+                                                                 tmp_path: Path) -> None:
+    """A B-T copy (time-stamped, no validation data, no archive time-stamp) under a record
+    that says B-LTA: the AdES LTA validation does not pass, and says so."""
+    expected = _signed(animator, pdfa, tmp_path / "bt.pdf", level="B-T",
+                       tsa_url=animator.tsa_url)
+    claimed = replace(expected, signature={**expected.signature, "level": "B-LTA"})
+    failed = _failed((tmp_path / "bt.pdf").read_bytes(), animator, claimed)
+    assert list(failed) == ["ades"], failed
+    assert failed["ades"].startswith("AdES LTA verdict") and "PASSED" not in failed["ades"]
+
+
+_VERIFY_OFFLINE = ["unshare", "--net", sys.executable, "-m", "records.cli", "verify",
+                   "--json", "--file"]
+
+
+def test_the_verdict_is_the_same_without_any_network(pdfa: Path, animator: DevPki,
+                                                     home: Path, tmp_path: Path) -> None:
+    """Verification never fetches: a B-LTA copy, verified in a network namespace of its own
+    (no route to the TSA and OCSP responder that served its signing, nor anywhere), gets
+    the verdict it gets with them up."""
+    if os.geteuid() != 0:
+        pytest.skip("a network namespace of its own needs root (CI runs as root)")
+    _signed(animator, pdfa, tmp_path / "lta.pdf", level="B-LTA", tsa_url=animator.tsa_url)
+    env = {**os.environ, "RECORDS_HOME": str(home)}
+    online = subprocess.run([*_VERIFY_OFFLINE[2:], str(tmp_path / "lta.pdf")], env=env,
+                            capture_output=True, text=True, timeout=300)
+    offline = subprocess.run([*_VERIFY_OFFLINE, str(tmp_path / "lta.pdf")], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert json.loads(offline.stdout) == json.loads(online.stdout)
+    probe = subprocess.run(["unshare", "--net", sys.executable, "-c",
+                            "import socket; socket.create_connection(('127.0.0.1', "
+                            f"{animator.service_url.rsplit(':', 1)[1]}), 2)"],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode != 0  # the namespace really cannot reach the services

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,6 +138,60 @@ def test_crash_during_commit_leaves_no_record_and_rerun_reuses_the_id(
     monkeypatch.undo()
     again = store_record(archive, content_sha="d" * 64, unit="VP", year=2024, **inputs)
     assert again.record_id == "VP-2024-000001" and not again.duplicate
+
+
+ROOT = Path(__file__).resolve().parents[3]
+_KILLER = """
+import os, signal, sys
+from pathlib import Path
+import archive.store.packages as store
+from tests.archive.store.test_packages import _inputs
+
+point, tmp = sys.argv[1], Path(sys.argv[2])
+
+def die(*_args, **_kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "staged":  # the object is built in staging; the commit has not begun
+    store.commit_object = die
+elif point == "renaming":  # the intent is written; the staged object is being renamed
+    rename = Path.rename
+    Path.rename = lambda self, target: (die() if Path(target).name.startswith("VP-")
+                                        else rename(self, target))
+elif point == "logging":  # the object is in place; its log entry is being written
+    store.ArchiveLog.append = die
+store.store_record(tmp / "archive", content_sha="d" * 64, unit="VP", year=2024,
+                   **_inputs(tmp))
+print("the commit finished: the kill point was never reached")
+"""
+
+
+@pytest.mark.parametrize("point", ["staged", "renaming", "logging"])
+def test_kill_9_during_commit_leaves_no_half_record_and_a_rerun_finishes_it(
+        tmp_path: Path, point: str) -> None:
+    """A real SIGKILL at each step of a commit, in a process of its own: no cleanup runs.
+    Whatever was left, no half record is visible: the object is absent or whole, and the
+    next run (recover, then the same store) ends with the record whole, under the id its
+    content reserved, logged once."""
+    killed = subprocess.run([sys.executable, "-c", _KILLER, point, str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    archive = tmp_path / "archive"
+    record = archive / "VP-2024-000001"
+    if point == "logging":
+        assert check_object(record) == []  # renamed into place whole
+    else:
+        assert not record.exists()
+    intent = tmp_path / "work" / "intents" / "VP-2024-000001.json"
+    assert intent.exists() == (point != "staged")  # the kill came where it was meant to
+    recover(archive)
+    again = store_record(archive, content_sha="d" * 64, unit="VP", year=2024,
+                         **_inputs(tmp_path / "rerun"))
+    assert again.record_id == "VP-2024-000001" and check_object(record) == []
+    assert again.duplicate == (point == "logging")
+    assert [leaf.record_id for leaf in ArchiveLog(tmp_path).read().leaves] == [
+        "VP-2024-000001"]
+    assert not list((tmp_path / "work" / "intents").glob("*.json"))
 
 
 def test_tampering_is_detected(tmp_path: Path) -> None:

@@ -42,3 +42,15 @@ def test_a_batch_under_a_wide_umask_leaves_nothing_readable_by_others(
     assert open_to_others == []
     names = {p.name for p in home.rglob("*")}
     assert {"catalog.sqlite", "audit.jsonl"} <= names, sorted(names)[:40]
+
+
+def test_a_home_records_makes_is_its_users_alone(tmp_path: Path) -> None:
+    """Under umask 022, the home records makes itself (and its parents) is 0700."""
+    home = tmp_path / "new" / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env["RECORDS_HOME"] = str(home)
+    made = subprocess.run([*RECORDS, "users", "list"], env=env, capture_output=True,
+                          text=True, timeout=120, preexec_fn=lambda: os.umask(0o022))
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert not [p for p in home.rglob("*") if p.lstat().st_mode & 0o077]

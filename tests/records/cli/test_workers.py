@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from archive.index import Catalog
 from archive.index.catalog import records
 from tests.conftest import PgServer, Scans, free_port, new_database
+from tests.waiting import wait_until
 
 RECORDS = [sys.executable, "-m", "records.cli"]
 
@@ -193,20 +195,21 @@ def test_a_worker_killed_mid_batch_is_detected_and_the_batch_rerun(
     doomed = start_worker("a", shared, tmp_path, new_session=True)
     queued = json.loads(cli(["queue", str(batch), "--unit", "HN", "--json"], shared).stdout)
     cache = home / "cache" / "pages"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(cache.rglob("result.json"))) < 2:
-        time.sleep(0.2)
+    wait_until(lambda: len(list(cache.rglob("result.json"))) >= 2,
+               "two pages recognised, to kill the worker in the middle of", 300,
+               process=doomed)
     os.killpg(doomed.pid, signal.SIGKILL)  # the machine is gone: worker, run, Tesseract
     doomed.wait()
     survivors = {p: p.stat().st_mtime_ns for p in cache.rglob("result.json")}
     assert 2 <= len(survivors) < 6, "the kill came too late to test anything"
 
-    deadline = time.monotonic() + 240
     state: dict = {}
-    while time.monotonic() < deadline and state.get("effective_state") != "interrupted":
-        time.sleep(5)
-        state = json.loads(cli(["status", queued["batch_id"], "--json"], shared).stdout)
-    assert state["effective_state"] == "interrupted", state
+
+    def interrupted() -> bool:
+        state.update(json.loads(cli(["status", queued["batch_id"], "--json"], shared).stdout))
+        return state.get("effective_state") == "interrupted"
+
+    wait_until(interrupted, "the killed batch shown as interrupted", 240, every=5)
     assert state["prefect_state"] == "CRASHED" and "records queue" in state["reason"]
 
     rescuer = start_worker("b", shared, tmp_path)
@@ -245,31 +248,56 @@ def stop(worker: subprocess.Popen) -> None:
 
 def test_the_catalog_database_restarts_mid_batch(postgres: PgServer, home: Path,
                                                  scans: Scans, tmp_path: Path) -> None:
-    """PostgreSQL goes down for 8 s while a batch is archiving: the catalog writes that meet
-    it are retried (2, 5, 10 s apart), the batch completes, every record catalogued once."""
+    """PostgreSQL goes down while a batch is archiving, and stays down until a record has
+    been committed to the archive meanwhile (its catalog write, the next step, meets the
+    stopped server): that write fails, the task is retried (2, 5, 10 s apart), and the
+    batch completes with every record catalogued once."""
     catalog_url = new_database(postgres.url, "catalog_restart")
     env = environment(RECORDS_HOME=str(home), RECORDS_CATALOG__URL=catalog_url,
                       RECORDS_OCR__LANGUAGES="eng")
     batch = tmp_path / "batch"
-    for number in range(1, 5):
-        batch_of(batch / f"record-{number}", scans, (110 + number,))
+    # Six records of two pages: after the first is committed, several are still to come
+    # however fast the machine, so one is committed while the server is down.
+    for number in range(1, 7):
+        batch_of(batch / f"record-{number}", scans, (110 + 2 * number, 111 + 2 * number))
     running = subprocess.Popen([*RECORDS, "queue", str(batch), "--unit", "HN", "--json"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     archive = home / "archive"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not any(
-            p.name.startswith("HN-") for p in archive.glob("*")):
-        time.sleep(0.1)
-    postgres.restart(down_seconds=8)  # mid-batch: one record in, three to go
+
+    def committed() -> int:
+        return sum(p.name.startswith("HN-") for p in archive.glob("*"))
+
+    wait_until(lambda: committed() >= 1, "a first record committed", 300, process=running,
+               every=0.1)
+    postgres.stop()
+    try:
+        down_at = committed()
+        try:
+            wait_until(lambda: committed() > down_at,
+                       "a record committed while the catalog's server was down", 300,
+                       process=running, every=0.1)
+        except pytest.fail.Exception as failed:
+            out, err = running.communicate(timeout=60)
+            pytest.fail(f"{failed}\nstdout: {out[-3000:]}\nstderr: {err[:6000]}")
+        time.sleep(1.0)  # its catalog write has met the closed server by now
+    finally:
+        postgres.start()
     stdout, stderr = running.communicate(timeout=600)
     assert running.returncode == 0, stderr
+    # The run's own Prefect database (embedded server, RECORDS_HOME/prefect): the tasks
+    # whose catalog write met the stopped server ran more than once.
+    with sqlite3.connect(home / "prefect" / "prefect.db") as db:
+        retried = db.execute("SELECT count(*) FROM task_run WHERE name LIKE "
+                             "'archive_document-%' AND run_count > 1").fetchone()[0]
+    assert retried >= 1
     documents = json.loads(stdout)["documents"]
-    assert [d["status"] for d in documents] == ["archived"] * 4
+    assert [d["status"] for d in documents] == ["archived"] * 6
     catalog = Catalog.open(catalog_url)
     with catalog.engine.connect() as db:
-        assert db.execute(select(func.count()).select_from(records)).scalar_one() == 4
+        assert db.execute(select(func.count()).select_from(records)).scalar_one() == 6
     catalog.engine.dispose()
+    assert "Traceback" not in stderr  # a retried write is the machine's business, not noise
 
 
 def _objects(home: Path) -> list[Path]:

@@ -22,9 +22,10 @@ class Clock:
         self.now += seconds
 
 
-def sign_in(client: TestClient, name: str, password: str) -> httpx.Response:
+def sign_in(client: TestClient, name: str, password: str,
+            headers: dict[str, str] | None = None) -> httpx.Response:
     """Fill in and send the login form (its CSRF token included); the redirect not followed."""
     page = client.get("/login").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     return client.post("/login", data={"username": name, "password": password, "csrf": csrf},
-                       follow_redirects=False)
+                       headers=headers, follow_redirects=False)

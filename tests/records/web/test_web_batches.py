@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from records.web.app import create_app
 from tests.archive.intake.test_upload import zipped
 from tests.records.web.conftest import WebArchive
 from tests.records.web.test_web_access import signed_in
+from tests.waiting import wait_until
 
 VP_BATCH = "20261203-100000-0000000a"
 RUNNING = "20261203-100500-0000000d"
@@ -345,10 +345,11 @@ def test_a_fixed_file_keeps_the_protection_of_the_one_it_replaces(
 
 def wait_for_batch(home: Path, batch_id: str, seconds: float = 300) -> UploadRecord:
     """The upload once its `records queue` has ended (it runs for real, in the background)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def ended() -> bool:
         upload = load_upload(home, batch_id)
-        if upload is not None and upload.exit_code is not None:
-            return upload
-        time.sleep(0.5)
-    pytest.fail(f"batch {batch_id} did not end within {seconds} s")
+        return upload is not None and upload.exit_code is not None
+
+    wait_until(ended, f"batch {batch_id} to end", seconds, every=0.5)
+    upload = load_upload(home, batch_id)
+    assert upload is not None
+    return upload

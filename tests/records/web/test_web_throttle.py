@@ -117,6 +117,24 @@ def test_one_address_is_limited_across_names(app: FastAPI, web_archive: WebArchi
     assert sign_in(sprayer, name, PASSWORD).status_code == 303
 
 
+def test_a_forwarding_header_does_not_escape_the_address_limit(
+        app: FastAPI, web_archive: WebArchive, clock: Clock) -> None:
+    """Twenty guesses, each claiming another address in X-Forwarded-For: all count against
+    the address they came from (no proxy is trusted), which is then refused and logged."""
+    name = new_user(web_archive, "throttle-xff")
+    sprayer = from_address(app, "203.0.113.7")
+    for n in range(20):
+        answer = sign_in(sprayer, f"spray-{n}", WRONG, {"X-Forwarded-For": f"6.6.6.{n}"})
+        assert answer.status_code == 401
+    refused = sign_in(sprayer, name, PASSWORD, {"X-Forwarded-For": "6.6.6.99"})
+    assert refused.status_code == 429
+    last = logged(web_archive, action="login", user=name)[-1]
+    assert (last["outcome"], last["limit"], last["client"]) == ("throttled", "client",
+                                                                "203.0.113.7")
+    assert not [e for e in AuditLog(web_archive.home).entries()
+                if str(e.get("client", "")).startswith("6.6.6.")]
+
+
 def test_limits_come_from_the_settings(web_archive: WebArchive, clock: Clock) -> None:
     settings = web_archive.settings.model_copy(
         update={"web": WebSettings(login_attempts=2, login_window_minutes=1)})
