@@ -41,6 +41,7 @@ from archive.intake import (
     assign,
     describe_record,
     extract_fields,
+    given_fields,
     quarantine_document,
     read_manifest,
 )
@@ -174,10 +175,9 @@ def archive_document(
     texts = [(p.path / "page.txt").read_text(encoding="utf-8") for p in pages]
     head_again = partial(reread_head, doc.pages[0], pages[0], options) if pages else None
     lines_again = partial(reread_lines, doc.pages[0], pages[0], options) if pages else None
-    descriptive = describe_record(given, defaults, extract_fields(texts, options.languages,
-                                                                 authorities, head_again,
-                                                                 lines_again),
-                                  doc.source.stem)
+    extracted = extract_fields(texts, options.languages, authorities, head_again, lines_again,
+                               known=given_fields(given))
+    descriptive = describe_record(given, defaults, extracted, doc.source.stem)
     year = int(descriptive.date[:4]) if descriptive.date[:4].isdigit() else date.today().year
     record_id, exists = reserve_id(archive, doc.sha256, descriptive.unit, year)
     if exists:

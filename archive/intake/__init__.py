@@ -15,7 +15,7 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs={
     "authority": ["Authority", "AuthorityError", "AuthorityList", "AuthorityMatch",
                   "IssuerReading", "check_list", "load_authorities", "save_authority"],
-    "describe": ["describe_record"],
+    "describe": ["describe_record", "given_fields"],
     "extract": ["LANGUAGES", "Extracted", "extract_fields"],
     "inbox": ["FAILED", "HOLDING", "MARKER", "QUEUED", "REFUSED", "Inbox", "InboxError",
               "Ready", "Scan", "Snapshot", "claim", "holding", "listing", "problems",

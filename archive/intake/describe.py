@@ -55,6 +55,15 @@ def describe_record(given: dict[str, str], defaults: dict[str, str], extracted: 
     return Descriptive(**values, subjects=subjects, sources=sources)
 
 
+def given_fields(given: dict[str, str]) -> frozenset[str]:
+    """The fields of ``Extracted`` a manifest's values fill (and so win over whatever is
+    read): the ones not worth a second reading."""
+    names = {"title": "title", "document_type": "document_type", "issuer": "issuer",
+             "document_number": "document_number", "date": "document_date"}
+    return frozenset(names[name] for name, value in given.items() if name in names and
+                     (_iso_date(value) if name == "date" else value))
+
+
 def _iso_date(value: str) -> str:
     """The date if it is a real ISO date (2024-05-31), else "" so the next source is used."""
     try:

@@ -21,7 +21,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import takewhile
 from typing import TypeVar
@@ -765,7 +765,8 @@ their texts, one list of new readings per way of reading, or none."""
 def extract_fields(pages: list[str], language: str | None = None,
                    authorities: AuthorityList | None = None,
                    second_look: Callable[[], list[str]] | None = None,
-                   lines_again: LinesAgain | None = None) -> Extracted:
+                   lines_again: LinesAgain | None = None,
+                   known: Collection[str] = ()) -> Extracted:
     """Read number, date, issuer, type and subject off a letter's OCR text.
 
     pages: OCR text of each page (the first page with text is the one read; the fields
@@ -777,18 +778,22 @@ def extract_fields(pages: list[str], language: str | None = None,
     only when a field of the head was not found: a value two readings agree on fills such
     a field, and never replaces one found the first time; lines_again: reads the subject's
     lines again (``LinesAgain``): the subject two of three readings agree on is taken, and
-    one they all disagree on is kept but marked unsure, for a person.
+    one they all disagree on is kept but marked unsure, for a person; known: the fields the
+    caller already has from elsewhere (a manifest's), which are never read again: each
+    second reading is a Tesseract run.
     """
-    return _subject_again(_head_again(_read(pages, language, authorities), pages, language,
-                                      authorities, second_look),
-                          pages, language, lines_again)
+    first = _read(pages, language, authorities)
+    first = _head_again(first, pages, language, authorities, second_look, known)
+    return first if "title" in known else _subject_again(first, pages, language, lines_again)
 
 
 def _head_again(first: Extracted, pages: list[str], language: str | None,
                 authorities: AuthorityList | None,
-                second_look: Callable[[], list[str]] | None) -> Extracted:
+                second_look: Callable[[], list[str]] | None,
+                known: Collection[str]) -> Extracted:
     """The head's missing fields, from what two of its readings apart agree on."""
-    missing = [name for name in _HEAD_FIELDS if getattr(first, name) is None]
+    missing = [name for name in _HEAD_FIELDS if getattr(first, name) is None
+               and name not in known]
     # A letterhead read but naming no body of the list is not a misreading: it asks for a
     # person (or an entry in the list), not for a second look.
     asks = [name for name in missing if name != "issuer" or authorities is None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -11,8 +13,8 @@ from typing import Any
 
 from ocr.inputs import sha256_file
 
-__all__ = ["copy_tree_verified", "copy_verified", "make_read_only", "sha256_file",
-           "write_atomic", "write_json"]
+__all__ = ["copy_tree_verified", "copy_verified", "exchange_paths", "make_read_only",
+           "sha256_file", "write_atomic", "write_json"]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -28,6 +30,29 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def exchange_paths(one: Path, other: Path) -> bool:
+    """Swap two paths in one step (Linux's renameat2 with RENAME_EXCHANGE), so that a reader
+    of either always finds something there; return False, changing nothing, where the kernel,
+    the C library or the file system cannot (the caller then renames twice)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # a C library without it (before glibc 2.28)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(one), _AT_FDCWD, os.fsencode(other),
+                 _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # cannot swap here: fall back
+        return False
+    raise OSError(code, os.strerror(code), str(one))
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -19,7 +19,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from archive.store.files import (
     READ_ONLY_DIR,
     WRITABLE_DIR,
     copy_tree_verified,
+    exchange_paths,
     make_read_only,
     make_writable,
     write_atomic,
@@ -223,29 +224,47 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
             # rename: before, two processes holding the same scans both built the record, and
             # the second's rename failed on the first's folder.
             raise AlreadyCommitted(f"{inventory.id} was committed by another process")
-        if log:
-            write_atomic(intent, leaf.encode())
         if replacing is not None:
             head = read_inventory(final).head
             if based_on is not None and head != based_on:
                 # Another writer committed meanwhile: swapping this in would drop its version.
-                intent.unlink(missing_ok=True)
                 raise ObjectChanged(f"{inventory.id} changed while this change was made "
                                     f"({based_on} then, {head} now): make it again")
-            final.chmod(WRITABLE_DIR)
-            final.rename(replacing)
+        if log:
+            write_atomic(intent, leaf.encode())
         try:
-            staged.rename(final)
-        except BaseException:
             if replacing is not None:
-                replacing.rename(final)
-                final.chmod(READ_ONLY_DIR)
+                _replace(staged, final, replacing)
+            else:
+                staged.rename(final)
+        except BaseException:
             intent.unlink(missing_ok=True)
             raise
         final.chmod(READ_ONLY_DIR)
         if log:
             ArchiveLog(home_of(archive)).append(leaf)
         intent.unlink(missing_ok=True)
+
+
+def _replace(staged: Path, final: Path, replacing: Path) -> None:
+    """Put the staged version in the place of the one before, which goes to ``replacing``.
+    Swapped in one step where the file system can (a reader of the record finds the version
+    before or this one, never no record); else by two renames, the first undone if the
+    second fails, and undone by recover() after a crash between them."""
+    final.chmod(WRITABLE_DIR)  # a folder moved to another parent must be writable
+    if exchange_paths(staged, final):
+        # The version before is now at ``staged`` and goes with its staging; moved to where
+        # the caller expects it when it can be, as nothing depends on it any more.
+        with suppress(OSError):
+            staged.rename(replacing)
+        return
+    final.rename(replacing)
+    try:
+        staged.rename(final)
+    except BaseException:
+        replacing.rename(final)
+        final.chmod(READ_ONLY_DIR)
+        raise
 
 
 def new_version(archive: Path, record_id: str, files: dict[str, bytes], message: str,

@@ -13,8 +13,18 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
-import typer
+# A library's warning (cryptography deprecating DSA as pyHanko is imported, for one) is for
+# developers, not for the person at the terminal, whose errors are one line each. It is
+# silenced before the commands' modules are imported, here and in the Python processes records
+# starts (Prefect's flow runs), unless RECORDS_DEBUG is set or Python was given -W or
+# PYTHONWARNINGS on purpose.
+if not sys.warnoptions and not os.environ.get("RECORDS_DEBUG"):
+    warnings.simplefilter("ignore")
+    os.environ["PYTHONWARNINGS"] = "ignore"
+
+import typer  # after the warnings filter above, as are the imports below
 
 from config.errors import ExitCode, RecordsError
 from records.cli import (

@@ -13,7 +13,7 @@ import unicodedata
 import pytest
 
 from archive.index.attention import review_reasons
-from archive.intake import Extracted, describe_record, extract_fields
+from archive.intake import Extracted, describe_record, extract_fields, given_fields
 from records.samples import LANGUAGES, LetterTruth, make_letter
 
 FIELDS = ("document_number", "document_date", "issuer", "document_type", "title")
@@ -715,3 +715,28 @@ def test_a_full_stop_inside_a_vietnamese_subject_is_a_speck() -> None:
             "Thành lập Hội đồng xác định lưu trữ")
     sentence = _SUBJECT_LETTER.replace("Tống kết công tác", "Thành lập Hội đồng. Xác định")
     assert "đồng. Xác" in extract_fields([sentence], "vie").title
+
+
+def test_fields_a_manifest_gives_are_never_read_again() -> None:
+    """Each second reading is a Tesseract run: none for a field whose value the manifest
+    already gives (it wins over any reading)."""
+    asked: list[str] = []
+
+    def head_again() -> list[str]:
+        asked.append("head")
+        return []
+
+    def lines_again(texts: list[str]) -> list[list[str]]:
+        asked.append("lines")
+        return [texts, texts]
+
+    text = "Số: 7/QĐ-VP Hà Nội, ngày 33 tháng 08 năm 2020\nQUYẾT ĐỊNH\nVề việc thử nghiệm"
+    extract_fields([text], "vie", second_look=head_again, lines_again=lines_again)
+    assert asked == ["head", "lines"]  # the control: the date and issuer are missing
+    asked.clear()
+    extract_fields([text], "vie", second_look=head_again, lines_again=lines_again,
+                   known={"title", "document_date", "issuer"})
+    assert asked == []
+    assert given_fields({"title": "Thử", "date": "2020-08-23", "unit": "VP"}) == {
+        "title", "document_date"}
+    assert given_fields({"date": "23.08.2020", "issuer": ""}) == set()  # no usable value

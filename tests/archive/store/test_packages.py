@@ -305,3 +305,46 @@ def test_a_version_built_on_an_older_head_is_refused(tmp_path: Path) -> None:
     assert check_object(archive / record_id) == []
     assert [leaf.version for leaf in ArchiveLog(tmp_path).read().leaves
             if leaf.record_id == record_id] == ["v1", "v2"]
+
+
+@pytest.mark.parametrize("swaps", [True, False])
+def test_a_new_version_never_leaves_the_record_absent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swaps: bool) -> None:
+    """A reader looking the record up while a correction is committed finds the version
+    before or the new one, never no record: the two are swapped in one step. Where the file
+    system cannot swap (``swaps`` off: an injected refusal), the two renames still end with
+    the record whole, its version before gone and nothing left in staging."""
+    import archive.store.packages as packages
+
+    archive = tmp_path / "archive"
+    record_id = store_record(archive, content_sha="f" * 64, unit="VP", year=2024,
+                             **_inputs(tmp_path)).record_id
+    final = archive / record_id
+    seen: list[bool] = []
+    rename = Path.rename
+
+    def watched(self: Path, target: Path) -> Path:  # the record, after each rename
+        moved = rename(self, target)
+        seen.append(final.is_dir())
+        return moved
+
+    monkeypatch.setattr(Path, "rename", watched)
+    if not swaps:
+        monkeypatch.setattr(packages, "exchange_paths", lambda one, other: False)
+    new_version(archive, record_id, {"corrections.json": b"[]"}, "a correction")
+    assert seen and all(seen) is swaps, seen
+    assert read_inventory(final).head == "v2" and check_object(final) == []
+    assert [p.name for p in (archive / "extensions" / "records-staging").iterdir()] == []
+
+
+def test_exchange_paths_swaps_two_folders(tmp_path: Path) -> None:
+    from archive.store.files import exchange_paths
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one").touch()
+    (tmp_path / "b").mkdir()
+    assert exchange_paths(tmp_path / "a", tmp_path / "b")
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["one"]
+    assert list((tmp_path / "a").iterdir()) == []
+    with pytest.raises(FileNotFoundError):
+        exchange_paths(tmp_path / "a", tmp_path / "missing")

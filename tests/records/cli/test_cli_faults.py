@@ -108,3 +108,31 @@ def test_an_unexpected_error_is_one_line_unless_debugging(tmp_path: Path, home: 
     assert line.startswith("records stopped:") and "RECORDS_DEBUG=1" in line
     debug = run(["status"], home, {"RECORDS_HOME": str(odd), "RECORDS_DEBUG": "1"})
     assert "Traceback" in debug.stderr
+
+
+# A library that warns as it is imported, as cryptography 51 does when pyHanko imports its DSA
+# keys: injected through sitecustomize, so the test holds whatever the installed versions say.
+NOISY_IMPORT = '''
+import importlib.abc, sys, warnings
+
+class Noisy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "pyhanko":
+            warnings.warn("injected: a library deprecates something", UserWarning)
+        return None
+
+sys.meta_path.insert(0, Noisy())
+'''
+
+
+def test_a_library_warning_never_reaches_the_terminal(tmp_path: Path, home: Path) -> None:
+    """The refusal stays one line; with RECORDS_DEBUG=1 the warning shows (the control)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NOISY_IMPORT)
+    args = ["edit", "VP-2024-000001", "--title", "New", "--why", "x"]
+    noisy = {"PYTHONPATH": str(tmp_path / "site")}
+    debug = run(args, home, {**noisy, "RECORDS_DEBUG": "1"})
+    assert "injected: a library deprecates something" in debug.stderr, debug.stderr
+    done = run(args, home, noisy)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "no record VP-2024-000001" in done.stderr
