@@ -44,6 +44,39 @@ def test_many_processes_open_a_new_catalog_at_once(backend: str, tmp_path: Path,
             "api_tokens", "web_sessions"} <= tables
 
 
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_table_made_between_the_look_and_the_create_is_taken_as_made(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The race the test above leaves to timing, made to happen every time: just before this
+    process creates the ``pages`` table, another connection creates it (SQLAlchemy has
+    already looked and found it missing). The CREATE fails; looking again finds it."""
+    from sqlalchemy import Connection, Table, create_engine, event
+
+    from archive.index.catalog import pages
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    else:
+        url = new_database(request.getfixturevalue("postgres_url"), "records_raced")
+    other = create_engine(url)
+    raced: list[str] = []
+
+    def another_process_first(target: Table, connection: Connection, **kw: object) -> None:
+        if not raced:
+            raced.append(target.name)
+            target.create(other)
+
+    event.listen(pages, "before_create", another_process_first)
+    try:
+        catalog = Catalog.open(url)
+    finally:
+        event.remove(pages, "before_create", another_process_first)
+        other.dispose()
+    assert raced == ["pages"]
+    assert {"records", "pages"} <= set(inspect(catalog.engine).get_table_names())
+    catalog.engine.dispose()
+
 def test_a_catalog_of_an_earlier_version_loses_its_retired_search_tables(
         empty_catalog: Catalog) -> None:
     """The databases' own full-text indexes and the search keys are no longer read: opening
