@@ -64,16 +64,14 @@ def sign_bytes(signer: ArchiveSigner, options: SignOptions, data: bytes) -> tupl
         return signed.dump()
 
     stamper = timestamps.HTTPTimeStamper(options.tsa_url) if options.tsa_url else None
-    with signer.lock:
-        try:
-            return asyncio.run(sign(stamper)), ""
-        except timestamps.TimestampRequestError as exc:
-            fallback = f"the time-stamp authority {public_url(options.tsa_url)} did not " \
-                       f"answer ({exc})"
-        except Exception as exc:
-            raise SigningError(f"signing the log failed: {type(exc).__name__}: {exc}") \
-                from None
-        return asyncio.run(sign(None)), fallback
+    try:
+        return asyncio.run(sign(stamper)), ""
+    except timestamps.TimestampRequestError as exc:
+        fallback = f"the time-stamp authority {public_url(options.tsa_url)} did not " \
+                   f"answer ({exc})"
+    except Exception as exc:
+        raise SigningError(f"signing the log failed: {type(exc).__name__}: {exc}") from None
+    return asyncio.run(sign(None)), fallback
 
 
 def vouch_with(signer: ArchiveSigner) -> Vouch:
@@ -82,8 +80,7 @@ def vouch_with(signer: ArchiveSigner) -> Vouch:
     fingerprint = hashlib.sha256(signer.certificate.dump()).hexdigest()
 
     def vouch(leaf: Leaf) -> Leaf:
-        with signer.lock:
-            raw = asyncio.run(signer.signer.async_sign_raw(leaf.core(), "sha256"))
+        raw = asyncio.run(signer.signer.async_sign_raw(leaf.core(), "sha256"))
         return replace(leaf, promise=base64.b64encode(raw).decode(), signer=fingerprint)
     return vouch
 

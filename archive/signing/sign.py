@@ -19,8 +19,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -86,8 +86,6 @@ class ArchiveSigner:
     trust_roots: list[x509.Certificate]
     chain: list[x509.Certificate]
     token: str = "pkcs12"
-    # A token may not sign from two threads at once; a PKCS#12 key in memory can.
-    lock: Any = field(default_factory=nullcontext)
     # Set once a document has waited the whole tsa_wait_seconds in vain: the rest of the batch
     # then fails at once instead of each waiting as long (cleared when the TSA answers again).
     tsa_gave_up: bool = False
@@ -276,6 +274,8 @@ def _load_pkcs11(settings: SigningSettings, roots: list[x509.Certificate]) -> Ar
     from pyhanko.sign import pkcs11 as p11
     from pyhanko.sign.general import SigningError as PyHankoSigningError
 
+    from archive.signing.token import SlotLimitedSigner
+
     pin = read_secret(settings.pin_env, settings.pin_file, "token PIN").decode()
     if not settings.pkcs11_cert_file or not settings.pkcs11_cert_file.is_file():
         raise SigningSetupError("signing.pkcs11_cert_file must name the signer's certificate")
@@ -298,11 +298,10 @@ def _load_pkcs11(settings: SigningSettings, roots: list[x509.Certificate]) -> Ar
         raise SigningSetupError("the token's signing key is not RSA: an ECDSA signature makes "
                                 "the copy PDF 2.0, which is no longer PDF/A-2b; use an RSA key")
     certs = list(load_certs_from_pemder([str(settings.pkcs11_cert_file)]))
-    signer = p11.PKCS11Signer(session, key_label=settings.pkcs11_key_label,
-                              signing_cert=certs[0], ca_chain=certs[1:])
-    lock = threading.BoundedSemaphore(settings.hsm_concurrency)
-    return ArchiveSigner(signer, settings.identity, roots, certs[1:], token="pkcs11",
-                         lock=lock)
+    signer = SlotLimitedSigner(session, key_label=settings.pkcs11_key_label,
+                               signing_cert=certs[0], ca_chain=certs[1:],
+                               slots=threading.BoundedSemaphore(settings.hsm_concurrency))
+    return ArchiveSigner(signer, settings.identity, roots, certs[1:], token="pkcs11")
 
 
 def validation_context(signer: ArchiveSigner, *, fetch: bool) -> ValidationContext:
@@ -329,7 +328,7 @@ def sign_pdf(signer: ArchiveSigner, options: SignOptions, src: Path, dest: Path)
     )
     stamper = timestamps.HTTPTimeStamper(options.tsa_url) if options.level != "B-B" else None
     out = io.BytesIO()
-    with _signing_errors(options), signer.lock:
+    with _signing_errors(options):
         writer = IncrementalPdfFileWriter(io.BytesIO(unsigned), strict=False)
         signers.PdfSigner(meta, signer.signer, timestamper=stamper).sign_pdf(writer, output=out)
     data = out.getvalue()

@@ -50,9 +50,11 @@ def exchange_paths(one: Path, other: Path) -> bool:
                  _RENAME_EXCHANGE) == 0:
         return True
     code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # cannot swap here: fall back
-        return False
-    raise OSError(code, os.strerror(code), str(one))
+    if code in (errno.ENOENT, errno.ENOTDIR):  # nothing to swap: the caller's mistake
+        raise OSError(code, os.strerror(code), str(one))
+    # Anything else (no such call, a file system that cannot swap, a sandbox that forbids it)
+    # changed nothing: the caller falls back to renames, which fail on their own if they must.
+    return False
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -4,7 +4,8 @@ A record is built in ``work/staging`` (the PDF/A, the original scans byte for by
 page's text, ALTO and hOCR, the ``record.json`` sidecar), made an OCFL object there, and
 appears in the archive by one rename: a crash leaves either no record or a whole one. Its
 version is then entered in the archive's log. A change (a renewal) is a new version of a
-staged copy, swapped in by two renames; nothing in a committed object is rewritten.
+staged copy, swapped in by one renameat2 exchange (two renames where the file system cannot);
+nothing in a committed object is rewritten.
 
 Between the rename and the log entry a crash would leave a record the log does not know, so
 an *intent* (``work/intents/<id>.json``: the id, version and inventory digest just made) is
@@ -238,7 +239,8 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
             else:
                 staged.rename(final)
         except BaseException:
-            intent.unlink(missing_ok=True)
+            if not _in_place(final, inventory):  # else recover() logs it, from the intent
+                intent.unlink(missing_ok=True)
             raise
         final.chmod(READ_ONLY_DIR)
         if log:
@@ -252,7 +254,12 @@ def _replace(staged: Path, final: Path, replacing: Path) -> None:
     before or this one, never no record); else by two renames, the first undone if the
     second fails, and undone by recover() after a crash between them."""
     final.chmod(WRITABLE_DIR)  # a folder moved to another parent must be writable
-    if exchange_paths(staged, final):
+    try:
+        swapped = exchange_paths(staged, final)
+    except BaseException:
+        final.chmod(READ_ONLY_DIR)
+        raise
+    if swapped:
         # The version before is now at ``staged`` and goes with its staging; moved to where
         # the caller expects it when it can be, as nothing depends on it any more.
         with suppress(OSError):
@@ -267,14 +274,25 @@ def _replace(staged: Path, final: Path, replacing: Path) -> None:
         raise
 
 
+def _in_place(final: Path, inventory: Inventory) -> bool:
+    """Whether ``final`` holds this very version (an interruption came after the swap)."""
+    try:
+        found = read_inventory(final)
+    except (OSError, ValueError, TypeError, ObjectDamaged):
+        return False
+    return (found.id, found.head, found.sha512) == (inventory.id, inventory.head,
+                                                    inventory.sha512)
+
+
 def new_version(archive: Path, record_id: str, files: dict[str, bytes], message: str,
                 vouch: Vouch | None = None) -> Path:
     """Commit a new version of a record in which each logical path of ``files`` holds the
     bytes given and every other file is carried forward; return the object's folder.
 
-    The object is copied to staging and the version added there; then the old folder steps
-    aside and the new one takes its place, each by one rename. :func:`recover` undoes a crash
-    between the two, and logs a version a crash left unlogged.
+    The object is copied to staging and the version added there; then the two folders are
+    swapped in one step (``_replace``; two renames where the file system cannot swap, a crash
+    between them undone by :func:`recover`), which also logs a version a crash left
+    unlogged.
     """
     final = archive / record_id
     stage = staging_for(archive, record_id)

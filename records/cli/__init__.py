@@ -17,12 +17,10 @@ import warnings
 
 # A library's warning (cryptography deprecating DSA as pyHanko is imported, for one) is for
 # developers, not for the person at the terminal, whose errors are one line each. It is
-# silenced before the commands' modules are imported, here and in the Python processes records
-# starts (Prefect's flow runs), unless RECORDS_DEBUG is set or Python was given -W or
-# PYTHONWARNINGS on purpose.
+# silenced before the commands' modules are imported (and, by main(), in the Python processes
+# a command starts), unless RECORDS_DEBUG is set or Python was given -W or PYTHONWARNINGS.
 if not sys.warnoptions and not os.environ.get("RECORDS_DEBUG"):
     warnings.simplefilter("ignore")
-    os.environ["PYTHONWARNINGS"] = "ignore"
 
 import typer  # after the warnings filter above, as are the imports below
 
@@ -79,6 +77,8 @@ def main() -> None:
     fault of records or of the machine: one line and exit 1, the traceback only when
     RECORDS_DEBUG is set."""
     os.umask(0o077)  # records' files are its user's alone (see archive.store.keep_private)
+    if not sys.warnoptions and not os.environ.get("RECORDS_DEBUG"):
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")  # Prefect's flow runs, as this one
     try:
         app()
     except RecordsError as exc:

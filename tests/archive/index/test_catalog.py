@@ -44,7 +44,6 @@ def test_many_processes_open_a_new_catalog_at_once(backend: str, tmp_path: Path,
             "api_tokens", "web_sessions"} <= tables
 
 
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_table_made_between_the_look_and_the_create_is_taken_as_made(
         backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -76,6 +75,7 @@ def test_a_table_made_between_the_look_and_the_create_is_taken_as_made(
     assert raced == ["pages"]
     assert {"records", "pages"} <= set(inspect(catalog.engine).get_table_names())
     catalog.engine.dispose()
+
 
 def test_a_catalog_of_an_earlier_version_loses_its_retired_search_tables(
         empty_catalog: Catalog) -> None:

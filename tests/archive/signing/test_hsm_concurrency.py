@@ -34,35 +34,52 @@ import asyncio, json, sys, threading, time
 from dataclasses import asdict
 from pathlib import Path
 
+from pyhanko.sign.pkcs11 import PKCS11Signer
+from pyhanko.sign.timestamps import HTTPTimeStamper
+
 from archive.signing import SignOptions, load_signer, sign_pdf, vouch_with
 from archive.store import Leaf
 from config.settings import load_settings
 
-source, out, threads, pause = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), \\
-    float(sys.argv[4])
+source, out, threads, pause, tsa = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), \\
+    float(sys.argv[4]), sys.argv[5]
 settings = load_settings()
 signer = load_signer(settings.signing, settings.home.resolve())
-raw = signer.signer.async_sign_raw
+raw = PKCS11Signer.async_sign_raw
+asked = HTTPTimeStamper.async_request_tsa_response
 guard = threading.Lock()
-seen = {"now": 0, "max": 0, "calls": 0, "dry": 0}
+seen = {"now": 0, "max": 0, "calls": 0, "dry": 0, "tsa_now": 0, "during_tsa": 0}
 
-async def counted(data, digest_algorithm, dry_run=False):
+async def counted(self, data, digest_algorithm, dry_run=False):
     if dry_run:  # sizing the signature slot: the token is not used
         with guard:
             seen["dry"] += 1
-        return await raw(data, digest_algorithm, dry_run=True)
+        return await raw(self, data, digest_algorithm, dry_run=True)
     with guard:
         seen["now"] += 1
         seen["calls"] += 1
         seen["max"] = max(seen["max"], seen["now"])
+        seen["during_tsa"] += seen["tsa_now"] > 0  # another thread waits for the TSA
     try:
         time.sleep(pause)  # a slow token
-        return await raw(data, digest_algorithm)
+        return await raw(self, data, digest_algorithm)
     finally:
         with guard:
             seen["now"] -= 1
 
-signer.signer.async_sign_raw = counted
+async def slow_tsa(self, req):
+    with guard:
+        seen["tsa_now"] += 1
+    try:
+        time.sleep(pause * 3)  # a TSA far away answers slower than the token signs
+        return await asked(self, req)
+    finally:
+        with guard:
+            seen["tsa_now"] -= 1
+
+# The token's own signing call, under whatever records puts around it.
+PKCS11Signer.async_sign_raw = counted
+HTTPTimeStamper.async_request_tsa_response = slow_tsa
 start = threading.Barrier(threads)
 results, errors = {}, []
 vouch = vouch_with(signer)
@@ -70,7 +87,11 @@ vouch = vouch_with(signer)
 def work(n):
     start.wait()
     try:
-        if n % 3 == 2:  # every third thread seals a log leaf instead of signing a copy
+        if tsa:  # a time-stamped copy (B-T): the token signs, then the TSA is asked
+            signature = sign_pdf(signer, SignOptions(level="B-T", tsa_url=tsa), source,
+                                 out / f"signed-{n}.pdf")
+            results[n] = {"signature": signature.as_dict()}
+        elif n % 3 == 2:  # every third thread seals a log leaf instead of signing a copy
             leaf = vouch(Leaf(f"VP-2024-{n:06d}", "v1", f"{n:0128x}"))
             results[n] = {"leaf": [leaf.record_id, leaf.version, leaf.inventory_sha512,
                                    leaf.promise, leaf.signer]}
@@ -85,8 +106,7 @@ for w in workers:
     w.start()
 for w in workers:
     w.join()
-print(json.dumps({"seen": seen, "results": results, "errors": errors,
-                  "lock": type(signer.lock).__name__}))
+print(json.dumps({"seen": seen, "results": results, "errors": errors}))
 """
 
 
@@ -101,18 +121,25 @@ def signing_env(conf: Path, pki: DevPki, home: Path, slots: int) -> dict[str, st
     return env
 
 
-@pytest.mark.parametrize("slots", [1, 2])
-def test_no_more_token_signatures_at_once_than_hsm_concurrency(
-        slots: int, token: Path, pki: DevPki, pdfa: Path, tmp_path: Path) -> None:  # noqa: F811
-    out = tmp_path / "signed"
+def signing_run(conf: Path, pki: DevPki, pdfa: Path, out: Path, slots: int,
+                tsa: str = "") -> dict:
+    """SIGNING_RUN's report: what the threads saw, and each one's signature or leaf."""
     out.mkdir()
     done = subprocess.run(
-        [sys.executable, "-c", SIGNING_RUN, str(pdfa), str(out), str(THREADS), str(PAUSE)],
-        env=signing_env(token, pki, tmp_path / "home", slots), capture_output=True,
+        [sys.executable, "-c", SIGNING_RUN, str(pdfa), str(out), str(THREADS), str(PAUSE), tsa],
+        env=signing_env(conf, pki, out.parent / "home", slots), capture_output=True,
         text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["errors"] == [], report["errors"]
+    return report
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_no_more_token_signatures_at_once_than_hsm_concurrency(
+        slots: int, token: Path, pki: DevPki, pdfa: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "signed"
+    report = signing_run(token, pki, pdfa, out, slots)
     seen = report["seen"]
     assert seen["calls"] == THREADS and seen["now"] == 0  # every thread used the token once
     # Six threads released at once against a token that takes PAUSE per signature: the
@@ -138,6 +165,25 @@ def test_no_more_token_signatures_at_once_than_hsm_concurrency(
             assert promise_ok(leaf, [seal]), leaf
             leaves += 1
     assert (copies, leaves) == (4, 2)
+
+
+def test_a_slow_time_stamp_authority_holds_no_token_slot(
+        token: Path, animator: DevPki, pdfa: Path, tmp_path: Path) -> None:  # noqa: F811
+    """With one slot, six threads signing time-stamped copies: while one waits for a slow TSA
+    the token signs for another (the slot covers the token's own work only), still never two
+    at once, and every copy's time-stamp verifies."""
+    out = tmp_path / "signed"
+    report = signing_run(token, animator, pdfa, out, 1, tsa=animator.tsa_url)
+    seen = report["seen"]
+    assert seen["calls"] == THREADS and seen["max"] == 1, seen
+    assert seen["during_tsa"] > 0, seen  # a held slot would have made every thread wait
+    roots = list(load_certs_from_pemder([str(animator.root_cert)]))
+    for n, result in report["results"].items():
+        signature = result["signature"]
+        assert signature["level"] == "B-T"
+        data = (out / f"signed-{n}.pdf").read_bytes()
+        verdict = verify_bytes(data, roots, Expected(signature["pdf_sha256"], signature))
+        assert verdict.ok, verdict.failures()
 
 
 def test_hsm_concurrency_below_one_is_refused(token: Path, pki: DevPki,  # noqa: F811

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -307,6 +308,19 @@ def test_a_version_built_on_an_older_head_is_refused(tmp_path: Path) -> None:
             if leaf.record_id == record_id] == ["v1", "v2"]
 
 
+def _can_swap(folder: Path) -> bool:
+    """Whether this kernel, C library and file system swap two paths in one step."""
+    from archive.store.files import exchange_paths
+
+    (folder / "probe-a").mkdir(parents=True)
+    (folder / "probe-b").mkdir()
+    try:
+        return exchange_paths(folder / "probe-a", folder / "probe-b")
+    finally:
+        (folder / "probe-a").rmdir()
+        (folder / "probe-b").rmdir()
+
+
 @pytest.mark.parametrize("swaps", [True, False])
 def test_a_new_version_never_leaves_the_record_absent(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swaps: bool) -> None:
@@ -316,6 +330,8 @@ def test_a_new_version_never_leaves_the_record_absent(
     the record whole, its version before gone and nothing left in staging."""
     import archive.store.packages as packages
 
+    if swaps and not _can_swap(tmp_path):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here: records renames twice")
     archive = tmp_path / "archive"
     record_id = store_record(archive, content_sha="f" * 64, unit="VP", year=2024,
                              **_inputs(tmp_path)).record_id
@@ -337,9 +353,39 @@ def test_a_new_version_never_leaves_the_record_absent(
     assert [p.name for p in (archive / "extensions" / "records-staging").iterdir()] == []
 
 
+def test_an_interruption_after_the_swap_leaves_the_version_to_be_logged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted (SIGTERM turned into an exception) after the new version was swapped in but
+    before it was logged: the intent stays, so recover() logs the version in place."""
+    if not _can_swap(tmp_path):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here: records renames twice")
+    archive = tmp_path / "archive"
+    record_id = store_record(archive, content_sha="9" * 64, unit="VP", year=2024,
+                             **_inputs(tmp_path)).record_id
+    rename = Path.rename
+
+    def interrupted(self: Path, target: Path) -> Path:
+        if target.name.endswith(".old"):  # the version before, moved aside after the swap
+            raise KeyboardInterrupt
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        new_version(archive, record_id, {"corrections.json": b"[]"}, "a correction")
+    monkeypatch.setattr(Path, "rename", rename)
+    assert read_inventory(archive / record_id).head == "v2"
+    logged = ArchiveLog(tmp_path).read().leaves
+    assert [leaf.version for leaf in logged if leaf.record_id == record_id] == ["v1"]
+    assert recover(archive) == [record_id]
+    logged = ArchiveLog(tmp_path).read().leaves
+    assert [leaf.version for leaf in logged if leaf.record_id == record_id] == ["v1", "v2"]
+
+
 def test_exchange_paths_swaps_two_folders(tmp_path: Path) -> None:
     from archive.store.files import exchange_paths
 
+    if not _can_swap(tmp_path):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here: records renames twice")
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "one").touch()
     (tmp_path / "b").mkdir()
@@ -348,3 +394,21 @@ def test_exchange_paths_swaps_two_folders(tmp_path: Path) -> None:
     assert list((tmp_path / "a").iterdir()) == []
     with pytest.raises(FileNotFoundError):
         exchange_paths(tmp_path / "a", tmp_path / "missing")
+
+
+def test_paths_that_cannot_be_swapped_change_nothing(tmp_path: Path) -> None:
+    """Two file systems (EXDEV), like any refusal but a missing path: nothing changes and
+    the caller is told to rename instead."""
+    from archive.store.files import exchange_paths
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system at /dev/shm to swap across")
+    here = tmp_path / "here"
+    here.mkdir()
+    there = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        assert exchange_paths(here, there) is False
+        assert here.is_dir() and there.is_dir()
+    finally:
+        there.rmdir()

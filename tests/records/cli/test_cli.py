@@ -23,7 +23,8 @@ RECORDS = [sys.executable, "-m", "records.cli"]
 
 def run(args: list[str], home: Path, env_extra: dict[str, str] | None = None,
         **kwargs) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RECORDS_", "PREFECT_")) and k != "PYTHONWARNINGS"}
     env["RECORDS_HOME"] = str(home)
     env.update(env_extra or {})
     return subprocess.run([*RECORDS, *args], env=env, capture_output=True, text=True,
