@@ -90,6 +90,14 @@ class ArchiveSigner:
     # then fails at once instead of each waiting as long (cleared when the TSA answers again).
     tsa_gave_up: bool = False
 
+    def __post_init__(self) -> None:
+        # asn1crypto parses a certificate lazily and caches each part as it builds it: a
+        # thread reading a name another thread is still building finds it half made
+        # (pyHanko's subject_name raised KeyError 'organization_name' when two documents of
+        # a batch signed at once). Parsed whole here, before any thread shares them.
+        for cert in (self.certificate, *self.chain, *self.trust_roots):
+            _ = cert.native, cert.subject.human_friendly, cert.issuer.human_friendly
+
     @property
     def certificate(self) -> x509.Certificate:
         return self.signer.signing_cert

@@ -265,3 +265,17 @@ def test_tsa_credentials_never_reach_messages_or_records(pdfa: Path, pki: DevPki
                                                         tsa_down="fail"),
                               pdfa, tmp_path / "y.pdf")
     assert "Tsa-Secret-9" not in str(down.value) and "127.0.0.1" in str(down.value)
+
+
+def test_certificates_are_parsed_whole_before_threads_share_them(pki: DevPki) -> None:
+    """asn1crypto fills a name's parsed form as it reads it: a thread reading it while another
+    builds it finds it half made (KeyError 'organization_name' in pyHanko, two documents of a
+    batch signing at once, seen under load). A loaded signer's certificates are parsed whole
+    before any thread shares them, so nothing is built lazily later."""
+    signer = _signer(pki)
+    for cert in (signer.certificate, *signer.chain, *signer.trust_roots):
+        assert cert._native is not None
+        for name in (cert.subject, cert.issuer):
+            assert name._native is not None and name._human_friendly is not None
+            assert dict(name._native) == dict(type(name).load(name.dump(force=True)).native)
+    assert signer.signer.subject_name  # what raised half made
