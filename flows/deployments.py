@@ -31,9 +31,10 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
 from config.settings import Settings
-from flows.digitise import HSM_LIMIT, digitise_batch
+from flows.digitise import digitise_batch
 from flows.fixity import NIGHTLY, fixity_audit
 from flows.roadmap import WEEKLY, roadmap_report
+from flows.token import HSM_LIMIT
 
 DIGITISE = "digitise_batch/digitise"  # what run_deployment is given
 ZOMBIE_AUTOMATION = "records: crash zombie flow runs"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from functools import partial
@@ -25,10 +24,8 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.sync import concurrency
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from archive.index import Catalog, index_package
@@ -51,7 +48,6 @@ from archive.signing import (
     Expected,
     SigningError,
     SignOptions,
-    load_signer,
     sign_archival,
     sign_log,
     sign_options,
@@ -62,7 +58,6 @@ from archive.store import (
     LEVELS,
     Descriptive,
     Event,
-    Leaf,
     RecordPaths,
     Vouch,
     archive_root,
@@ -89,6 +84,7 @@ from flows.retries import (
     explain,
 )
 from flows.roadmap import record_progress
+from flows.token import load_flow_signer
 from ocr import limits
 from ocr.errors import InputRejected
 from ocr.faults import detail as fault_detail
@@ -100,7 +96,6 @@ from ocr.pipeline import build_pdfa
 from ocr.recognize import tesseract_version
 
 Signing = tuple[ArchiveSigner, SignOptions]
-HSM_LIMIT = "records-hsm"  # global concurrency limit for a signing token (see flows.deployments)
 
 
 @dataclass(frozen=True)
@@ -232,8 +227,7 @@ def _sign_and_check(pdf: Path, signing: Signing, descriptive: Descriptive,
     signer, sign_opts = signing
     signed = pdf.with_name("signed.pdf")
     started = time.perf_counter()
-    with _token_slot(signer):
-        result = sign_archival(signer, sign_opts, pdf, signed)
+    result = sign_archival(signer, sign_opts, pdf, signed)
     fallback = f"; without a time-stamp: {result.tsa_fallback}" if result.tsa_fallback else ""
     event = Event("signed", "success",
                   f"PAdES {result.level}, {result.signer['identity']} certificate "
@@ -262,8 +256,7 @@ def sign_archive_log(home: Path, signing: Signing | None) -> int | None:
         return None
     signer, options = signing
     try:
-        with _token_slot(signer):
-            head, fallback = sign_log(home, signer, options)
+        head, fallback = sign_log(home, signer, options)
     except SigningError as exc:  # the batch is archived either way; say why nothing was signed
         print(f"the archive's log was not signed: {exc.reason}")
         return None
@@ -273,24 +266,9 @@ def sign_archive_log(home: Path, signing: Signing | None) -> int | None:
 
 
 def _vouch(signing: Signing | None) -> Vouch | None:
-    """The seal's promise for each version committed, in a token slot like a signature."""
-    if signing is None:
-        return None
-    signer, promise = signing[0], vouch_with(signing[0])
-
-    def vouch(leaf: Leaf) -> Leaf:
-        with _token_slot(signer):
-            return promise(leaf)
-    return vouch
-
-
-def _token_slot(signer: ArchiveSigner) -> AbstractContextManager[None]:
-    """On a server, a signing token is shared by every worker: each signature takes a slot of
-    the global limit `records deploy` sizes to ``signing.hsm_concurrency``. A key file, or
-    an embedded run (one process, bounded by the signer's own semaphore), takes none."""
-    if signer.token == "pkcs11" and PREFECT_API_URL.value():
-        return concurrency(HSM_LIMIT, occupy=1, strict=False)
-    return nullcontext()
+    """The seal's promise for each version committed (a token slot is taken as for a
+    signature, inside the signer)."""
+    return None if signing is None else vouch_with(signing[0])
 
 
 def _technical(doc: SourceDocument, pages: list[PageResult], pdf: Path, unsigned_sha: str,
@@ -440,7 +418,7 @@ def _signing(settings: Settings, home: Path) -> Signing | None:
     """The key, loaded once for the whole batch (never per document), or None if off."""
     if not settings.signing.enabled:
         return None
-    return load_signer(settings.signing, home), sign_options(settings.signing)
+    return load_flow_signer(settings.signing, home), sign_options(settings.signing)
 
 
 def _start_document(source: Path, status: DocumentStatus, check: PrefectFuture,

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +113,14 @@ class ArchiveSigner:
             "certificate_sha256": hashlib.sha256(cert.dump()).hexdigest(),
             "key": self.token,
         }
+
+    def share(self, slot: Callable[[], AbstractAsyncContextManager[Any]]) -> None:
+        """Share the token with other processes: each signature it makes also takes a place
+        of ``slot``, a limit they all take from (a Prefect server's global concurrency
+        limit, given by the flows). Held for the token's own work only, as this process's
+        ``signing.hsm_concurrency`` slot is. A key file belongs to this process alone."""
+        if self.token == "pkcs11":
+            self.signer.shared = slot  # type: ignore[attr-defined]  (a SlotLimitedSigner)
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,8 @@ def commit_object(archive: Path, staged: Path, final: Path, inventory: Inventory
             else:
                 staged.rename(final)
         except BaseException:
-            if not _in_place(final, inventory):  # else recover() logs it, from the intent
+            if not _holds(final, inventory.id, inventory.head, inventory.sha512):
+                # else this very version is in place: recover() logs it, from the intent
                 intent.unlink(missing_ok=True)
             raise
         final.chmod(READ_ONLY_DIR)
@@ -274,14 +275,14 @@ def _replace(staged: Path, final: Path, replacing: Path) -> None:
         raise
 
 
-def _in_place(final: Path, inventory: Inventory) -> bool:
-    """Whether ``final`` holds this very version (an interruption came after the swap)."""
+def _holds(folder: Path, record_id: str, version: str, sha512: str) -> bool:
+    """Whether ``folder`` holds this very version of the record, its inventory's digest
+    included: an interruption after a swap, or after a commit, left it in place."""
     try:
-        found = read_inventory(final)
+        found = read_inventory(folder)
     except (OSError, ValueError, TypeError, ObjectDamaged):
         return False
-    return (found.id, found.head, found.sha512) == (inventory.id, inventory.head,
-                                                    inventory.sha512)
+    return (found.id, found.head, found.sha512) == (record_id, version, sha512)
 
 
 def new_version(archive: Path, record_id: str, files: dict[str, bytes], message: str,
@@ -359,11 +360,10 @@ def recover(archive: Path, clear_staging: bool = True) -> list[str]:
 def _finish(archive: Path, intent: Path) -> str | None:
     try:
         leaf = Leaf.decode(intent.read_bytes())
-        inventory = read_inventory(archive / leaf.record_id)
     except (OSError, ValueError, TypeError, ObjectDamaged):
         return None
-    if (inventory.id, inventory.head, inventory.sha512) != (
-            leaf.record_id, leaf.version, leaf.inventory_sha512):
+    if not _holds(archive / leaf.record_id, leaf.record_id, leaf.version,
+                  leaf.inventory_sha512):
         return None
     ArchiveLog(home_of(archive)).ensure(leaf)
     return leaf.record_id

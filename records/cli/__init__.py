@@ -19,7 +19,7 @@ import warnings
 # developers, not for the person at the terminal, whose errors are one line each. It is
 # silenced before the commands' modules are imported (and, by main(), in the Python processes
 # a command starts), unless RECORDS_DEBUG is set or Python was given -W or PYTHONWARNINGS.
-if not sys.warnoptions and not os.environ.get("RECORDS_DEBUG"):
+if _QUIET_WARNINGS := not sys.warnoptions and not os.environ.get("RECORDS_DEBUG"):
     warnings.simplefilter("ignore")
 
 import typer  # after the warnings filter above, as are the imports below
@@ -77,7 +77,7 @@ def main() -> None:
     fault of records or of the machine: one line and exit 1, the traceback only when
     RECORDS_DEBUG is set."""
     os.umask(0o077)  # records' files are its user's alone (see archive.store.keep_private)
-    if not sys.warnoptions and not os.environ.get("RECORDS_DEBUG"):
+    if _QUIET_WARNINGS:
         os.environ.setdefault("PYTHONWARNINGS", "ignore")  # Prefect's flow runs, as this one
     try:
         app()

@@ -139,6 +139,53 @@ def test_two_workers_drain_three_batches_once_each(prefect_server: str, postgres
             stop(worker)
 
 
+# A library that warns as it is imported, but only in a flow run a worker starts (`python -m
+# prefect.engine`), not in the worker or the command that queued the batch. Prefect itself is
+# the library: its import comes before Prefect sends warnings to its logs (at a level
+# records keeps quiet), so only the warnings filter the run inherits can hide this one.
+NOISY_FLOW_RUN = """
+import importlib.abc, sys, warnings
+
+class Noisy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "prefect" and "prefect.engine" in sys.orig_argv:
+            warnings.warn("injected: a flow run's library deprecates something", UserWarning)
+        return None
+
+sys.meta_path.insert(0, Noisy())
+"""
+
+
+@pytest.mark.flow
+def test_a_flow_runs_library_warnings_stay_out_of_the_workers_log(
+        prefect_server: str, postgres_url: str, home: Path, scans: Scans,
+        tmp_path: Path) -> None:
+    """The flow runs a worker starts inherit its quiet warnings (PYTHONWARNINGS, set by
+    main()); a worker started with RECORDS_DEBUG=1 shows them (the control)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NOISY_FLOW_RUN)
+    shared = environment(RECORDS_HOME=str(home), PREFECT_API_URL=prefect_server,
+                         RECORDS_CATALOG__URL=new_database(postgres_url, "catalog_warnings"),
+                         RECORDS_OCR__LANGUAGES="eng", PYTHONPATH=str(tmp_path / "site"),
+                         PREFECT_HOME=str(tmp_path / "client-prefect"))
+    deployed = cli(["deploy"], shared)
+    assert deployed.returncode == 0, deployed.stderr
+    logs = {}
+    for node, extra, seed in (("loud", {"RECORDS_DEBUG": "1"}, 92), ("quiet", {}, 93)):
+        worker = start_worker(node, {**shared, **extra}, tmp_path)
+        try:
+            wait_workers_online(prefect_server, {f"records-{node}"}, [worker])
+            folder = batch_of(tmp_path / "inbox" / node, scans, (seed,))
+            done = cli(["queue", str(folder), "--unit", "HN", "--wait", "--json"], shared)
+            assert done.returncode == 0, done.stderr
+            assert [d["status"] for d in json.loads(done.stdout)["documents"]] == ["archived"]
+        finally:
+            stop(worker)
+        logs[node] = (tmp_path / f"machine-{node}" / "worker.log").read_text()
+    assert "injected: a flow run's library" in logs["loud"], logs["loud"][-3000:]
+    assert "injected: a flow run's library" not in logs["quiet"], logs["quiet"][-3000:]
+
+
 def wait_workers_online(api: str, names: set[str], workers: list[subprocess.Popen],
                         seconds: float = 180) -> None:
     """Until every named worker has sent the pool a heartbeat (Prefect registers a worker
