@@ -84,7 +84,7 @@ from flows.retries import (
     explain,
 )
 from flows.roadmap import record_progress
-from flows.token import load_flow_signer
+from flows.token import load_shared_signer
 from ocr import limits
 from ocr.errors import InputRejected
 from ocr.faults import detail as fault_detail
@@ -418,7 +418,7 @@ def _signing(settings: Settings, home: Path) -> Signing | None:
     """The key, loaded once for the whole batch (never per document), or None if off."""
     if not settings.signing.enabled:
         return None
-    return load_flow_signer(settings.signing, home), sign_options(settings.signing)
+    return load_shared_signer(settings.signing, home), sign_options(settings.signing)
 
 
 def _start_document(source: Path, status: DocumentStatus, check: PrefectFuture,

@@ -26,7 +26,7 @@ from archive.signing import (
 )
 from archive.store import archive_root, keep_private
 from config.settings import Settings, load_settings
-from flows.token import load_flow_signer
+from flows.token import load_shared_signer
 
 NIGHTLY = "0 2 * * *"  # cron of the scheduled run (deployments are defined with the server)
 
@@ -43,7 +43,7 @@ def sign_checks(settings: Settings) -> str:
     if not settings.signing.enabled:
         return "signing is off: the checks are not under a signed head"
     try:
-        head, _ = sign_log(settings.home.resolve(), load_flow_signer(
+        head, _ = sign_log(settings.home.resolve(), load_shared_signer(
             settings.signing, settings.home.resolve()), sign_options(settings.signing))
     except SigningError as exc:
         return f"the log was not signed: {exc.reason}"

@@ -175,13 +175,13 @@ def renew(
     from archive.signing import (
         SigningError,
         is_due,
-        load_signer,
         renew_record,
         sign_options,
         signature_level_of,
     )
     from archive.store import archive_root, record_ids, recover
     from config.settings import load_settings
+    from flows.token import load_shared_signer
     from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
@@ -189,7 +189,7 @@ def renew(
     archive = archive_root(home)
     recover(archive)
     try:
-        signer = load_signer(settings.signing, home)
+        signer = load_shared_signer(settings.signing, home)
         options = sign_options(settings.signing)
     except SigningError as exc:
         fail(exc)
@@ -226,14 +226,15 @@ def _sign_log(home: Path, signer: ArchiveSigner, options: SignOptions) -> None:
 def log_sign() -> None:
     """Sign a head of the archive's log as it is now (after each batch, renewal and
     migration this happens by itself; run it from cron to cover the audit log too)."""
-    from archive.signing import SigningError, load_signer, sign_options
+    from archive.signing import SigningError, sign_options
     from config.settings import load_settings
+    from flows.token import load_shared_signer
     from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
     home = settings.home.resolve()
     try:
-        signer = load_signer(settings.signing, home)
+        signer = load_shared_signer(settings.signing, home)
         options = sign_options(settings.signing)
     except SigningError as exc:
         fail(exc)
@@ -269,7 +270,6 @@ def migrate() -> None:
     as archive-0.1 until you remove it."""
     from archive.signing import (
         SigningError,
-        load_signer,
         sign_options,
         trust_roots,
         verify_record,
@@ -277,6 +277,7 @@ def migrate() -> None:
     )
     from archive.store import archive_root, is_legacy, legacy_size, migrate_archive
     from config.settings import load_settings
+    from flows.token import load_shared_signer
     from records.runtime import quiet_pyhanko
     quiet_pyhanko()
     settings = load_settings()
@@ -286,7 +287,7 @@ def migrate() -> None:
         stop(f"nothing to migrate: {archive} is not an archive of the first layout")
     try:
         roots = trust_roots(settings.signing, home)
-        signer = load_signer(settings.signing, home)
+        signer = load_shared_signer(settings.signing, home)
         options = sign_options(settings.signing)
     except SigningError as exc:
         fail(exc)

@@ -73,12 +73,14 @@ def _sealer(settings: Settings, home: Path) -> Sealer | None:
     version of a record carries, and on the corrected copy (none when signing is off)."""
     if not settings.signing.enabled:
         return None
-    from archive.signing import Sealer, SigningError, load_signer, sign_options
+    from archive.signing import Sealer, SigningError, sign_options
+    from flows.token import load_shared_signer
     from records.runtime import quiet_pyhanko
 
     quiet_pyhanko()
     try:
-        return Sealer(load_signer(settings.signing, home), sign_options(settings.signing))
+        return Sealer(load_shared_signer(settings.signing, home),
+                      sign_options(settings.signing))
     except SigningError as exc:
         fail(exc, "the correction needs the organisation's seal")
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-from archive.signing import Sealer, SigningError, load_signer, sign_options
+from archive.signing import Sealer, SigningError, sign_options
 from config.settings import SigningSettings
+from flows.token import load_shared_signer
 
 
 class Seal:
@@ -35,7 +36,8 @@ class Seal:
         with self._lock:
             if self._sealer is None:
                 try:
-                    self._sealer = Sealer(load_signer(settings, home), sign_options(settings))
+                    self._sealer = Sealer(load_shared_signer(settings, home),
+                                          sign_options(settings))
                 except SigningError as exc:
                     raise HTTPException(503, f"the seal cannot be used: {exc.reason}") from None
             return self._sealer

@@ -27,12 +27,13 @@ from pyhanko.keys import load_certs_from_pemder
 from archive.signing import DevPki, Expected, verify_bytes
 from tests.archive.signing.test_hsm_concurrency import signing_env
 from tests.archive.signing.test_pkcs11 import token  # noqa: F401 (a fixture)
+from tests.conftest import free_port
 from tests.records.cli.test_workers import prefect_server  # noqa: F401 (a fixture)
 from tests.waiting import wait_until
 
 WAIT = 120  # seconds a worker waits for the other before it gives up, naming what it missed
 
-# One worker: loads the signer as a flow does (load_flow_signer), injects a pause into the
+# One worker: loads the signer as a flow does (load_shared_signer), injects a pause into the
 # token's raw sign call and the TSA's answer, then signs one time-stamped copy. Each worker
 # notes when it entered and left the token (CLOCK_MONOTONIC, the same in both processes).
 WORKER = """
@@ -44,12 +45,12 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from archive.signing import SignOptions, sign_pdf
 from config.settings import load_settings
-from flows.token import load_flow_signer
+from flows.token import load_shared_signer
 
 role, source, folder, tsa, wait = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), \\
     sys.argv[4], float(sys.argv[5])
 settings = load_settings()
-signer = load_flow_signer(settings.signing, settings.home.resolve())
+signer = load_shared_signer(settings.signing, settings.home.resolve())
 raw = PKCS11Signer.async_sign_raw
 asked = HTTPTimeStamper.async_request_tsa_response
 seen = {}
@@ -177,3 +178,31 @@ def test_deploy_sizes_the_servers_token_limit_to_hsm_concurrency(
         env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["records-hsm", "3", "True"]
+
+
+def test_a_server_that_does_not_answer_refuses_the_signature_naming_it(
+        token: Path, pki: DevPki, pdfa: Path, tmp_path: Path) -> None:  # noqa: F811
+    """No slot can be had, so the token is not used (another worker may hold it): the
+    signature is refused in one line that names the server, not the token."""
+    api = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    env = signing_env(token, pki, tmp_path / "home", 1) | {"PREFECT_API_URL": api}
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\n"
+         "from pathlib import Path\n"
+         "from archive.signing import SigningError, SignOptions, sign_pdf\n"
+         "from config.settings import load_settings\n"
+         "from flows.token import load_shared_signer\n"
+         "settings = load_settings()\n"
+         "signer = load_shared_signer(settings.signing, settings.home.resolve())\n"
+         "try:\n"
+         "    sign_pdf(signer, SignOptions(), Path(sys.argv[1]), Path(sys.argv[2]))\n"
+         "except SigningError as exc:\n"
+         "    print(exc.reason)\n",
+         str(pdfa), str(tmp_path / "signed.pdf")],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == (
+        f"the Prefect server {api} gave no slot of the signing token's limit 'records-hsm': "
+        "is it running? Nothing was signed"), done.stdout
+    assert not (tmp_path / "signed.pdf").exists()
