@@ -128,7 +128,8 @@ def test_workers_share_the_token_but_not_the_wait_for_the_time_stamp(
         prefect_server: str, token: Path, animator: DevPki, pdfa: Path,  # noqa: F811
         tmp_path: Path) -> None:
     env = signing_env(token, animator, tmp_path / "home", 1)
-    env.update(PREFECT_API_URL=prefect_server, PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PREFECT_API_URL=prefect_server, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_HOME=str(tmp_path / "prefect"))
     make_limit(env)
     folder = tmp_path / "flags"
     folder.mkdir()
@@ -164,6 +165,7 @@ def test_deploy_sizes_the_servers_token_limit_to_hsm_concurrency(
     """`records deploy` makes the limit the signer takes, sized to signing.hsm_concurrency."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECORDS_", "PREFECT_"))}
     env.update(PREFECT_API_URL=prefect_server, RECORDS_HOME=str(tmp_path),
+               PREFECT_HOME=str(tmp_path / "prefect"),
                RECORDS_SIGNING__HSM_CONCURRENCY="3")
     done = subprocess.run(
         [sys.executable, "-c",
@@ -185,7 +187,8 @@ def test_a_server_that_does_not_answer_refuses_the_signature_naming_it(
     """No slot can be had, so the token is not used (another worker may hold it): the
     signature is refused in one line that names the server, not the token."""
     api = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
-    env = signing_env(token, pki, tmp_path / "home", 1) | {"PREFECT_API_URL": api}
+    env = signing_env(token, pki, tmp_path / "home", 1) | {
+        "PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "prefect")}
     done = subprocess.run(
         [sys.executable, "-c",
          "import sys\n"
